@@ -1,0 +1,132 @@
+//! Build-time description of a dataset: what a data file (or, later, the
+//! report store) says, before it is frozen into the compact query structures.
+//!
+//! These types are deliberately plain (vectors of entries, indices into a
+//! table of answers) so that any producer — the rbldnsd file parser, the
+//! report pipeline, tests — can fill them without knowing how lookups work.
+//! [`crate::dataset::Dataset::build`] turns one or more of them into the
+//! immutable, query-ready form.
+
+use std::net::Ipv4Addr;
+
+/// The records a listed entry answers with.
+///
+/// `a` holds one or more addresses in 127.0.0.0/8; `txt` holds TXT
+/// templates in which `$` stands for the queried IP address or domain
+/// (rbldnsd syntax, already free of `$0`–`$9` substitution variables).
+/// An empty `txt` means the entry answers A queries only.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AnswerSpec {
+    /// A values, at least one.
+    pub a: Vec<Ipv4Addr>,
+    /// TXT templates, zero or more.
+    pub txt: Vec<String>,
+}
+
+impl AnswerSpec {
+    /// An answer with one A value and an optional TXT template.
+    pub fn new(a: Ipv4Addr, txt: Option<String>) -> Self {
+        AnswerSpec {
+            a: vec![a],
+            txt: txt.into_iter().collect(),
+        }
+    }
+}
+
+/// What an entry does when it matches a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntryValue {
+    /// The entry is an exclusion (`!entry` in rbldnsd files): names it
+    /// covers are *not* listed by this dataset, even inside a listed range.
+    Excluded,
+    /// The entry is listed with the answer at this index of
+    /// [`DatasetData::answers`].
+    Listed(u32),
+}
+
+/// An IPv4 prefix entry; `net` has all bits below `len` cleared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ip4Entry {
+    /// Network address as a host-order integer (`1.2.3.4` = `0x01020304`).
+    pub net: u32,
+    /// Prefix length, 0–32.
+    pub len: u8,
+    /// Listed (with an answer) or excluded.
+    pub value: EntryValue,
+}
+
+/// An IPv6 prefix entry; `net` has all bits below `len` cleared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ip6Entry {
+    /// Network address as a host-order integer.
+    pub net: u128,
+    /// Prefix length, 0–128.
+    pub len: u8,
+    /// Listed (with an answer) or excluded.
+    pub value: EntryValue,
+}
+
+/// Which names a domain entry covers (rbldnsd dnset semantics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DomainMatch {
+    /// `example.com`: exactly this name.
+    Exact,
+    /// `*.example.com`: every name below it, not the name itself.
+    Subdomains,
+    /// `.example.com`: the name and every name below it.
+    Both,
+}
+
+/// A domain entry. `name` is lower-case ASCII (IDNA A-labels), without
+/// a trailing dot, e.g. `example.com`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainEntry {
+    /// The domain, lower-case, no trailing dot.
+    pub name: String,
+    /// Which names it covers.
+    pub matching: DomainMatch,
+    /// Listed (with an answer) or excluded.
+    pub value: EntryValue,
+}
+
+/// A `$SOA` directive (or its equivalent in the configuration).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SoaSpec {
+    /// TTL of the SOA record itself.
+    pub ttl: u32,
+    /// Primary name server (absolute name, no trailing dot).
+    pub mname: String,
+    /// Responsible mailbox in DNS form (`hostmaster.example.net`).
+    pub rname: String,
+    /// Serial; `0` means "derive it from the data's change time".
+    pub serial: u32,
+    /// SOA refresh, seconds.
+    pub refresh: u32,
+    /// SOA retry, seconds.
+    pub retry: u32,
+    /// SOA expire, seconds.
+    pub expire: u32,
+    /// SOA minimum: the negative-caching TTL (RFC 2308), seconds.
+    pub minimum: u32,
+}
+
+/// Everything one data file (or another producer) contributes to a dataset.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DatasetData {
+    /// Distinct answers, referenced by [`EntryValue::Listed`] indices.
+    pub answers: Vec<AnswerSpec>,
+    /// IPv4 entries (ip4set, ip4tset, ip4trie).
+    pub ip4: Vec<Ip4Entry>,
+    /// IPv6 entries (ip6tset, ip6trie).
+    pub ip6: Vec<Ip6Entry>,
+    /// Domain entries (dnset).
+    pub domains: Vec<DomainEntry>,
+    /// `$TTL`: the TTL of this dataset's answers, when set.
+    pub ttl: Option<u32>,
+    /// `$SOA`, when set: the zone's SOA unless the configuration sets one.
+    pub soa: Option<SoaSpec>,
+    /// `$NS` names (no trailing dot), in order.
+    pub ns: Vec<String>,
+    /// TTL given on the `$NS` line, when set.
+    pub ns_ttl: Option<u32>,
+}

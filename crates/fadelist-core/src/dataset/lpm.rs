@@ -1,0 +1,336 @@
+//! Longest-prefix-match set over fixed-width integer keys.
+//!
+//! Two flat arrays instead of a trie:
+//! - full-length entries (IPv4 /32, IPv6 /128 or /64 buckets) in a sorted
+//!   key array searched by binary search — 4 bytes per IPv4 entry;
+//! - every shorter prefix flattened, at build time, into disjoint intervals:
+//!   a sorted array of interval starts, each with the value of the most
+//!   specific prefix that covers it (or "nothing").
+//!
+//! A full-length entry is more specific than any interval, so a lookup tries
+//! the exact array first and the intervals second; the result is exactly
+//! longest-prefix match, exclusions included, at the cost of two binary
+//! searches and no pointer chasing.
+
+use super::values::{EXCLUDED, NONE, Values};
+
+/// Unsigned key types the set works over.
+pub trait LpmKey: Copy + Ord + std::fmt::Debug {
+    /// Bit width.
+    const BITS: u8;
+    /// The last key inside `net/len`.
+    fn last_in(self, len: u8) -> Self;
+    /// `self + 1`, or `None` at the top of the key space.
+    fn succ(self) -> Option<Self>;
+    /// `self - 1`, or `None` at zero.
+    fn pred(self) -> Option<Self>;
+    /// Zero.
+    const ZERO: Self;
+}
+
+macro_rules! lpm_key {
+    ($t:ty, $bits:expr) => {
+        impl LpmKey for $t {
+            const BITS: u8 = $bits;
+            const ZERO: Self = 0;
+            #[inline]
+            fn last_in(self, len: u8) -> Self {
+                if len >= $bits {
+                    self
+                } else {
+                    self | (<$t>::MAX >> len)
+                }
+            }
+            #[inline]
+            fn succ(self) -> Option<Self> {
+                self.checked_add(1)
+            }
+            #[inline]
+            fn pred(self) -> Option<Self> {
+                self.checked_sub(1)
+            }
+        }
+    };
+}
+lpm_key!(u32, 32);
+lpm_key!(u64, 64);
+lpm_key!(u128, 128);
+
+/// An immutable longest-prefix-match set; see the module docs.
+#[derive(Clone, Debug)]
+pub struct LpmSet<K> {
+    exact: Box<[K]>,
+    exact_vals: Values,
+    starts: Box<[K]>,
+    iv_vals: Values,
+}
+
+impl<K: LpmKey> Default for LpmSet<K> {
+    fn default() -> Self {
+        LpmSet {
+            exact: Box::new([]),
+            exact_vals: Values::Uniform(NONE),
+            starts: Box::new([]),
+            iv_vals: Values::Uniform(NONE),
+        }
+    }
+}
+
+impl<K: LpmKey> LpmSet<K> {
+    /// Builds the set from entries `(net, len, value)` in any order.
+    ///
+    /// `value` is an answer id or [`EXCLUDED`]. Entries must be unique by
+    /// `(net, len)` (the dataset builder merges duplicates first) and `net`
+    /// must have its host bits cleared.
+    pub fn build(mut entries: Vec<(K, u8, u32)>) -> Self {
+        // Outer prefixes before the prefixes they contain.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut exact = Vec::new();
+        let mut exact_vals = Vec::new();
+        let mut starts: Vec<K> = Vec::new();
+        let mut iv_vals: Vec<u32> = Vec::new();
+        // Change points: "from this key on, the value is v". Equal positions
+        // replace (an inner prefix starting where its parent starts), equal
+        // neighbouring values merge.
+        let mut emit = |at: K, v: u32| {
+            // Outside intervals, an exclusion and "nothing" mean the same.
+            let v = if v == EXCLUDED { NONE } else { v };
+            if starts.last() == Some(&at) {
+                starts.pop();
+                iv_vals.pop();
+            }
+            let prev = iv_vals.last().copied().unwrap_or(NONE);
+            if prev != v {
+                starts.push(at);
+                iv_vals.push(v);
+            }
+        };
+        // Open prefixes: (last key, value). Prefixes nest or are disjoint,
+        // so the stack is the chain of ancestors of the current position.
+        let mut stack: Vec<(K, u32)> = Vec::new();
+        for (net, len, v) in entries {
+            if len >= K::BITS {
+                exact.push(net);
+                exact_vals.push(v);
+                continue;
+            }
+            while let Some(&(end, _)) = stack.last() {
+                if end >= net {
+                    break;
+                }
+                stack.pop();
+                if let Some(after) = end.succ() {
+                    emit(after, stack.last().map_or(NONE, |t| t.1));
+                }
+            }
+            emit(net, v);
+            stack.push((net.last_in(len), v));
+        }
+        while let Some((end, _)) = stack.pop() {
+            if let Some(after) = end.succ() {
+                emit(after, stack.last().map_or(NONE, |t| t.1));
+            }
+        }
+        LpmSet {
+            exact: exact.into_boxed_slice(),
+            exact_vals: Values::from_vec(exact_vals),
+            starts: starts.into_boxed_slice(),
+            iv_vals: Values::from_vec(iv_vals),
+        }
+    }
+
+    /// True when the set has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.starts.is_empty()
+    }
+
+    /// The value of the most specific entry covering `k`: an answer id,
+    /// [`EXCLUDED`], or `None` when nothing covers it.
+    #[inline]
+    pub fn lookup(&self, k: K) -> Option<u32> {
+        if let Ok(i) = self.exact.binary_search(&k) {
+            return Some(self.exact_vals.get(i));
+        }
+        let i = self.starts.partition_point(|&s| s <= k);
+        if i == 0 {
+            return None;
+        }
+        match self.iv_vals.get(i - 1) {
+            NONE => None,
+            v => Some(v),
+        }
+    }
+
+    /// True when at least one key in `lo..=hi` is listed (used to tell an
+    /// empty non-terminal from a name that does not exist).
+    ///
+    /// An interval counts as listed even if every key in it happens to be
+    /// excluded by full-length exclusions; that corner costs a NODATA where
+    /// NXDOMAIN would be exact, never a false listing.
+    pub fn any_listed_in(&self, lo: K, hi: K) -> bool {
+        let first = self.exact.partition_point(|&s| s < lo);
+        for (i, &k) in self.exact.iter().enumerate().skip(first) {
+            if k > hi {
+                break;
+            }
+            if self.exact_vals.get(i) != EXCLUDED {
+                return true;
+            }
+        }
+        let mut i = self.starts.partition_point(|&s| s <= lo).saturating_sub(1);
+        // `i` is the interval containing `lo` (or the first one, which
+        // starts after it); every interval visited overlaps `lo..=hi`.
+        // Neighbouring intervals never share a value, so this loop stops
+        // after at most two steps unless it finds nothing.
+        while i < self.starts.len() && self.starts[i] <= hi {
+            if self.iv_vals.get(i) != NONE {
+                return true;
+            }
+            i += 1;
+        }
+        false
+    }
+
+    /// Calls `f(key, value)` for every full-length entry, in key order.
+    pub fn for_each_exact(&self, mut f: impl FnMut(K, u32)) {
+        for (i, &k) in self.exact.iter().enumerate() {
+            f(k, self.exact_vals.get(i));
+        }
+    }
+
+    /// Calls `f(first, last, value)` for every listed interval, in order.
+    pub fn for_each_interval(&self, mut f: impl FnMut(K, K, u32)) {
+        for (i, &s) in self.starts.iter().enumerate() {
+            let v = self.iv_vals.get(i);
+            if v == NONE {
+                continue;
+            }
+            // Starts are strictly increasing, so `next - 1` exists.
+            let last = match self.starts.get(i + 1) {
+                Some(&next) => next.pred().unwrap_or(next),
+                None => s.last_in(0),
+            };
+            f(s, last, v);
+        }
+    }
+
+    /// Number of full-length entries and of intervals.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.exact.len(), self.starts.len())
+    }
+
+    /// Heap bytes used.
+    pub fn heap_bytes(&self) -> usize {
+        let k = std::mem::size_of::<K>();
+        self.exact.len() * k
+            + self.starts.len() * k
+            + self.exact_vals.heap_bytes()
+            + self.iv_vals.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> u32 {
+        u32::from(s.parse::<std::net::Ipv4Addr>().unwrap())
+    }
+
+    #[test]
+    fn exact_and_range_edges() {
+        let set = LpmSet::build(vec![
+            (v4("10.0.0.0"), 8, 1),
+            (v4("10.1.0.0"), 16, EXCLUDED),
+            (v4("10.1.2.0"), 24, 2),
+            (v4("10.1.2.3"), 32, EXCLUDED),
+            (v4("192.0.2.7"), 32, 3),
+        ]);
+        assert_eq!(set.lookup(v4("9.255.255.255")), None);
+        assert_eq!(set.lookup(v4("10.0.0.0")), Some(1));
+        assert_eq!(set.lookup(v4("10.0.255.255")), Some(1));
+        assert_eq!(set.lookup(v4("10.1.0.0")), None, "excluded range");
+        assert_eq!(set.lookup(v4("10.1.1.255")), None);
+        assert_eq!(
+            set.lookup(v4("10.1.2.0")),
+            Some(2),
+            "listed inside excluded"
+        );
+        assert_eq!(set.lookup(v4("10.1.2.3")), Some(EXCLUDED), "excluded /32");
+        assert_eq!(set.lookup(v4("10.1.2.255")), Some(2));
+        assert_eq!(set.lookup(v4("10.1.3.0")), None);
+        assert_eq!(set.lookup(v4("10.2.0.0")), Some(1), "back to the parent");
+        assert_eq!(set.lookup(v4("10.255.255.255")), Some(1));
+        assert_eq!(set.lookup(v4("11.0.0.0")), None);
+        assert_eq!(set.lookup(v4("192.0.2.7")), Some(3));
+        assert_eq!(set.lookup(v4("192.0.2.8")), None);
+    }
+
+    #[test]
+    fn whole_space_and_top_edge() {
+        let set = LpmSet::build(vec![(0u32, 0, 5), (v4("255.255.255.0"), 24, EXCLUDED)]);
+        assert_eq!(set.lookup(0), Some(5));
+        assert_eq!(set.lookup(v4("255.255.254.255")), Some(5));
+        assert_eq!(set.lookup(v4("255.255.255.0")), None);
+        assert_eq!(set.lookup(u32::MAX), None);
+        let top = LpmSet::build(vec![(v4("255.0.0.0"), 8, 1)]);
+        assert_eq!(top.lookup(u32::MAX), Some(1));
+        assert_eq!(top.lookup(v4("254.255.255.255")), None);
+    }
+
+    #[test]
+    fn overlapping_siblings_and_same_start() {
+        // 10.0.0.0/8 and 10.0.0.0/24 start at the same key.
+        let set = LpmSet::build(vec![(v4("10.0.0.0"), 24, 2), (v4("10.0.0.0"), 8, 1)]);
+        assert_eq!(set.lookup(v4("10.0.0.5")), Some(2));
+        assert_eq!(set.lookup(v4("10.0.1.0")), Some(1));
+        // Two children ending where the parent ends.
+        let set = LpmSet::build(vec![
+            (v4("10.0.0.0"), 8, 1),
+            (v4("10.255.0.0"), 16, 2),
+            (v4("10.255.255.0"), 24, 3),
+            (v4("11.0.0.0"), 8, 4),
+        ]);
+        assert_eq!(set.lookup(v4("10.255.254.1")), Some(2));
+        assert_eq!(set.lookup(v4("10.255.255.1")), Some(3));
+        assert_eq!(set.lookup(v4("11.0.0.0")), Some(4));
+        assert_eq!(set.lookup(v4("12.0.0.0")), None);
+    }
+
+    #[test]
+    fn adjacent_equal_values_merge() {
+        let set = LpmSet::build(vec![(v4("10.0.0.0"), 24, 1), (v4("10.0.1.0"), 24, 1)]);
+        assert_eq!(set.counts(), (0, 2));
+        let mut seen = Vec::new();
+        set.for_each_interval(|a, b, v| seen.push((a, b, v)));
+        assert_eq!(seen, vec![(v4("10.0.0.0"), v4("10.0.1.255"), 1)]);
+    }
+
+    #[test]
+    fn range_queries_for_empty_non_terminals() {
+        let set = LpmSet::build(vec![
+            (v4("127.0.0.2"), 32, 1),
+            (v4("127.0.0.3"), 32, EXCLUDED),
+            (v4("10.20.0.0"), 16, 1),
+            (v4("10.20.30.0"), 24, EXCLUDED),
+        ]);
+        assert!(set.any_listed_in(v4("127.0.0.0"), v4("127.0.0.255")));
+        assert!(!set.any_listed_in(v4("127.0.0.3"), v4("127.0.0.3")));
+        assert!(!set.any_listed_in(v4("127.0.1.0"), v4("127.0.1.255")));
+        assert!(set.any_listed_in(v4("10.0.0.0"), v4("10.255.255.255")));
+        assert!(set.any_listed_in(v4("10.20.5.0"), v4("10.20.5.255")));
+        assert!(!set.any_listed_in(v4("10.20.30.0"), v4("10.20.30.255")));
+        assert!(!set.any_listed_in(v4("10.21.0.0"), v4("10.21.255.255")));
+        assert!(set.any_listed_in(0, u32::MAX));
+        assert!(!LpmSet::<u32>::default().any_listed_in(0, u32::MAX));
+    }
+
+    #[test]
+    fn u128_keys() {
+        let net: u128 = 0x2001_0db8_0000_0000_0000_0000_0000_0000;
+        let set = LpmSet::build(vec![(net, 32, 1), (net | 1, 128, 2)]);
+        assert_eq!(set.lookup(net | 1), Some(2));
+        assert_eq!(set.lookup(net | 2), Some(1));
+        assert_eq!(set.lookup(net.last_in(32) + 1), None);
+    }
+}

@@ -1,0 +1,459 @@
+//! Query-ready datasets: the frozen form of one or more [`DatasetData`].
+//!
+//! A dataset holds up to three lookup structures (IPv4, IPv6, domains) and
+//! its own table of distinct answers; entries carry only an index into that
+//! table. Building sorts, merges duplicates and freezes; after that a
+//! dataset is immutable and shared (`Arc`) between snapshots, so a reload of
+//! one file rebuilds one dataset and nothing else.
+
+pub mod dnset;
+pub mod lpm;
+pub mod values;
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use crate::data::{AnswerSpec, DatasetData, DomainMatch, EntryValue};
+use dnset::{DomainSet, NameTable};
+use lpm::LpmSet;
+pub use values::{EXCLUDED, NONE};
+
+/// The records one listed entry answers with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// A values (at least one), in 127.0.0.0/8.
+    pub a: Box<[Ipv4Addr]>,
+    /// TXT templates; `$` stands for the queried IP or domain.
+    pub txt: Box<[Box<str>]>,
+}
+
+impl From<&AnswerSpec> for Answer {
+    fn from(s: &AnswerSpec) -> Self {
+        Answer {
+            a: s.a.clone().into_boxed_slice(),
+            txt: s.txt.iter().map(|t| t.as_str().into()).collect(),
+        }
+    }
+}
+
+/// IPv6 entries of any prefix length.
+///
+/// Most IPv6 listings are /64s (one customer network) or /128s, so the set
+/// is split at /64: prefixes of /65–/128 live in a `u128` set, /0–/64 in a
+/// `u64` set over the upper half of the address (8 bytes per /64 entry).
+/// Lookups try the long prefixes first, which keeps longest-prefix order.
+#[derive(Clone, Debug, Default)]
+pub struct Ip6Set {
+    long: LpmSet<u128>,
+    short: LpmSet<u64>,
+}
+
+impl Ip6Set {
+    fn build(entries: Vec<(u128, u8, u32)>) -> Self {
+        let mut long = Vec::new();
+        let mut short = Vec::new();
+        for (net, len, v) in entries {
+            if len > 64 {
+                long.push((net, len, v));
+            } else {
+                short.push(((net >> 64) as u64, len, v));
+            }
+        }
+        Ip6Set {
+            long: LpmSet::build(long),
+            short: LpmSet::build(short),
+        }
+    }
+
+    /// True when the set has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.long.is_empty() && self.short.is_empty()
+    }
+
+    /// Most specific match for `ip`: answer id, [`EXCLUDED`], or `None`.
+    #[inline]
+    pub fn lookup(&self, ip: u128) -> Option<u32> {
+        self.long
+            .lookup(ip)
+            .or_else(|| self.short.lookup((ip >> 64) as u64))
+    }
+
+    /// True when some address in `lo..=hi` is listed.
+    pub fn any_listed_in(&self, lo: u128, hi: u128) -> bool {
+        self.long.any_listed_in(lo, hi)
+            || self
+                .short
+                .any_listed_in((lo >> 64) as u64, (hi >> 64) as u64)
+    }
+
+    /// Calls `f(first, last, value)` for every entry or interval.
+    pub fn for_each(&self, mut f: impl FnMut(u128, u128, u32)) {
+        self.long.for_each_exact(|k, v| f(k, k, v));
+        self.long.for_each_interval(|a, b, v| f(a, b, v));
+        self.short.for_each_exact(|k, v| {
+            f(
+                u128::from(k) << 64,
+                (u128::from(k) << 64) | u128::from(u64::MAX),
+                v,
+            )
+        });
+        self.short.for_each_interval(|a, b, v| {
+            f(
+                u128::from(a) << 64,
+                (u128::from(b) << 64) | u128::from(u64::MAX),
+                v,
+            )
+        });
+    }
+
+    /// Heap bytes used.
+    pub fn heap_bytes(&self) -> usize {
+        self.long.heap_bytes() + self.short.heap_bytes()
+    }
+}
+
+/// A frozen dataset.
+#[derive(Clone, Debug, Default)]
+pub struct Dataset {
+    /// IPv4 entries.
+    pub v4: LpmSet<u32>,
+    /// IPv6 entries.
+    pub v6: Ip6Set,
+    /// Domain entries.
+    pub domains: DomainSet,
+    /// Distinct answers; entries hold indices into it.
+    pub answers: Box<[Answer]>,
+    /// TTL of this dataset's answers.
+    pub ttl: u32,
+}
+
+/// Interns answers across the parts of a dataset and merges duplicates.
+struct Interner {
+    ids: HashMap<AnswerSpec, u32>,
+    specs: Vec<AnswerSpec>,
+}
+
+impl Interner {
+    fn intern(&mut self, spec: &AnswerSpec) -> u32 {
+        if let Some(&id) = self.ids.get(spec) {
+            return id;
+        }
+        let id = self.specs.len() as u32;
+        self.ids.insert(spec.clone(), id);
+        self.specs.push(spec.clone());
+        id
+    }
+
+    /// The value of two entries for the same key: an exclusion wins (the
+    /// operator said "never this one"); two listings answer with both
+    /// answers' records, as rbldnsd does for duplicate entries.
+    fn merge(&mut self, a: u32, b: u32) -> u32 {
+        if a == EXCLUDED || b == EXCLUDED {
+            return EXCLUDED;
+        }
+        if a == b {
+            return a;
+        }
+        let mut spec = self.specs[a as usize].clone();
+        for x in &self.specs[b as usize].a {
+            if !spec.a.contains(x) {
+                spec.a.push(*x);
+            }
+        }
+        for t in &self.specs[b as usize].txt {
+            if !spec.txt.contains(t) {
+                spec.txt.push(t.clone());
+            }
+        }
+        self.intern(&spec)
+    }
+
+    /// Sorts `(key, value)` pairs and merges the values of equal keys.
+    fn dedup<K: Ord + Clone>(&mut self, mut v: Vec<(K, u32)>) -> Vec<(K, u32)> {
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(K, u32)> = Vec::with_capacity(v.len());
+        for (k, val) in v {
+            match out.last_mut() {
+                Some(last) if last.0 == k => last.1 = self.merge(last.1, val),
+                _ => out.push((k, val)),
+            }
+        }
+        out
+    }
+}
+
+impl Dataset {
+    /// Freezes `parts` (for example the files of one rbldnsd dataset) into
+    /// one dataset whose answers have TTL `ttl` unless a part sets `$TTL`.
+    pub fn build(parts: &[&DatasetData], ttl: u32) -> Dataset {
+        let mut int = Interner {
+            ids: HashMap::new(),
+            specs: Vec::new(),
+        };
+        let mut v4 = Vec::new();
+        let mut v6 = Vec::new();
+        let mut exact = Vec::new();
+        let mut wild = Vec::new();
+        let mut ttl = ttl;
+        for part in parts {
+            if let Some(t) = part.ttl {
+                ttl = t;
+            }
+            let remap: Vec<u32> = part.answers.iter().map(|s| int.intern(s)).collect();
+            let val = |v: EntryValue| match v {
+                EntryValue::Excluded => EXCLUDED,
+                // An index past the table is a producer bug; treat the
+                // entry as unlisted rather than panic on the query path.
+                EntryValue::Listed(i) => remap.get(i as usize).copied().unwrap_or(EXCLUDED),
+            };
+            v4.extend(part.ip4.iter().map(|e| ((e.net, e.len), val(e.value))));
+            v6.extend(part.ip6.iter().map(|e| ((e.net, e.len), val(e.value))));
+            for d in &part.domains {
+                let Some(key) = dnset::key_of_name(&d.name) else {
+                    continue;
+                };
+                let v = val(d.value);
+                match d.matching {
+                    DomainMatch::Exact => exact.push((key, v)),
+                    DomainMatch::Subdomains => wild.push((key, v)),
+                    DomainMatch::Both => {
+                        exact.push((key.clone(), v));
+                        wild.push((key, v));
+                    }
+                }
+            }
+        }
+        let v4 = int.dedup(v4);
+        let v6 = int.dedup(v6);
+        let exact = int.dedup(exact);
+        let wild = int.dedup(wild);
+        Dataset {
+            v4: LpmSet::build(v4.into_iter().map(|((n, l), v)| (n, l, v)).collect()),
+            v6: Ip6Set::build(v6.into_iter().map(|((n, l), v)| (n, l, v)).collect()),
+            domains: DomainSet {
+                exact: NameTable::build(exact),
+                wild: NameTable::build(wild),
+            },
+            answers: int.specs.iter().map(Answer::from).collect(),
+            ttl,
+        }
+    }
+
+    /// The answer with id `id` (ids come from this dataset's lookups).
+    #[inline]
+    pub fn answer(&self, id: u32) -> Option<&Answer> {
+        self.answers.get(id as usize)
+    }
+
+    /// Heap bytes used by the lookup structures (answers not counted).
+    pub fn heap_bytes(&self) -> usize {
+        self.v4.heap_bytes() + self.v6.heap_bytes() + self.domains.heap_bytes()
+    }
+
+    /// Converts the dataset back into build form: listed intervals become
+    /// CIDR entries, exclusions are kept where they are full-length entries
+    /// (inside intervals they are already gaps).
+    pub fn to_data(&self) -> DatasetData {
+        use crate::data::{DomainEntry, Ip4Entry, Ip6Entry};
+        let value = |v: u32| {
+            if v == EXCLUDED {
+                EntryValue::Excluded
+            } else {
+                EntryValue::Listed(v)
+            }
+        };
+        let mut d = DatasetData {
+            answers: self
+                .answers
+                .iter()
+                .map(|a| AnswerSpec {
+                    a: a.a.to_vec(),
+                    txt: a.txt.iter().map(|t| t.to_string()).collect(),
+                })
+                .collect(),
+            ttl: Some(self.ttl),
+            ..DatasetData::default()
+        };
+        self.v4.for_each_interval(|a, b, v| {
+            for (net, len) in crate::cidr::range_to_cidrs_u32(a, b) {
+                d.ip4.push(Ip4Entry {
+                    net,
+                    len,
+                    value: value(v),
+                });
+            }
+        });
+        self.v4.for_each_exact(|k, v| {
+            d.ip4.push(Ip4Entry {
+                net: k,
+                len: 32,
+                value: value(v),
+            })
+        });
+        self.v6.for_each(|a, b, v| {
+            for (net, len) in crate::cidr::range_to_cidrs_u128(a, b) {
+                d.ip6.push(Ip6Entry {
+                    net,
+                    len,
+                    value: value(v),
+                });
+            }
+        });
+        for (table, matching) in [
+            (&self.domains.exact, DomainMatch::Exact),
+            (&self.domains.wild, DomainMatch::Subdomains),
+        ] {
+            for i in 0..table.len() {
+                d.domains.push(DomainEntry {
+                    name: dnset::name_of_key(table.key(i)),
+                    matching,
+                    value: value(table.value(i)),
+                });
+            }
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{DomainEntry, Ip4Entry, Ip6Entry};
+
+    fn ip(s: &str) -> u32 {
+        u32::from(s.parse::<Ipv4Addr>().unwrap())
+    }
+
+    fn a(last: u8) -> AnswerSpec {
+        AnswerSpec::new(Ipv4Addr::new(127, 0, 0, last), Some(format!("code {last}")))
+    }
+
+    #[test]
+    fn duplicates_merge_and_exclusion_wins() {
+        let part1 = DatasetData {
+            answers: vec![a(2), a(3)],
+            ip4: vec![
+                Ip4Entry {
+                    net: ip("1.2.3.4"),
+                    len: 32,
+                    value: EntryValue::Listed(0),
+                },
+                Ip4Entry {
+                    net: ip("1.2.3.4"),
+                    len: 32,
+                    value: EntryValue::Listed(1),
+                },
+                Ip4Entry {
+                    net: ip("1.2.3.5"),
+                    len: 32,
+                    value: EntryValue::Listed(0),
+                },
+            ],
+            ..DatasetData::default()
+        };
+        let part2 = DatasetData {
+            answers: vec![a(2)],
+            ip4: vec![
+                Ip4Entry {
+                    net: ip("1.2.3.5"),
+                    len: 32,
+                    value: EntryValue::Excluded,
+                },
+                Ip4Entry {
+                    net: ip("1.2.3.4"),
+                    len: 32,
+                    value: EntryValue::Listed(0),
+                },
+            ],
+            ttl: Some(60),
+            ..DatasetData::default()
+        };
+        let ds = Dataset::build(&[&part1, &part2], 2100);
+        assert_eq!(ds.ttl, 60);
+        let id = ds.v4.lookup(ip("1.2.3.4")).unwrap();
+        let ans = ds.answer(id).unwrap();
+        assert_eq!(
+            &*ans.a,
+            &[Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3)]
+        );
+        assert_eq!(ans.txt.len(), 2);
+        assert_eq!(ds.v4.lookup(ip("1.2.3.5")), Some(EXCLUDED));
+        assert_eq!(ds.answers.len(), 3, "2, 3 and the merged 2+3");
+    }
+
+    #[test]
+    fn ipv6_split_keeps_longest_prefix_order() {
+        let net: u128 = 0x2001_0db8_0001_0002_0000_0000_0000_0000;
+        let part = DatasetData {
+            answers: vec![a(2), a(4)],
+            ip6: vec![
+                Ip6Entry {
+                    net: net & !((1u128 << 96) - 1),
+                    len: 32,
+                    value: EntryValue::Listed(0),
+                },
+                Ip6Entry {
+                    net,
+                    len: 64,
+                    value: EntryValue::Excluded,
+                },
+                Ip6Entry {
+                    net,
+                    len: 96,
+                    value: EntryValue::Listed(1),
+                },
+            ],
+            ..DatasetData::default()
+        };
+        let ds = Dataset::build(&[&part], 2100);
+        let id4 = ds.v6.lookup(net | 5).unwrap();
+        assert_eq!(ds.answer(id4).unwrap().a[0], Ipv4Addr::new(127, 0, 0, 4));
+        assert_eq!(ds.v6.lookup(net | (1u128 << 40)), Some(EXCLUDED));
+        let other = net + (1u128 << 64);
+        assert_eq!(ds.v6.lookup(other), Some(0));
+        assert!(ds.v6.any_listed_in(net, net | u128::from(u64::MAX)));
+    }
+
+    #[test]
+    fn to_data_round_trips_through_build() {
+        let part = DatasetData {
+            answers: vec![a(2)],
+            ip4: vec![
+                Ip4Entry {
+                    net: ip("10.0.0.0"),
+                    len: 8,
+                    value: EntryValue::Listed(0),
+                },
+                Ip4Entry {
+                    net: ip("10.1.0.0"),
+                    len: 16,
+                    value: EntryValue::Excluded,
+                },
+                Ip4Entry {
+                    net: ip("10.1.0.9"),
+                    len: 32,
+                    value: EntryValue::Listed(0),
+                },
+            ],
+            domains: vec![DomainEntry {
+                name: "example.com".into(),
+                matching: DomainMatch::Both,
+                value: EntryValue::Listed(0),
+            }],
+            ..DatasetData::default()
+        };
+        let ds = Dataset::build(&[&part], 2100);
+        let again = Dataset::build(&[&ds.to_data()], 2100);
+        for probe in [
+            "9.0.0.1", "10.0.0.1", "10.1.0.1", "10.1.0.9", "10.2.0.0", "11.0.0.0",
+        ] {
+            assert_eq!(
+                ds.v4.lookup(ip(probe)),
+                again.v4.lookup(ip(probe)),
+                "{probe}"
+            );
+        }
+        assert_eq!(again.domains.exact.len(), 1);
+        assert_eq!(again.domains.wild.len(), 1);
+    }
+}

@@ -1,0 +1,15 @@
+//! Pure domain logic of fadelist: no I/O, no async, no DNS library types.
+//!
+//! - [`qname`]: query-name labels → typed keys;
+//! - [`data`]: the build-time description of a dataset;
+//! - [`dataset`]: the frozen, compact lookup structures;
+//! - [`snapshot`]: zones and the one decision function the DNS path calls;
+//! - [`rbldnsd`]: reading and writing rbldnsd data files.
+#![warn(missing_docs)]
+
+pub mod cidr;
+pub mod data;
+pub mod dataset;
+pub mod qname;
+pub mod rbldnsd;
+pub mod snapshot;

@@ -1,0 +1,578 @@
+//! Zones and the immutable snapshot the DNS path reads.
+//!
+//! A [`Snapshot`] is everything needed to answer any query: the zones, each
+//! with its SOA, NS and datasets. It is built off the query path and
+//! published whole (the DNS crate keeps it behind an `ArcSwap`), so a query
+//! sees either the old data or the new data, never a mix. [`Snapshot::resolve`]
+//! is the single, synchronous, allocation-free decision function; the DNS
+//! front only encodes its [`Resolution`].
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use crate::dataset::dnset::{self, MAX_KEY};
+use crate::dataset::{Answer, Dataset, EXCLUDED};
+use crate::qname::{self, V4Key, V6Key};
+
+/// Most datasets a single answer combines (further matches are ignored).
+pub const MAX_HITS: usize = 8;
+
+/// The zone's SOA record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Soa {
+    /// Primary name server, absolute, no trailing dot.
+    pub mname: String,
+    /// Responsible mailbox in DNS form, no trailing dot.
+    pub rname: String,
+    /// Serial; changes with every data change.
+    pub serial: u32,
+    /// Refresh, seconds.
+    pub refresh: u32,
+    /// Retry, seconds.
+    pub retry: u32,
+    /// Expire, seconds.
+    pub expire: u32,
+    /// Minimum = negative-caching TTL, seconds.
+    pub minimum: u32,
+    /// TTL of the SOA record.
+    pub ttl: u32,
+}
+
+/// A served zone: the union of its datasets, plus the RFC 5782 test entries.
+#[derive(Clone, Debug)]
+pub struct Zone {
+    name: String,
+    labels: Vec<Box<[u8]>>,
+    /// The SOA record.
+    pub soa: Soa,
+    /// Name servers (absolute, no trailing dot); never empty.
+    pub ns: Vec<String>,
+    /// TTL of the NS records.
+    pub ns_ttl: u32,
+    /// The datasets, consulted in order; their answers are combined.
+    pub datasets: Vec<Arc<Dataset>>,
+    /// Answer of the built-in test entries when no dataset lists them.
+    pub test_answer: Answer,
+    /// TTL of the built-in test answer.
+    pub test_ttl: u32,
+}
+
+impl Zone {
+    /// A zone named `name` (case-insensitive, trailing dot optional).
+    ///
+    /// Returns `None` when `name` is not a valid domain name.
+    pub fn new(
+        name: &str,
+        soa: Soa,
+        ns: Vec<String>,
+        ns_ttl: u32,
+        datasets: Vec<Arc<Dataset>>,
+    ) -> Option<Zone> {
+        let name = normalize_name(name)?;
+        let labels = name
+            .split('.')
+            .map(|l| l.as_bytes().to_vec().into_boxed_slice())
+            .collect();
+        let ns = if ns.is_empty() {
+            vec![soa.mname.clone()]
+        } else {
+            ns
+        };
+        Some(Zone {
+            labels,
+            test_answer: Answer {
+                a: Box::new([Ipv4Addr::new(127, 0, 0, 2)]),
+                txt: Box::new(["RFC 5782 test entry: $ is always listed".into()]),
+            },
+            test_ttl: soa.minimum.max(60),
+            soa,
+            ns,
+            ns_ttl,
+            datasets,
+            name,
+        })
+    }
+
+    /// The zone name, lower-case, no trailing dot.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of labels of the zone name.
+    pub fn label_count(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when `labels` (a whole query name) ends with this zone's name.
+    fn is_suffix_of(&self, labels: &[&[u8]]) -> bool {
+        labels.len() >= self.labels.len()
+            && labels[labels.len() - self.labels.len()..]
+                .iter()
+                .zip(self.labels.iter())
+                .all(|(a, b)| a.eq_ignore_ascii_case(b))
+    }
+}
+
+/// Lower-cases and validates a domain name; strips one trailing dot.
+pub fn normalize_name(name: &str) -> Option<String> {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        });
+    ok.then_some(name)
+}
+
+/// What a listed name is about, for `$` in TXT templates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Subject {
+    /// An IPv4 address (also for IPv4-mapped IPv6 queries).
+    V4(Ipv4Addr),
+    /// An IPv6 address.
+    V6(Ipv6Addr),
+    /// A domain: the labels in front of the zone name.
+    Domain,
+}
+
+/// One dataset's match.
+#[derive(Clone, Copy, Debug)]
+pub struct Hit<'s> {
+    /// The records to answer with.
+    pub answer: &'s Answer,
+    /// Their TTL.
+    pub ttl: u32,
+    /// What `$` stands for in the TXT templates.
+    pub subject: Subject,
+}
+
+/// The matches of a listed name (at most [`MAX_HITS`]), without allocating.
+#[derive(Clone, Copy, Debug)]
+pub struct Hits<'s> {
+    items: [Option<Hit<'s>>; MAX_HITS],
+    len: usize,
+}
+
+impl<'s> Hits<'s> {
+    fn new() -> Self {
+        Hits {
+            items: [None; MAX_HITS],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, h: Hit<'s>) {
+        if self.len < MAX_HITS {
+            self.items[self.len] = Some(h);
+            self.len += 1;
+        }
+    }
+
+    /// The matches, in dataset order.
+    pub fn iter(&self) -> impl Iterator<Item = &Hit<'s>> {
+        self.items[..self.len].iter().flatten()
+    }
+
+    /// Number of matches.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing matched.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// The decision for one query name.
+#[derive(Clone, Copy, Debug)]
+pub enum Resolution<'s> {
+    /// The name is in none of our zones.
+    Refused,
+    /// The name is a zone apex.
+    Apex(&'s Zone),
+    /// The name is listed; `rel_labels` labels precede the zone name.
+    Listed {
+        /// The zone.
+        zone: &'s Zone,
+        /// What matched.
+        hits: Hits<'s>,
+        /// Labels in front of the zone name.
+        rel_labels: usize,
+    },
+    /// The name exists only because listed names lie below it (an empty
+    /// non-terminal): NOERROR with no data.
+    Exists(&'s Zone),
+    /// The name does not exist.
+    NxDomain(&'s Zone),
+}
+
+impl Resolution<'_> {
+    /// The zone the name belongs to, if any.
+    pub fn zone(&self) -> Option<&Zone> {
+        match self {
+            Resolution::Refused => None,
+            Resolution::Apex(z) | Resolution::Exists(z) | Resolution::NxDomain(z) => Some(z),
+            Resolution::Listed { zone, .. } => Some(zone),
+        }
+    }
+}
+
+/// Everything served, frozen.
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// The zones. A name belongs to the zone with the longest matching name.
+    pub zones: Vec<Zone>,
+}
+
+const TEST_LISTED_V4: u32 = 0x7f00_0002;
+const TEST_NEVER_V4: u32 = 0x7f00_0001;
+
+impl Snapshot {
+    /// The zone `labels` belongs to, and how many labels precede its name.
+    pub fn zone_for(&self, labels: &[&[u8]]) -> Option<(&Zone, usize)> {
+        self.zones
+            .iter()
+            .filter(|z| z.is_suffix_of(labels))
+            .max_by_key(|z| z.labels.len())
+            .map(|z| (z, labels.len() - z.labels.len()))
+    }
+
+    /// Decides the answer for the query name `labels` (leftmost first, any
+    /// case, without the root label).
+    pub fn resolve<'s>(&'s self, labels: &[&[u8]]) -> Resolution<'s> {
+        let Some((zone, rel)) = self.zone_for(labels) else {
+            return Resolution::Refused;
+        };
+        if rel == 0 {
+            return Resolution::Apex(zone);
+        }
+        let rel_labels = &labels[..rel];
+        let key = qname::decode(rel_labels);
+        // The mapped form of the IPv6 reading, used to ask IPv4 data.
+        let v4_addr = match (key.v4, key.v6) {
+            (Some(V4Key::Addr(a)), _) => Some(a),
+            (_, Some(V6Key::Addr(a))) => qname::mapped_v4(a),
+            _ => None,
+        };
+        let v6_addr = match key.v6 {
+            Some(V6Key::Addr(a)) => Some(a),
+            _ => None,
+        };
+        let mut dkey = [0u8; MAX_KEY];
+        let mut ends = [0usize; 128];
+        let dlen = dnset::reversed_key(rel_labels, &mut dkey, &mut ends);
+        let is_domain = |want: &[u8]| dlen.is_some_and(|n| &dkey[..n] == want);
+
+        // RFC 5782: 127.0.0.1 (and its mapped form) and `invalid` are never
+        // listed, whatever the data says.
+        if v4_addr == Some(TEST_NEVER_V4) || is_domain(b"\x07invalid") {
+            return Resolution::NxDomain(zone);
+        }
+
+        let mut hits = Hits::new();
+        for ds in &zone.datasets {
+            let subject_v4 = |a: u32| Subject::V4(Ipv4Addr::from(a));
+            let found = v6_addr
+                .and_then(|a| ds.v6.lookup(a).map(|v| (v, Subject::V6(Ipv6Addr::from(a)))))
+                .or_else(|| v4_addr.and_then(|a| ds.v4.lookup(a).map(|v| (v, subject_v4(a)))))
+                .or_else(|| {
+                    let n = dlen?;
+                    ds.domains
+                        .lookup(&dkey[..n], &ends, rel)
+                        .map(|v| (v, Subject::Domain))
+                });
+            if let Some((id, subject)) = found
+                && id != EXCLUDED
+                && let Some(answer) = ds.answer(id)
+            {
+                hits.push(Hit {
+                    answer,
+                    ttl: ds.ttl,
+                    subject,
+                });
+            }
+        }
+        if hits.is_empty() {
+            // RFC 5782: 127.0.0.2 and `test` are always listed.
+            if v4_addr == Some(TEST_LISTED_V4) {
+                hits.push(Hit {
+                    answer: &zone.test_answer,
+                    ttl: zone.test_ttl,
+                    subject: Subject::V4(Ipv4Addr::from(TEST_LISTED_V4)),
+                });
+            } else if is_domain(b"\x04test") {
+                hits.push(Hit {
+                    answer: &zone.test_answer,
+                    ttl: zone.test_ttl,
+                    subject: Subject::Domain,
+                });
+            }
+        }
+        if !hits.is_empty() {
+            return Resolution::Listed {
+                zone,
+                hits,
+                rel_labels: rel,
+            };
+        }
+        if self.has_listed_below(zone, &key, dlen.map(|n| &dkey[..n])) {
+            Resolution::Exists(zone)
+        } else {
+            Resolution::NxDomain(zone)
+        }
+    }
+
+    /// True when some listed name lies below the queried one.
+    fn has_listed_below(&self, zone: &Zone, key: &qname::QueryKey, dkey: Option<&[u8]>) -> bool {
+        let v4_range = match key.v4 {
+            Some(V4Key::Prefix { lo, hi }) => Some((lo, hi)),
+            _ => None,
+        };
+        let v6_range = match key.v6 {
+            Some(V6Key::Prefix { lo, hi }) => Some((lo, hi)),
+            _ => None,
+        };
+        let mapped = v6_range.and_then(|(lo, hi)| qname::mapped_v4_range(lo, hi));
+        let in_range =
+            |r: Option<(u32, u32)>, ip: u32| r.is_some_and(|(lo, hi)| lo <= ip && ip <= hi);
+        // The built-in test entries have their own parents.
+        if in_range(v4_range, TEST_LISTED_V4) || in_range(mapped, TEST_LISTED_V4) {
+            return true;
+        }
+        zone.datasets.iter().any(|ds| {
+            v4_range.is_some_and(|(lo, hi)| ds.v4.any_listed_in(lo, hi))
+                || mapped.is_some_and(|(lo, hi)| ds.v4.any_listed_in(lo, hi))
+                || v6_range.is_some_and(|(lo, hi)| ds.v6.any_listed_in(lo, hi))
+                || dkey.is_some_and(|k| ds.domains.has_listed_descendant(k))
+        })
+    }
+}
+
+/// Writes `template` into `out` with every `$` replaced by the subject
+/// text: the IP address in its usual notation, or the queried domain
+/// (`rel` labels, joined with dots).
+pub fn expand_txt(template: &str, subject: Subject, rel: &[&[u8]], out: &mut String) {
+    for (i, part) in template.split('$').enumerate() {
+        if i > 0 {
+            match subject {
+                Subject::V4(ip) => {
+                    let _ = write!(out, "{ip}");
+                }
+                Subject::V6(ip) => {
+                    let _ = write!(out, "{ip}");
+                }
+                Subject::Domain => {
+                    for (j, l) in rel.iter().enumerate() {
+                        if j > 0 {
+                            out.push('.');
+                        }
+                        out.push_str(&String::from_utf8_lossy(l).to_ascii_lowercase());
+                    }
+                }
+            }
+        }
+        out.push_str(part);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{
+        AnswerSpec, DatasetData, DomainEntry, DomainMatch, EntryValue, Ip4Entry, Ip6Entry,
+    };
+
+    fn soa() -> Soa {
+        Soa {
+            mname: "ns.example.net".into(),
+            rname: "hostmaster.example.net".into(),
+            serial: 1,
+            refresh: 3600,
+            retry: 600,
+            expire: 86400,
+            minimum: 60,
+            ttl: 60,
+        }
+    }
+
+    fn snapshot() -> Snapshot {
+        let ip4 = DatasetData {
+            answers: vec![AnswerSpec::new(
+                Ipv4Addr::new(127, 0, 0, 3),
+                Some("ip $".into()),
+            )],
+            ip4: vec![
+                Ip4Entry {
+                    net: 0x0a00_0000,
+                    len: 8,
+                    value: EntryValue::Listed(0),
+                },
+                Ip4Entry {
+                    net: 0x0a01_0000,
+                    len: 16,
+                    value: EntryValue::Excluded,
+                },
+                Ip4Entry {
+                    net: 0x7f00_0001,
+                    len: 32,
+                    value: EntryValue::Listed(0),
+                },
+            ],
+            ..Default::default()
+        };
+        let ip6 = DatasetData {
+            answers: vec![AnswerSpec::new(Ipv4Addr::new(127, 0, 0, 4), None)],
+            ip6: vec![Ip6Entry {
+                net: u128::from("2001:db8:1:2::".parse::<Ipv6Addr>().unwrap()),
+                len: 64,
+                value: EntryValue::Listed(0),
+            }],
+            ..Default::default()
+        };
+        let dn = DatasetData {
+            answers: vec![AnswerSpec::new(
+                Ipv4Addr::new(127, 0, 0, 5),
+                Some("dom $".into()),
+            )],
+            domains: vec![
+                DomainEntry {
+                    name: "spam.example".into(),
+                    matching: DomainMatch::Both,
+                    value: EntryValue::Listed(0),
+                },
+                DomainEntry {
+                    name: "invalid".into(),
+                    matching: DomainMatch::Exact,
+                    value: EntryValue::Listed(0),
+                },
+            ],
+            ..Default::default()
+        };
+        let zone = Zone::new(
+            "Bl.Example.",
+            soa(),
+            vec![],
+            3600,
+            vec![
+                Arc::new(Dataset::build(&[&ip4], 300)),
+                Arc::new(Dataset::build(&[&ip6], 300)),
+                Arc::new(Dataset::build(&[&dn], 300)),
+            ],
+        )
+        .unwrap();
+        let other = Zone::new("sub.bl.example", soa(), vec![], 3600, vec![]).unwrap();
+        Snapshot {
+            zones: vec![zone, other],
+        }
+    }
+
+    fn resolve<'s>(s: &'s Snapshot, name: &str) -> Resolution<'s> {
+        let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+        s.resolve(&labels)
+    }
+
+    fn kind(r: &Resolution<'_>) -> String {
+        match r {
+            Resolution::Refused => "refused".into(),
+            Resolution::Apex(z) => format!("apex {}", z.name()),
+            Resolution::Exists(_) => "exists".into(),
+            Resolution::NxDomain(_) => "nx".into(),
+            Resolution::Listed { hits, .. } => {
+                let a: Vec<String> = hits
+                    .iter()
+                    .flat_map(|h| h.answer.a.iter().map(|a| a.to_string()))
+                    .collect();
+                format!("listed {}", a.join(","))
+            }
+        }
+    }
+
+    #[test]
+    fn decisions() {
+        let s = snapshot();
+        let cases = [
+            ("bl.example", "apex bl.example"),
+            ("BL.EXAMPLE", "apex bl.example"),
+            ("sub.bl.example", "apex sub.bl.example"),
+            ("4.3.2.1.sub.bl.example", "nx"),
+            ("example", "refused"),
+            ("other.test", "refused"),
+            ("1.0.0.10.bl.example", "listed 127.0.0.3"),
+            ("1.0.1.10.bl.example", "nx"),
+            ("0.10.bl.example", "exists"),
+            ("1.10.bl.example", "nx"),
+            ("2.0.0.127.bl.example", "listed 127.0.0.2"),
+            ("1.0.0.127.bl.example", "nx"),
+            ("0.0.127.bl.example", "exists"),
+            ("127.bl.example", "exists"),
+            ("3.0.0.127.bl.example", "nx"),
+            ("spam.example.bl.example", "listed 127.0.0.5"),
+            ("www.SPAM.example.bl.example", "listed 127.0.0.5"),
+            ("example.bl.example", "exists"),
+            ("test.bl.example", "listed 127.0.0.2"),
+            ("invalid.bl.example", "nx"),
+            ("5.4.3.2.1.bl.example", "nx"),
+        ];
+        for (name, want) in cases {
+            assert_eq!(kind(&resolve(&s, name)), want, "{name}");
+        }
+    }
+
+    #[test]
+    fn ipv6_and_mapped() {
+        let s = snapshot();
+        let q = |ip: &str| format!("{}.bl.example", qname::v6_query_name(ip.parse().unwrap()));
+        assert_eq!(
+            kind(&resolve(&s, &q("2001:db8:1:2::99"))),
+            "listed 127.0.0.4"
+        );
+        assert_eq!(kind(&resolve(&s, &q("2001:db8:1:3::"))), "nx");
+        assert_eq!(kind(&resolve(&s, &q("::ffff:7f00:2"))), "listed 127.0.0.2");
+        assert_eq!(kind(&resolve(&s, &q("::ffff:7f00:1"))), "nx");
+        assert_eq!(
+            kind(&resolve(&s, &q("::ffff:10.0.0.1"))),
+            "listed 127.0.0.3"
+        );
+        let full = qname::v6_query_name("::ffff:7f00:2".parse().unwrap());
+        // The last 21 nibbles: a /84 that contains ::ffff:0:0/96.
+        let parent = &full[full.len() - 41..];
+        assert_eq!(
+            kind(&resolve(&s, &format!("{parent}.bl.example"))),
+            "exists"
+        );
+        let parent6 = &q("2001:db8:1:2::")[34..];
+        assert_eq!(kind(&resolve(&s, parent6)), "exists", "{parent6}");
+    }
+
+    #[test]
+    fn txt_expansion() {
+        let s = snapshot();
+        let labels: Vec<&[u8]> = "www.spam.example.bl.example"
+            .split('.')
+            .map(str::as_bytes)
+            .collect();
+        let Resolution::Listed {
+            hits, rel_labels, ..
+        } = s.resolve(&labels)
+        else {
+            panic!()
+        };
+        let h = hits.iter().next().unwrap();
+        let mut out = String::new();
+        expand_txt(&h.answer.txt[0], h.subject, &labels[..rel_labels], &mut out);
+        assert_eq!(out, "dom www.spam.example");
+        let mut out = String::new();
+        expand_txt(
+            "a $ b $",
+            Subject::V4(Ipv4Addr::new(1, 2, 3, 4)),
+            &[],
+            &mut out,
+        );
+        assert_eq!(out, "a 1.2.3.4 b 1.2.3.4");
+    }
+}
