@@ -110,6 +110,13 @@ impl Ip6Set {
     pub fn heap_bytes(&self) -> usize {
         self.long.heap_bytes() + self.short.heap_bytes()
     }
+
+    /// Number of entries and intervals.
+    pub fn entry_count(&self) -> usize {
+        let (a, b) = self.long.counts();
+        let (c, d) = self.short.counts();
+        a + b + c + d
+    }
 }
 
 /// A frozen dataset.

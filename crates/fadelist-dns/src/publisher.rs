@@ -1,0 +1,123 @@
+//! The served data and its atomic publication.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use fadelist_core::snapshot::{Snapshot, Zone};
+use hickory_proto::rr::rdata::{NS, SOA};
+use hickory_proto::rr::{Name, RData, Record};
+
+/// Per-zone records that do not depend on the query, built once per
+/// publication instead of once per query.
+#[derive(Debug)]
+pub struct ZoneRecords {
+    /// The SOA record with its own TTL (answers to SOA queries).
+    pub soa: Record,
+    /// The SOA record for negative answers: TTL = min(SOA TTL, minimum),
+    /// as RFC 2308 section 3 asks.
+    pub soa_negative: Record,
+    /// The apex NS records.
+    pub ns: Vec<Record>,
+}
+
+/// A snapshot with its zones' pre-built records; what a query reads.
+#[derive(Debug)]
+pub struct Served {
+    /// The data.
+    pub snapshot: Arc<Snapshot>,
+    /// `zones[i]` belongs to `snapshot.zones[i]`.
+    pub zones: Vec<ZoneRecords>,
+}
+
+impl Served {
+    /// Builds the records of every zone of `snapshot`.
+    ///
+    /// Zone, SOA and NS names were validated when the zone was built;
+    /// a name hickory still refuses is replaced by the zone apex so that
+    /// serving never stops over a cosmetic record.
+    pub fn new(snapshot: Arc<Snapshot>) -> Served {
+        let zones = snapshot.zones.iter().map(zone_records).collect();
+        Served { snapshot, zones }
+    }
+
+    /// The records of `zone`, which must belong to this snapshot.
+    pub fn records_of(&self, zone: &Zone) -> Option<&ZoneRecords> {
+        let i = self
+            .snapshot
+            .zones
+            .iter()
+            .position(|z| std::ptr::eq(z, zone))?;
+        self.zones.get(i)
+    }
+}
+
+fn fqdn(name: &str, fallback: &Name) -> Name {
+    Name::from_ascii(name)
+        .map(|mut n| {
+            n.set_fqdn(true);
+            n
+        })
+        .unwrap_or_else(|_| fallback.clone())
+}
+
+fn zone_records(zone: &Zone) -> ZoneRecords {
+    let apex = fqdn(zone.name(), &Name::root());
+    let s = &zone.soa;
+    // SOA timers are signed 32-bit on the wire (RFC 1035 says unsigned,
+    // hickory models them as i32); clamp rather than wrap.
+    let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    let soa = SOA::new(
+        fqdn(&s.mname, &apex),
+        fqdn(&s.rname, &apex),
+        s.serial,
+        clamp(s.refresh),
+        clamp(s.retry),
+        clamp(s.expire),
+        s.minimum,
+    );
+    let record = Record::from_rdata(apex.clone(), s.ttl, RData::SOA(soa));
+    let mut negative = record.clone();
+    negative.ttl = s.ttl.min(s.minimum);
+    let ns = zone
+        .ns
+        .iter()
+        .map(|n| Record::from_rdata(apex.clone(), zone.ns_ttl, RData::NS(NS(fqdn(n, &apex)))))
+        .collect();
+    ZoneRecords {
+        soa: record,
+        soa_negative: negative,
+        ns,
+    }
+}
+
+/// Shared handle to the served data. Cloning is cheap; all clones see the
+/// same publications.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    inner: Arc<ArcSwap<Served>>,
+}
+
+impl Publisher {
+    /// Starts serving `snapshot`.
+    pub fn new(snapshot: Snapshot) -> Publisher {
+        Publisher {
+            inner: Arc::new(ArcSwap::from_pointee(Served::new(Arc::new(snapshot)))),
+        }
+    }
+
+    /// Replaces the served data in one atomic step: queries already
+    /// running finish on the old data, later ones see the new data.
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.inner.store(Arc::new(Served::new(Arc::new(snapshot))));
+    }
+
+    /// The currently served data.
+    pub fn load(&self) -> Arc<Served> {
+        self.inner.load_full()
+    }
+
+    /// The currently served snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.load().snapshot.clone()
+    }
+}

@@ -1,0 +1,406 @@
+//! The configuration file: one strict TOML document.
+//!
+//! Every table rejects unknown keys (`deny_unknown_fields`), so a typo is an
+//! error that names the key instead of a silently ignored setting. Durations
+//! are written like `35m`, `90s`, `1d` (or as a number of seconds). The
+//! documented example is `deploy/fadelist.example.toml`; a test parses it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use fadelist_core::rbldnsd::DatasetType;
+use serde::{Deserialize, Deserializer};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Listeners and timers.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Served zones.
+    #[serde(default, rename = "zone")]
+    pub zones: Vec<ZoneConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// DNS addresses, UDP and TCP each (port 0 = pick a free port).
+    pub dns_listen: Vec<SocketAddr>,
+    /// HTTP address (status API).
+    pub http_listen: SocketAddr,
+    /// Idle time after which a TCP DNS connection is closed.
+    #[serde(deserialize_with = "duration")]
+    pub tcp_idle_timeout: Duration,
+    /// How often data files are checked for changes.
+    #[serde(deserialize_with = "duration")]
+    pub reload_interval: Duration,
+    /// TTL of answers from datasets that set no `$TTL`.
+    #[serde(deserialize_with = "duration")]
+    pub default_ttl: Duration,
+    /// Directory that relative data-file paths are resolved against
+    /// (default: the working directory).
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            dns_listen: vec![SocketAddr::from(([127, 0, 0, 1], 5300))],
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8300)),
+            tcp_idle_timeout: Duration::from_secs(10),
+            reload_interval: Duration::from_secs(1),
+            // rbldnsd's default answer TTL.
+            default_ttl: Duration::from_secs(35 * 60),
+            data_dir: None,
+        }
+    }
+}
+
+/// `[[zone]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneConfig {
+    /// Zone name, e.g. `iprbl.example.net`.
+    pub name: String,
+    /// SOA; when absent, the first `$SOA` of the zone's data files, else
+    /// defaults derived from the zone name.
+    pub soa: Option<SoaConfig>,
+    /// Name servers; when empty, `$NS` of the data files, else the SOA mname.
+    #[serde(default)]
+    pub ns: Vec<String>,
+    /// TTL of the NS records.
+    #[serde(default = "default_ns_ttl", deserialize_with = "duration")]
+    pub ns_ttl: Duration,
+    /// Datasets whose union the zone serves.
+    #[serde(default, rename = "dataset")]
+    pub datasets: Vec<DatasetConfig>,
+}
+
+fn default_ns_ttl() -> Duration {
+    Duration::from_secs(86_400)
+}
+
+/// `soa = { … }` of a zone.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SoaConfig {
+    /// Primary name server.
+    pub mname: String,
+    /// Responsible mailbox, DNS form (`hostmaster.example.net`).
+    pub rname: String,
+    /// Fixed serial; when absent the serial follows data changes.
+    pub serial: Option<u32>,
+    /// SOA refresh.
+    #[serde(default = "d_1h", deserialize_with = "duration")]
+    pub refresh: Duration,
+    /// SOA retry.
+    #[serde(default = "d_10m", deserialize_with = "duration")]
+    pub retry: Duration,
+    /// SOA expire.
+    #[serde(default = "d_1w", deserialize_with = "duration")]
+    pub expire: Duration,
+    /// Negative-caching TTL (how long resolvers remember "not listed").
+    #[serde(default = "d_60s", deserialize_with = "duration")]
+    pub minimum: Duration,
+    /// TTL of the SOA record.
+    #[serde(default = "d_1h", deserialize_with = "duration")]
+    pub ttl: Duration,
+}
+
+fn d_1h() -> Duration {
+    Duration::from_secs(3600)
+}
+fn d_10m() -> Duration {
+    Duration::from_secs(600)
+}
+fn d_1w() -> Duration {
+    Duration::from_secs(7 * 86_400)
+}
+fn d_60s() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// `[[zone.dataset]]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetConfig {
+    /// rbldnsd dataset type: ip4set, ip4tset, ip4trie, ip6tset, ip6trie, dnset.
+    #[serde(rename = "type", deserialize_with = "dataset_type")]
+    pub kind: DatasetType,
+    /// Data files, read in order; they form one dataset.
+    pub files: Vec<PathBuf>,
+}
+
+/// Parses a dataset type name as rbldnsd spells it.
+pub fn parse_dataset_type(s: &str) -> anyhow::Result<DatasetType> {
+    Ok(match s {
+        "ip4set" => DatasetType::Ip4Set,
+        "ip4tset" => DatasetType::Ip4Tset,
+        "ip4trie" => DatasetType::Ip4Trie,
+        "ip6tset" => DatasetType::Ip6Tset,
+        "ip6trie" => DatasetType::Ip6Trie,
+        "dnset" => DatasetType::Dnset,
+        other => bail!(
+            "unknown dataset type {other:?} (supported: ip4set, ip4tset, ip4trie, ip6tset, ip6trie, dnset)"
+        ),
+    })
+}
+
+/// The rbldnsd name of a dataset type.
+pub fn dataset_type_name(t: DatasetType) -> &'static str {
+    match t {
+        DatasetType::Ip4Set => "ip4set",
+        DatasetType::Ip4Tset => "ip4tset",
+        DatasetType::Ip4Trie => "ip4trie",
+        DatasetType::Ip6Tset => "ip6tset",
+        DatasetType::Ip6Trie => "ip6trie",
+        DatasetType::Dnset => "dnset",
+    }
+}
+
+fn dataset_type<'de, D: Deserializer<'de>>(d: D) -> Result<DatasetType, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_dataset_type(&s).map_err(serde::de::Error::custom)
+}
+
+/// Parses `35m`, `1h30m`, `90s`, `2d` or a plain number of seconds.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    humantime::parse_duration(s)
+        .with_context(|| format!("invalid duration {s:?} (write e.g. 90s, 35m, 12h, 2d)"))
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Secs(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Secs(s) => Ok(Duration::from_secs(s)),
+        Raw::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+/// A `--zone name:type:file1,file2` specification (rbldnsd syntax).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoneSpec {
+    /// Zone name.
+    pub zone: String,
+    /// Dataset type.
+    pub kind: DatasetType,
+    /// Files.
+    pub files: Vec<PathBuf>,
+}
+
+impl FromStr for ZoneSpec {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let mut parts = s.splitn(3, ':');
+        let (Some(zone), Some(kind), Some(files)) = (parts.next(), parts.next(), parts.next())
+        else {
+            bail!("zone spec {s:?} is not of the form zone:type:file[,file...]");
+        };
+        if zone.is_empty() {
+            bail!("zone spec {s:?} has an empty zone name");
+        }
+        let files: Vec<PathBuf> = files
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        if files.is_empty() {
+            bail!("zone spec {s:?} names no data file");
+        }
+        Ok(ZoneSpec {
+            zone: zone.to_string(),
+            kind: parse_dataset_type(kind).with_context(|| format!("in zone spec {s:?}"))?,
+            files,
+        })
+    }
+}
+
+/// The embedded default: the three fadelist zones on loopback, holding
+/// only the RFC 5782 test entries.
+pub fn embedded_default() -> Config {
+    let zone = |name: &str| ZoneConfig {
+        name: name.to_string(),
+        soa: None,
+        ns: Vec::new(),
+        ns_ttl: default_ns_ttl(),
+        datasets: Vec::new(),
+    };
+    Config {
+        server: ServerConfig::default(),
+        zones: vec![zone("iprbl.test"), zone("niprbl.test"), zone("urirbl.test")],
+    }
+}
+
+impl Config {
+    /// Parses and checks a configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
+        let config: Config =
+            toml::from_str(text).with_context(|| format!("{origin}: invalid configuration"))?;
+        config
+            .validate()
+            .with_context(|| format!("{origin}: invalid configuration"))?;
+        Ok(config)
+    }
+
+    /// Reads and parses a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Adds `--zone` specifications: a spec naming an existing zone adds a
+    /// dataset to it (rbldnsd: repeated zone names form one zone).
+    pub fn add_zone_specs(&mut self, specs: &[ZoneSpec]) {
+        for spec in specs {
+            let dataset = DatasetConfig {
+                kind: spec.kind,
+                files: spec.files.clone(),
+            };
+            let name = spec.zone.trim_end_matches('.').to_ascii_lowercase();
+            match self
+                .zones
+                .iter_mut()
+                .find(|z| z.name.trim_end_matches('.').eq_ignore_ascii_case(&name))
+            {
+                Some(z) => z.datasets.push(dataset),
+                None => self.zones.push(ZoneConfig {
+                    name,
+                    soa: None,
+                    ns: Vec::new(),
+                    ns_ttl: default_ns_ttl(),
+                    datasets: vec![dataset],
+                }),
+            }
+        }
+    }
+
+    /// Checks what serde cannot: names, duplicates, ranges.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if self.server.dns_listen.is_empty() {
+            bail!("server.dns_listen is empty: fadelist needs at least one DNS address");
+        }
+        if self.server.reload_interval.is_zero() {
+            bail!("server.reload_interval must be more than 0s");
+        }
+        let mut seen = std::collections::HashSet::new();
+        for z in &self.zones {
+            let Some(name) = fadelist_core::snapshot::normalize_name(&z.name) else {
+                bail!("zone name {:?} is not a valid domain name", z.name);
+            };
+            if !seen.insert(name.clone()) {
+                bail!("zone {name} is defined twice; put all its datasets in one [[zone]]");
+            }
+            for d in &z.datasets {
+                if d.files.is_empty() {
+                    bail!(
+                        "zone {name}: a dataset of type {} names no file",
+                        dataset_type_name(d.kind)
+                    );
+                }
+            }
+            if let Some(soa) = &z.soa {
+                for (what, n) in [("mname", &soa.mname), ("rname", &soa.rname)] {
+                    if fadelist_core::snapshot::normalize_name(n).is_none() {
+                        bail!("zone {name}: soa.{what} {n:?} is not a valid domain name");
+                    }
+                }
+            }
+            for n in &z.ns {
+                if fadelist_core::snapshot::normalize_name(n).is_none() {
+                    bail!("zone {name}: ns {n:?} is not a valid domain name");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_parses() {
+        let text = include_str!("../../../deploy/fadelist.example.toml");
+        let c = Config::parse(text, "fadelist.example.toml").unwrap();
+        assert_eq!(c.zones.len(), 3);
+        assert_eq!(c.zones[0].name, "iprbl.example.net");
+        assert_eq!(c.zones[0].datasets[0].kind, DatasetType::Ip4Set);
+        assert_eq!(c.server.default_ttl, Duration::from_secs(2100));
+        assert_eq!(
+            c.zones[0].soa.as_ref().unwrap().minimum,
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[server]\ndns_lisen = []\n", "t.toml").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("dns_lisen"), "{msg}");
+        let err = Config::parse("[[zone]]\nname = \"a.test\"\ncolour = 1\n", "t.toml").unwrap_err();
+        assert!(format!("{err:#}").contains("colour"));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let e = |t: &str| format!("{:#}", Config::parse(t, "t.toml").unwrap_err());
+        assert!(e("[server]\nreload_interval = \"soon\"\n").contains("invalid duration"));
+        assert!(e("[[zone]]\nname = \"bad name\"\n").contains("not a valid domain name"));
+        assert!(
+            e("[[zone]]\nname = \"a.test\"\n[[zone]]\nname = \"A.test.\"\n")
+                .contains("defined twice")
+        );
+        assert!(e("[[zone]]\nname = \"a.test\"\n[[zone.dataset]]\ntype = \"ip5set\"\nfiles = [\"x\"]\n").contains("unknown dataset type"));
+        assert!(e("[server]\ndns_listen = []\n").contains("dns_listen is empty"));
+    }
+
+    #[test]
+    fn zone_specs() {
+        let s: ZoneSpec = "bl.example:ip4set:a.txt,b.txt".parse().unwrap();
+        assert_eq!(s.zone, "bl.example");
+        assert_eq!(
+            s.files,
+            vec![PathBuf::from("a.txt"), PathBuf::from("b.txt")]
+        );
+        assert!("bl.example:ip4set".parse::<ZoneSpec>().is_err());
+        assert!("bl.example:nope:a".parse::<ZoneSpec>().is_err());
+        assert!(":ip4set:a".parse::<ZoneSpec>().is_err());
+        let mut c = Config {
+            server: ServerConfig::default(),
+            zones: vec![],
+        };
+        c.add_zone_specs(&[
+            "bl.example:ip4set:a".parse().unwrap(),
+            "BL.example.:dnset:b".parse().unwrap(),
+            "other.example:ip6trie:c".parse().unwrap(),
+        ]);
+        assert_eq!(c.zones.len(), 2);
+        assert_eq!(c.zones[0].datasets.len(), 2);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("35m").unwrap(), Duration::from_secs(2100));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("-1s").is_err());
+    }
+}

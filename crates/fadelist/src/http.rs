@@ -1,0 +1,65 @@
+//! The HTTP status API.
+//!
+//! - `GET /healthz`: `ok` while the server runs;
+//! - `GET /api/v1/zones`: each served zone with its serial and entry
+//!   counts, read from the published snapshot.
+//!
+//! Reporting, lookup pages and delisting arrive on this same router.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use fadelist_dns::Publisher;
+use serde::Serialize;
+
+/// One zone in `/api/v1/zones`.
+#[derive(Debug, Serialize)]
+pub struct ZoneStatus {
+    /// Zone name.
+    pub name: String,
+    /// SOA serial.
+    pub serial: u32,
+    /// Number of datasets.
+    pub datasets: usize,
+    /// IPv4 entries (full-length) and ranges.
+    pub ipv4_entries: usize,
+    /// IPv6 entries and ranges.
+    pub ipv6_entries: usize,
+    /// Domain entries.
+    pub domain_entries: usize,
+}
+
+/// Builds the router.
+pub fn router(publisher: Publisher) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/api/v1/zones", get(zones))
+        .with_state(publisher)
+}
+
+async fn zones(State(publisher): State<Publisher>) -> Json<Vec<ZoneStatus>> {
+    let snapshot = publisher.snapshot();
+    Json(
+        snapshot
+            .zones
+            .iter()
+            .map(|z| {
+                let mut s = ZoneStatus {
+                    name: z.name().to_string(),
+                    serial: z.soa.serial,
+                    datasets: z.datasets.len(),
+                    ipv4_entries: 0,
+                    ipv6_entries: 0,
+                    domain_entries: 0,
+                };
+                for d in &z.datasets {
+                    let (e, i) = d.v4.counts();
+                    s.ipv4_entries += e + i;
+                    s.ipv6_entries += d.v6.entry_count();
+                    s.domain_entries += d.domains.exact.len() + d.domains.wild.len();
+                }
+                s
+            })
+            .collect(),
+    )
+}

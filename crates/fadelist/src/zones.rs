@@ -1,0 +1,304 @@
+//! Zones built from rbldnsd data files: loading, change detection and
+//! reloading, and assembling the [`Snapshot`] the DNS front serves.
+//!
+//! Each dataset remembers the files it was built from (modification time,
+//! size, inode). A reload pass re-reads only datasets whose files changed,
+//! parses them completely off the query path, and replaces the dataset only
+//! if every file parsed: a file with an error keeps the previous data and
+//! the error is logged with file and line. Unchanged datasets are shared
+//! (`Arc`) with the new snapshot, so a reload costs one dataset's build.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use anyhow::Context;
+use fadelist_core::data::{DatasetData, SoaSpec};
+use fadelist_core::dataset::Dataset;
+use fadelist_core::rbldnsd::{self, DatasetType};
+use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
+use tracing::{error, info};
+
+use crate::config::{Config, ZoneConfig, dataset_type_name};
+
+/// What identifies one version of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    mtime: Option<SystemTime>,
+    len: u64,
+    ino: u64,
+}
+
+fn stamp(path: &Path) -> std::io::Result<Stamp> {
+    let m = std::fs::metadata(path)?;
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(&m);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Ok(Stamp {
+        mtime: m.modified().ok(),
+        len: m.len(),
+        ino,
+    })
+}
+
+/// Reads a file whole, making sure it did not change while being read
+/// (a writer rewriting it in place would otherwise hand us half a file).
+fn read_stable(path: &Path) -> anyhow::Result<(Vec<u8>, Stamp)> {
+    for _ in 0..5 {
+        let before = stamp(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let after = stamp(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        if before == after && after.len == bytes.len() as u64 {
+            return Ok((bytes, after));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    anyhow::bail!(
+        "{}: the file keeps changing while being read",
+        path.display()
+    )
+}
+
+/// One dataset and the file versions it was built from.
+struct DatasetState {
+    kind: DatasetType,
+    files: Vec<PathBuf>,
+    stamps: Vec<Stamp>,
+    built: Arc<Dataset>,
+    soa: Option<SoaSpec>,
+    ns: Vec<String>,
+    ns_ttl: Option<u32>,
+}
+
+impl DatasetState {
+    fn load(
+        kind: DatasetType,
+        files: Vec<PathBuf>,
+        default_ttl: u32,
+    ) -> anyhow::Result<DatasetState> {
+        let mut parts: Vec<DatasetData> = Vec::with_capacity(files.len());
+        let mut stamps = Vec::with_capacity(files.len());
+        for f in &files {
+            let (bytes, st) = read_stable(f)?;
+            let data = rbldnsd::parse(kind, &bytes).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}:{}: {} (dataset type {})",
+                    f.display(),
+                    e.line,
+                    e.message,
+                    dataset_type_name(kind)
+                )
+            })?;
+            parts.push(data);
+            stamps.push(st);
+        }
+        let refs: Vec<&DatasetData> = parts.iter().collect();
+        let built = Dataset::build(&refs, default_ttl);
+        Ok(DatasetState {
+            kind,
+            soa: parts.iter().find_map(|p| p.soa.clone()),
+            ns: parts.iter().flat_map(|p| p.ns.iter().cloned()).collect(),
+            ns_ttl: parts.iter().find_map(|p| p.ns_ttl),
+            files,
+            stamps,
+            built: Arc::new(built),
+        })
+    }
+
+    /// True when a file changed (or vanished) since it was loaded.
+    fn changed(&self) -> bool {
+        self.files
+            .iter()
+            .zip(&self.stamps)
+            .any(|(f, s)| stamp(f).ok().as_ref() != Some(s))
+    }
+}
+
+struct ZoneState {
+    config: ZoneConfig,
+    name: String,
+    datasets: Vec<DatasetState>,
+    serial: u32,
+}
+
+/// All zones and their data; owned by the loader/reloader, never by the
+/// query path (which only sees the snapshots built from it).
+pub struct ZoneSet {
+    zones: Vec<ZoneState>,
+    default_ttl: u32,
+}
+
+/// Clamps seconds into a 32-bit DNS time field.
+pub fn secs32(d: std::time::Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// A serial for a data change at `now`: the Unix time, but always past
+/// the previous serial so secondaries see every change.
+fn next_serial(prev: u32, now: u64) -> u32 {
+    let now = u32::try_from(now).unwrap_or(u32::MAX);
+    now.max(prev.wrapping_add(1))
+}
+
+fn resolve_path(base: Option<&Path>, p: &Path) -> PathBuf {
+    match base {
+        Some(b) if p.is_relative() => b.join(p),
+        _ => p.to_path_buf(),
+    }
+}
+
+impl ZoneSet {
+    /// Loads every zone's data. Any unreadable or invalid file is an
+    /// error naming the file and line: a server must not start on data it
+    /// could not read.
+    pub fn load(config: &Config, now: u64) -> anyhow::Result<ZoneSet> {
+        let default_ttl = secs32(config.server.default_ttl);
+        let base = config.server.data_dir.as_deref();
+        let mut zones = Vec::new();
+        for z in &config.zones {
+            let name = normalize_name(&z.name)
+                .with_context(|| format!("invalid zone name {:?}", z.name))?;
+            let mut datasets = Vec::new();
+            for d in &z.datasets {
+                let files = d.files.iter().map(|f| resolve_path(base, f)).collect();
+                datasets.push(
+                    DatasetState::load(d.kind, files, default_ttl)
+                        .with_context(|| format!("zone {name}"))?,
+                );
+            }
+            zones.push(ZoneState {
+                config: z.clone(),
+                name,
+                datasets,
+                serial: next_serial(0, now),
+            });
+        }
+        Ok(ZoneSet { zones, default_ttl })
+    }
+
+    /// Reloads datasets whose files changed. Returns whether anything was
+    /// replaced; errors are logged (file and line) and leave the previous
+    /// data in place.
+    pub fn refresh(&mut self, now: u64) -> bool {
+        let mut any = false;
+        for zone in &mut self.zones {
+            let mut zone_changed = false;
+            for ds in &mut zone.datasets {
+                if !ds.changed() {
+                    continue;
+                }
+                match DatasetState::load(ds.kind, ds.files.clone(), self.default_ttl) {
+                    Ok(new) => {
+                        info!(zone = %zone.name, files = ?new.files, "dataset reloaded");
+                        *ds = new;
+                        zone_changed = true;
+                    }
+                    Err(e) => {
+                        // Remember the failed version so the same error is
+                        // logged once, not on every pass.
+                        ds.stamps = ds
+                            .files
+                            .iter()
+                            .map(|f| {
+                                stamp(f).unwrap_or(Stamp {
+                                    mtime: None,
+                                    len: 0,
+                                    ino: 0,
+                                })
+                            })
+                            .collect();
+                        error!(zone = %zone.name, "reload failed, keeping the previous data: {e:#}");
+                    }
+                }
+            }
+            if zone_changed {
+                zone.serial = next_serial(zone.serial, now);
+                any = true;
+            }
+        }
+        any
+    }
+
+    /// The snapshot of the current data.
+    pub fn snapshot(&self) -> Snapshot {
+        let zones = self
+            .zones
+            .iter()
+            .filter_map(|z| {
+                let soa = zone_soa(z);
+                let mut ns = z.config.ns.clone();
+                if ns.is_empty() {
+                    ns = z
+                        .datasets
+                        .iter()
+                        .flat_map(|d| d.ns.iter().cloned())
+                        .collect();
+                }
+                let ns_ttl = z
+                    .datasets
+                    .iter()
+                    .find_map(|d| d.ns_ttl)
+                    .filter(|_| z.config.ns.is_empty())
+                    .unwrap_or(secs32(z.config.ns_ttl));
+                let datasets = z.datasets.iter().map(|d| d.built.clone()).collect();
+                let zone = Zone::new(&z.name, soa, ns, ns_ttl, datasets);
+                if zone.is_none() {
+                    error!(zone = %z.name, "zone name rejected");
+                }
+                zone
+            })
+            .collect();
+        Snapshot { zones }
+    }
+}
+
+fn zone_soa(z: &ZoneState) -> Soa {
+    if let Some(c) = &z.config.soa {
+        return Soa {
+            mname: c.mname.trim_end_matches('.').to_string(),
+            rname: c.rname.trim_end_matches('.').to_string(),
+            serial: c.serial.unwrap_or(z.serial),
+            refresh: secs32(c.refresh),
+            retry: secs32(c.retry),
+            expire: secs32(c.expire),
+            minimum: secs32(c.minimum),
+            ttl: secs32(c.ttl),
+        };
+    }
+    if let Some(s) = z.datasets.iter().find_map(|d| d.soa.as_ref()) {
+        return Soa {
+            mname: s.mname.trim_end_matches('.').to_string(),
+            rname: s.rname.trim_end_matches('.').to_string(),
+            serial: if s.serial == 0 { z.serial } else { s.serial },
+            refresh: s.refresh,
+            retry: s.retry,
+            expire: s.expire,
+            minimum: s.minimum,
+            ttl: s.ttl,
+        };
+    }
+    Soa {
+        mname: format!("ns.{}", z.name),
+        rname: format!("hostmaster.{}", z.name),
+        serial: z.serial,
+        refresh: 3600,
+        retry: 600,
+        expire: 7 * 86_400,
+        minimum: 60,
+        ttl: 3600,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_move_forward() {
+        assert_eq!(next_serial(0, 1_700_000_000), 1_700_000_000);
+        assert_eq!(next_serial(1_700_000_000, 1_700_000_000), 1_700_000_001);
+        assert_eq!(next_serial(1_800_000_000, 1_700_000_000), 1_800_000_001);
+    }
+}
