@@ -1,0 +1,262 @@
+//! Test support: start the real fadelist server on ephemeral ports and talk
+//! DNS to it with hickory-proto messages over plain sockets.
+//!
+//! The server is started exactly as `main` starts it ([`fadelist::bind`],
+//! [`fadelist::load_zones`], [`fadelist::run`]), on its own runtime thread,
+//! and stopped through the same cancellation token SIGTERM uses.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use fadelist::config::{Config, ZoneSpec, embedded_default};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::serialize::binary::BinDecodable;
+use tokio_util::sync::CancellationToken;
+
+/// A running server.
+pub struct TestServer {
+    /// DNS address (UDP and TCP).
+    pub dns: SocketAddr,
+    /// HTTP address.
+    pub http: SocketAddr,
+    /// Directory holding the data files.
+    pub dir: tempfile::TempDir,
+    shutdown: CancellationToken,
+    thread: Option<std::thread::JoinHandle<anyhow_free::Result>>,
+}
+
+mod anyhow_free {
+    /// The server thread's outcome, as text (keeps anyhow out of the API).
+    pub type Result = std::result::Result<(), String>;
+}
+
+impl TestServer {
+    /// Writes `files` (name, content) into a fresh directory and serves the
+    /// zones `specs` (rbldnsd syntax, file names relative to that directory).
+    /// With no specs, serves the embedded default zones.
+    pub fn start(files: &[(&str, &str)], specs: &[&str]) -> TestServer {
+        Self::start_with(files, specs, |_| {})
+    }
+
+    /// Like [`TestServer::start`], with a chance to adjust the configuration.
+    pub fn start_with(
+        files: &[(&str, &str)],
+        specs: &[&str],
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).expect("write data file");
+        }
+        let mut config = if specs.is_empty() {
+            embedded_default()
+        } else {
+            Config {
+                zones: Vec::new(),
+                ..embedded_default()
+            }
+        };
+        let specs: Vec<ZoneSpec> = specs
+            .iter()
+            .map(|s| s.parse().expect("zone spec"))
+            .collect();
+        config.add_zone_specs(&specs);
+        config.server.data_dir = Some(dir.path().to_path_buf());
+        config.server.dns_listen = vec!["127.0.0.1:0".parse().expect("addr")];
+        config.server.http_listen = "127.0.0.1:0".parse().expect("addr");
+        config.server.reload_interval = Duration::from_millis(100);
+        adjust(&mut config);
+        config.validate().expect("valid config");
+        let zones = fadelist::load_zones(&config).expect("zones load");
+        let listeners = fadelist::bind(&config).expect("bind");
+        let dns = listeners.dns_addrs().expect("dns addr")[0];
+        let http = listeners.http_addr().expect("http addr");
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(fadelist::run(config, zones, listeners, token))
+                .map_err(|e| format!("{e:#}"))
+        });
+        TestServer {
+            dns,
+            http,
+            dir,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// Path of a data file in the server's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Replaces a data file atomically (write + rename), as operators'
+    /// tooling does.
+    pub fn replace_file(&self, name: &str, content: &str) {
+        replace_file(&self.path(name), content);
+    }
+
+    /// Stops the server and returns its outcome.
+    pub fn stop(mut self) -> Result<(), String> {
+        self.shutdown.cancel();
+        self.thread
+            .take()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err("server thread panicked".into()))
+            })
+            .unwrap_or(Ok(()))
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Replaces `path` atomically with `content`.
+pub fn replace_file(path: &Path, content: &str) {
+    let tmp = path.with_extension("tmp-new");
+    std::fs::write(&tmp, content).expect("write temp file");
+    std::fs::rename(&tmp, path).expect("rename");
+}
+
+/// Builds a query message.
+pub fn query(name: &str, qtype: RecordType) -> Message {
+    let mut m = Message::query();
+    m.metadata.id = rand_id();
+    m.metadata.recursion_desired = false;
+    m.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    m
+}
+
+/// Adds EDNS with `payload` and `version` to `m`.
+pub fn with_edns(mut m: Message, payload: u16, version: u8) -> Message {
+    let mut e = Edns::new();
+    e.set_max_payload(payload);
+    e.set_version(version);
+    m.edns = Some(e);
+    m
+}
+
+fn rand_id() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(1);
+    NEXT.fetch_add(7919, Ordering::Relaxed)
+}
+
+/// Sends raw bytes over UDP; returns the raw reply, or `None` after `wait`.
+pub fn udp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind client");
+    sock.set_read_timeout(Some(wait)).expect("timeout");
+    sock.send_to(bytes, server).expect("send");
+    let mut buf = vec![0u8; 65_535];
+    match sock.recv_from(&mut buf) {
+        Ok((n, _)) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Sends `m` over UDP and decodes the reply (panics on timeout).
+pub fn udp(server: SocketAddr, m: &Message) -> Message {
+    let bytes = m.to_vec().expect("encode");
+    for _ in 0..3 {
+        if let Some(reply) = udp_raw(server, &bytes, Duration::from_secs(2)) {
+            let r = Message::from_bytes(&reply).expect("decode reply");
+            assert_eq!(r.metadata.id, m.metadata.id, "reply id");
+            assert_eq!(r.metadata.message_type, MessageType::Response);
+            return r;
+        }
+    }
+    panic!("no UDP reply from {server}");
+}
+
+/// Sends each message over one TCP connection (pipelined: all written
+/// before any is read) and returns the replies in order.
+pub fn tcp(server: SocketAddr, msgs: &[Message]) -> Vec<Message> {
+    let mut s = TcpStream::connect(server).expect("tcp connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut out = Vec::new();
+    for m in msgs {
+        let b = m.to_vec().expect("encode");
+        out.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        out.extend_from_slice(&b);
+    }
+    s.write_all(&out).expect("tcp write");
+    let mut replies = Vec::new();
+    for _ in msgs {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).expect("tcp read length");
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        s.read_exact(&mut buf).expect("tcp read message");
+        replies.push(Message::from_bytes(&buf).expect("decode"));
+    }
+    replies
+}
+
+/// The A values of the answer section, sorted.
+pub fn a_values(m: &Message) -> Vec<String> {
+    let mut v: Vec<String> = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The TXT values of the answer section (character-strings joined), sorted.
+pub fn txt_values(m: &Message) -> Vec<String> {
+    let mut v: Vec<String> = m
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::TXT(t) => Some(
+                t.txt_data
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect::<String>(),
+            ),
+            _ => None,
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Polls `check` until it returns true or `limit` passes.
+pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// `OpCode` re-export for tests.
+pub use hickory_proto::op::OpCode as Op;
+/// Response codes re-export for tests.
+pub use hickory_proto::op::ResponseCode as Rcode;
+
+/// Marker so `OpCode` stays referenced.
+pub const QUERY: OpCode = OpCode::Query;
