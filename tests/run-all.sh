@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, end-to-end tests (real server, real DNS
+# and HTTP), and interop tests with third-party software (dig, Unbound,
+# SpamAssassin, rbldnsd), which installs its Debian packages if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --locked
+cargo build --release --locked -p fadelist
+FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/run.sh
