@@ -528,7 +528,7 @@ fn reload_under_query_load_loses_nothing() {
             let mut i = 0u32;
             while !stop.load(Ordering::Relaxed) {
                 i += 1;
-                let name = if i % 2 == 0 {
+                let name = if i.is_multiple_of(2) {
                     "1.0.0.10.g.example".to_string()
                 } else {
                     format!("{}.2.0.192.g.example", i % 250 + w)

@@ -89,7 +89,7 @@ impl Ip6Set {
     /// Calls `f(first, last, value)` for every entry or interval.
     pub fn for_each(&self, mut f: impl FnMut(u128, u128, u32)) {
         self.long.for_each_exact(|k, v| f(k, k, v));
-        self.long.for_each_interval(|a, b, v| f(a, b, v));
+        self.long.for_each_interval(&mut f);
         self.short.for_each_exact(|k, v| {
             f(
                 u128::from(k) << 64,
