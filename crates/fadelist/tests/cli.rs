@@ -1,0 +1,193 @@
+//! The `fadelist` binary as users run it: help, check-config, export, and
+//! `serve` with its printed addresses and graceful SIGTERM shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_fadelist"))
+}
+
+/// A hand-encoded query for `name` type A (no DNS library on purpose:
+/// this test checks the binary, not our codec).
+fn query_bytes(id: u16, name: &str) -> Vec<u8> {
+    let mut q = id.to_be_bytes().to_vec();
+    q.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+/// (rcode, answer count) of a reply to `name`.
+fn ask(addr: SocketAddr, name: &str) -> (u8, u16) {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    s.send_to(&query_bytes(0x4242, name), addr).expect("send");
+    let mut buf = [0u8; 1500];
+    let (n, _) = s.recv_from(&mut buf).expect("reply");
+    assert!(n >= 12);
+    assert_eq!(&buf[..2], &[0x42, 0x42]);
+    (buf[3] & 0x0f, u16::from_be_bytes([buf[6], buf[7]]))
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = bin().arg("--help").output().expect("run");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for cmd in ["serve", "check-config", "export"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+    let out = bin().args(["serve", "--help"]).output().expect("run");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for opt in [
+        "--config",
+        "--dns-listen",
+        "--http-listen",
+        "--zone",
+        "--data-dir",
+    ] {
+        assert!(text.contains(opt), "{text}");
+    }
+}
+
+#[test]
+fn serve_prints_ports_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("bl.txt"), "192.0.2.7\n").expect("write");
+    let mut child = bin()
+        .args([
+            "serve",
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(["--zone", "bl.example:ip4set:bl.txt"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("utf-8");
+    let addr: SocketAddr = first
+        .strip_prefix("fadelist: DNS listening on ")
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .parse()
+        .expect("address");
+    assert_eq!(ask(addr, "7.2.0.192.bl.example"), (0, 1));
+    assert_eq!(ask(addr, "8.2.0.192.bl.example"), (3, 0));
+    assert_eq!(ask(addr, "2.0.0.127.bl.example"), (0, 1));
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let start = Instant::now();
+    let exit = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "graceful exit, got {exit:?}");
+}
+
+#[test]
+fn serve_refuses_bad_data_with_file_and_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("bl.txt"), "192.0.2.7\n192.0.2.300\n").expect("write");
+    let out = bin()
+        .args([
+            "serve",
+            "--dns-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .args(["--zone", "bl.example:ip4set:bl.txt"])
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bl.txt:2"), "{err}");
+}
+
+#[test]
+fn check_config_names_problems() {
+    let dir = tempfile::tempdir().expect("dir");
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[server]\ndns_lissen = [\"127.0.0.1:53\"]\n").expect("write");
+    let out = bin().arg("check-config").arg(&typo).output().expect("run");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("dns_lissen"));
+
+    let good = dir.path().join("good.toml");
+    std::fs::write(dir.path().join("d.txt"), "example.com\n").expect("write");
+    std::fs::write(
+        &good,
+        format!(
+            "[server]\ndata_dir = {:?}\n[[zone]]\nname = \"dbl.example\"\n[[zone.dataset]]\ntype = \"dnset\"\nfiles = [\"d.txt\"]\n",
+            dir.path()
+        ),
+    )
+    .expect("write");
+    let out = bin().arg("check-config").arg(&good).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("zone dbl.example: 1 dataset(s)"));
+}
+
+#[test]
+fn export_writes_rbldnsd_files() {
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("bl.txt"), "192.0.2.0/24\n!192.0.2.9\n").expect("write");
+    let out_dir = dir.path().join("out");
+    let out = bin()
+        .args(["export", "--format", "rbldnsd", "--out"])
+        .arg(&out_dir)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["--zone", "bl.example:ip4set:bl.txt"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let zones = std::fs::read_to_string(out_dir.join("rbldnsd.zones")).expect("zones list");
+    assert!(
+        zones.contains("bl.example:ip4trie:bl.example.0.ip4trie"),
+        "{zones}"
+    );
+    let data = std::fs::read_to_string(out_dir.join("bl.example.0.ip4trie")).expect("data");
+    assert!(
+        data.contains("192.0.2.9"),
+        "exclusion kept as a gap or entry: {data}"
+    );
+    let bad = bin()
+        .args(["export", "--format", "csv", "--out"])
+        .arg(&out_dir)
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+}
