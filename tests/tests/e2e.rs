@@ -279,7 +279,11 @@ fn domains_and_wildcards() {
     };
     check("spam.example", true);
     check("www.spam.example", false);
-    check("wild.example", false);
+    // `*.wild.example` lists only names below it: the name itself exists
+    // (it has listed children) but has no data.
+    let r = ask(s, "wild.example.dbl.example", RecordType::A);
+    assert_eq!(r.metadata.response_code, Rcode::NoError);
+    assert!(r.answers.is_empty());
     check("a.wild.example", true);
     check("b.a.wild.example", true);
     check("both.example", true);
@@ -287,7 +291,7 @@ fn domains_and_wildcards() {
     check("ok.both.example", false);
     check("clean.example", false);
     let r = ask(s, "A.Wild.Example.dbl.example", RecordType::TXT);
-    assert_eq!(txt_values(&r), vec!["domain a.wild.example listed"]);
+    assert_eq!(txt_values(&r), vec!["domain wild.example listed"], "$ is the matched entry");
     assert_eq!(r.answers[0].ttl, 600);
 }
 
@@ -297,7 +301,7 @@ fn case_is_ignored_and_question_echoed_as_asked() {
     let name = "2.0.0.127.BL.Example";
     let r = ask(srv.dns, name, RecordType::A);
     assert_eq!(a_values(&r), vec!["127.0.0.2"]);
-    assert_eq!(r.queries[0].name().to_ascii(), "2.0.0.127.BL.Example");
+    assert_eq!(r.queries[0].name().to_ascii(), "2.0.0.127.BL.Example.");
 }
 
 #[test]
@@ -335,7 +339,8 @@ fn tcp_pipelined_and_edns() {
         srv.dns,
         &with_edns(query("2.0.0.127.bl.example", RecordType::A), 1232, 1),
     );
-    assert_eq!(r.metadata.response_code, Rcode::BADVERS);
+    // BADVERS and BADSIG share the extended code 16; the decoder names it BADSIG.
+    assert_eq!(u16::from(r.metadata.response_code), 16, "BADVERS");
     assert!(r.answers.is_empty());
     assert!(r.edns.is_some());
     // No EDNS in the query: none in the reply.

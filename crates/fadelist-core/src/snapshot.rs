@@ -135,8 +135,10 @@ pub enum Subject {
     V4(Ipv4Addr),
     /// An IPv6 address.
     V6(Ipv6Addr),
-    /// A domain: the labels in front of the zone name.
-    Domain,
+    /// A domain: the matched entry's name, which is this many rightmost
+    /// labels of the name in front of the zone (rbldnsd semantics: a
+    /// wildcard entry `.example.com` answers `$` = `example.com`).
+    Domain(usize),
 }
 
 /// One dataset's match.
@@ -288,7 +290,7 @@ impl Snapshot {
                     let n = dlen?;
                     ds.domains
                         .lookup(&dkey[..n], &ends, rel)
-                        .map(|v| (v, Subject::Domain))
+                        .map(|(v, k)| (v, Subject::Domain(k)))
                 });
             if let Some((id, subject)) = found
                 && id != EXCLUDED
@@ -313,7 +315,7 @@ impl Snapshot {
                 hits.push(Hit {
                     answer: &zone.test_answer,
                     ttl: zone.test_ttl,
-                    subject: Subject::Domain,
+                    subject: Subject::Domain(1),
                 });
             }
         }
@@ -357,31 +359,30 @@ impl Snapshot {
     }
 }
 
-/// Writes `template` into `out` with every `$` replaced by the subject
-/// text: the IP address in its usual notation, or the queried domain
-/// (`rel` labels, joined with dots).
+/// Writes `template` into `out` with `$` replaced by the subject text (the
+/// IP address in its usual notation, or the matched domain taken from
+/// `rel`, the labels in front of the zone name) and `$$` by `$`, as
+/// rbldnsd does.
 pub fn expand_txt(template: &str, subject: Subject, rel: &[&[u8]], out: &mut String) {
-    for (i, part) in template.split('$').enumerate() {
-        if i > 0 {
-            match subject {
-                Subject::V4(ip) => {
-                    let _ = write!(out, "{ip}");
+    let mut text = String::new();
+    match subject {
+        Subject::V4(ip) => {
+            let _ = write!(text, "{ip}");
+        }
+        Subject::V6(ip) => {
+            let _ = write!(text, "{ip}");
+        }
+        Subject::Domain(k) => {
+            let start = rel.len().saturating_sub(k);
+            for (j, l) in rel[start..].iter().enumerate() {
+                if j > 0 {
+                    text.push('.');
                 }
-                Subject::V6(ip) => {
-                    let _ = write!(out, "{ip}");
-                }
-                Subject::Domain => {
-                    for (j, l) in rel.iter().enumerate() {
-                        if j > 0 {
-                            out.push('.');
-                        }
-                        out.push_str(&String::from_utf8_lossy(l).to_ascii_lowercase());
-                    }
-                }
+                text.push_str(&String::from_utf8_lossy(l).to_ascii_lowercase());
             }
         }
-        out.push_str(part);
     }
+    crate::rbldnsd::expand_txt(template, &text, out);
 }
 
 #[cfg(test)]
@@ -569,14 +570,14 @@ mod tests {
         let h = hits.iter().next().unwrap();
         let mut out = String::new();
         expand_txt(&h.answer.txt[0], h.subject, &labels[..rel_labels], &mut out);
-        assert_eq!(out, "dom www.spam.example");
+        assert_eq!(out, "dom spam.example", "the matched entry, as rbldnsd");
         let mut out = String::new();
         expand_txt(
-            "a $ b $",
+            "a $ b $ costs $$5",
             Subject::V4(Ipv4Addr::new(1, 2, 3, 4)),
             &[],
             &mut out,
         );
-        assert_eq!(out, "a 1.2.3.4 b 1.2.3.4");
+        assert_eq!(out, "a 1.2.3.4 b 1.2.3.4 costs $5");
     }
 }

@@ -227,7 +227,7 @@ impl ZoneSet {
             .zones
             .iter()
             .filter_map(|z| {
-                let soa = zone_soa(z);
+                let soa = zone_soa(z, self.default_ttl);
                 let mut ns = z.config.ns.clone();
                 if ns.is_empty() {
                     ns = z
@@ -254,7 +254,7 @@ impl ZoneSet {
     }
 }
 
-fn zone_soa(z: &ZoneState) -> Soa {
+fn zone_soa(z: &ZoneState, default_ttl: u32) -> Soa {
     if let Some(c) = &z.config.soa {
         return Soa {
             mname: c.mname.trim_end_matches('.').to_string(),
@@ -276,7 +276,8 @@ fn zone_soa(z: &ZoneState) -> Soa {
             retry: s.retry,
             expire: s.expire,
             minimum: s.minimum,
-            ttl: s.ttl,
+            // `$SOA 0 ...`: the server's default TTL, as in rbldnsd.
+            ttl: if s.ttl == 0 { default_ttl } else { s.ttl },
         };
     }
     Soa {

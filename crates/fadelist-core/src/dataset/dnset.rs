@@ -191,18 +191,20 @@ impl DomainSet {
 
     /// The value of the most specific entry matching the name whose key is
     /// `key` (with ancestor key lengths `ends[..=labels]`): the exact entry
-    /// first, then the wildcard of the closest ancestor.
+    /// first, then the wildcard of the closest ancestor. Also returns how
+    /// many (rightmost) labels the matching entry has: rbldnsd's `$` in a
+    /// dnset TXT stands for the matched entry's name.
     #[inline]
-    pub fn lookup(&self, key: &[u8], ends: &[usize], labels: usize) -> Option<u32> {
+    pub fn lookup(&self, key: &[u8], ends: &[usize], labels: usize) -> Option<(u32, usize)> {
         if let Some(v) = self.exact.get(key) {
-            return Some(v);
+            return Some((v, labels));
         }
         if self.wild.is_empty() {
             return None;
         }
         (1..labels)
             .rev()
-            .find_map(|k| self.wild.get(&key[..ends[k]]))
+            .find_map(|k| self.wild.get(&key[..ends[k]]).map(|v| (v, k)))
     }
 
     /// True when some listed name lies strictly below the name `key`.
@@ -244,7 +246,7 @@ mod tests {
     fn look(s: &DomainSet, name: &str) -> Option<u32> {
         let labels: Vec<&str> = name.split('.').collect();
         let (k, ends) = key(&labels);
-        s.lookup(&k, &ends, labels.len())
+        s.lookup(&k, &ends, labels.len()).map(|(v, _)| v)
     }
 
     #[test]
@@ -271,6 +273,8 @@ mod tests {
         assert_eq!(look(&s, "both.net"), Some(3));
         assert_eq!(look(&s, "x.both.net"), Some(3));
         assert_eq!(look(&s, "com"), None);
+        let (k, ends) = key(&["y", "x", "wild", "com"]);
+        assert_eq!(s.lookup(&k, &ends, 4), Some((4, 2)), "matched entry wild.com has 2 labels");
     }
 
     #[test]
