@@ -291,7 +291,11 @@ fn domains_and_wildcards() {
     check("ok.both.example", false);
     check("clean.example", false);
     let r = ask(s, "A.Wild.Example.dbl.example", RecordType::TXT);
-    assert_eq!(txt_values(&r), vec!["domain wild.example listed"], "$ is the matched entry");
+    assert_eq!(
+        txt_values(&r),
+        vec!["domain wild.example listed"],
+        "$ is the matched entry"
+    );
     assert_eq!(r.answers[0].ttl, 600);
 }
 

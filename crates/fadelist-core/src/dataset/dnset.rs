@@ -274,7 +274,11 @@ mod tests {
         assert_eq!(look(&s, "x.both.net"), Some(3));
         assert_eq!(look(&s, "com"), None);
         let (k, ends) = key(&["y", "x", "wild", "com"]);
-        assert_eq!(s.lookup(&k, &ends, 4), Some((4, 2)), "matched entry wild.com has 2 labels");
+        assert_eq!(
+            s.lookup(&k, &ends, 4),
+            Some((4, 2)),
+            "matched entry wild.com has 2 labels"
+        );
     }
 
     #[test]
