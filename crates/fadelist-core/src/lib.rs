@@ -10,6 +10,7 @@
 pub mod cidr;
 pub mod data;
 pub mod dataset;
+pub mod keys;
 pub mod policy;
 pub mod qname;
 pub mod rbldnsd;

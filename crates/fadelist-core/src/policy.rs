@@ -18,11 +18,13 @@
 //! - the k-th listing of a key within `repeat_window` lasts at least
 //!   `min_listing × 2^(k-1)`, capped at `max_listing`.
 //!
-//! With the defaults (half-life 6 h, list at 2.0, delist below 0.5, weight
-//! 1 per report) two independent reports list a key for 12 h (2.0 → 0.5 is
-//! two half-lives); five reporters at their cap of 1.5 make 7.5, which
-//! needs log2(15) ≈ 3.9 half-lives ≈ 23 h to fall below 0.5: a steady
-//! spammer stays listed while it spams and for about a day after.
+//! With the defaults (half-life 6 h, list at 1.5, delist below 0.5, weight
+//! 1 per report, first listing at least 12 h) two independent reports list
+//! a key when the second arrives within one half-life of the first
+//! (0.5 + 1 ≥ 1.5), for about 12 h (2.0 → 0.5 is two half-lives, and the
+//! minimum duration is 12 h); five reporters at their cap of 1.5 make 7.5,
+//! which needs log2(15) ≈ 3.9 half-lives ≈ 23 h to fall below 0.5: a
+//! steady spammer stays listed while it spams and for about a day after.
 
 /// Policy parameters (durations in seconds).
 #[derive(Clone, Debug, PartialEq)]
@@ -54,7 +56,7 @@ impl Default for Policy {
     fn default() -> Self {
         Policy {
             half_life: 6.0 * 3600.0,
-            list_threshold: 2.0,
+            list_threshold: 1.5,
             delist_threshold: 0.5,
             min_reporters: 2,
             reporter_cap: 1.5,

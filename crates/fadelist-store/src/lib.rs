@@ -1,0 +1,898 @@
+//! The SQLite system of record: reporters, reports, contributions and
+//! listings, the never-list and the audit log.
+//!
+//! One [`Store`] owns one connection. The server gives the writing store to
+//! a single task (SQLite allows one writer; serialising in our process
+//! avoids `SQLITE_BUSY` altogether). WAL mode lets read-only connections
+//! run beside it. Every report is ingested in one transaction — the report
+//! row, each key's contributions and listing row, evidence and audit
+//! entries — so a crash leaves either all of it or none, and
+//! `synchronous = FULL` makes a committed report survive power loss, not
+//! only a killed process.
+#![warn(missing_docs)]
+
+use std::io::{Read, Write};
+use std::path::Path;
+
+use fadelist_core::policy::{Contribution, Evaluation, KeyState, Policy, Transition};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite_migration::{M, Migrations};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Store errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// SQLite failed (I/O, corruption, locking).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A value stored in the database is not what this version expects.
+    #[error("corrupt value in the database: {0}")]
+    Corrupt(String),
+    /// A name that must be unique is taken.
+    #[error("{0} already exists")]
+    Exists(String),
+}
+
+/// Result alias.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// What kind of source a reporter is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReporterKind {
+    /// People clicking "this is spam" in a mail filter.
+    User,
+    /// A spam trap: addresses nobody asked mail for.
+    Trap,
+}
+
+impl ReporterKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ReporterKind::User => "user",
+            ReporterKind::Trap => "trap",
+        }
+    }
+}
+
+/// A reporter as stored (without its token).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Reporter {
+    /// Id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// Weight of each of its reports.
+    pub weight: f64,
+    /// User or trap.
+    pub kind: ReporterKind,
+    /// Its own MX and filter networks (CIDR text).
+    pub trusted: Vec<String>,
+    /// Suspended reporters are refused (403).
+    pub suspended: bool,
+    /// Removed reporters keep their past reports but can no longer log in.
+    pub removed: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// The SHA-256 hex digest of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    let d = Sha256::digest(bytes);
+    let mut s = String::with_capacity(64);
+    for b in d.iter() {
+        s.push_str(&format!("{b:02x}"));
+    }
+    s
+}
+
+/// A new report to record.
+#[derive(Clone, Debug)]
+pub struct NewReport<'a> {
+    /// Who sent it.
+    pub reporter_id: i64,
+    /// When it arrived.
+    pub received_at: i64,
+    /// Message-ID of the reported message.
+    pub message_id: Option<&'a str>,
+    /// Hash of its body.
+    pub body_hash: &'a str,
+    /// spam, phishing or malware.
+    pub category: &'a str,
+    /// Decoded subject.
+    pub subject: Option<&'a str>,
+    /// The raw sample (compressed before storing).
+    pub raw: &'a [u8],
+}
+
+impl NewReport<'_> {
+    fn dedupe_key(&self) -> String {
+        format!("{}\n{}", self.message_id.unwrap_or(""), self.body_hash)
+    }
+}
+
+/// One key a report counts against.
+#[derive(Clone, Debug)]
+pub struct KeyInput {
+    /// Zone name.
+    pub zone: String,
+    /// Key text (`ListingKey` display form).
+    pub key: String,
+    /// Category for the listing.
+    pub category: String,
+    /// The zone's policy.
+    pub policy: Policy,
+}
+
+/// What a report did to one key.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct KeyOutcome {
+    /// Zone name.
+    pub zone: String,
+    /// Key text.
+    pub key: String,
+    /// Score after the report.
+    pub score: f64,
+    /// Reporters currently corroborating.
+    pub reporters: u32,
+    /// Listed after the report.
+    pub listed: bool,
+    /// The report made it listed just now.
+    pub newly_listed: bool,
+    /// Projected automatic delisting time, if listed.
+    pub expires_at: Option<i64>,
+    /// Category of the listing.
+    pub category: String,
+}
+
+/// A report already seen from the same reporter.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Duplicate {
+    /// The first report's id.
+    pub report_id: i64,
+    /// Its recorded outcome (JSON).
+    pub outcome: String,
+}
+
+/// A listed key, for building the DNS data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Zone name.
+    pub zone: String,
+    /// Key text.
+    pub key: String,
+    /// Category.
+    pub category: String,
+}
+
+/// A change made by a decay pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delisted {
+    /// Zone name.
+    pub zone: String,
+    /// Key text.
+    pub key: String,
+}
+
+/// An audit log entry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Zone, if any.
+    pub zone: Option<String>,
+    /// Key, if any.
+    pub key: Option<String>,
+    /// What happened (`listed`, `delisted`, `neverlist-add`, …).
+    pub action: String,
+    /// Why.
+    pub reason: String,
+    /// The report that caused it, if any.
+    pub report_id: Option<i64>,
+}
+
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("../migrations/001_initial.sql"))])
+}
+
+fn compress(raw: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(raw);
+    enc.finish().unwrap_or_default()
+}
+
+/// Inflates a stored raw sample.
+pub fn decompress(stored: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    flate2::read::DeflateDecoder::new(stored).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+/// The store.
+pub struct Store {
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        Self::setup(Connection::open(path)?)
+    }
+
+    /// A private in-memory database (tests).
+    pub fn open_in_memory() -> Result<Store> {
+        Self::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(mut conn: Connection) -> Result<Store> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrations().to_latest(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    // ------------------------------------------------------------ reporters
+
+    /// Adds a reporter; returns it and its new API token (shown once).
+    pub fn add_reporter(
+        &mut self,
+        name: &str,
+        weight: f64,
+        kind: ReporterKind,
+        trusted: &[String],
+        token: &str,
+        now: i64,
+    ) -> Result<Reporter> {
+        let trusted_json =
+            serde_json::to_string(trusted).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let r = self.conn.execute(
+            "INSERT INTO reporters (name, token_hash, weight, kind, trusted, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![name, sha256_hex(token.as_bytes()), weight, kind.as_str(), trusted_json, now],
+        );
+        match r {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(StoreError::Exists(format!("reporter {name:?}")));
+            }
+            other => {
+                other?;
+            }
+        }
+        let id = self.conn.last_insert_rowid();
+        self.reporter_where("id = ?1", params![id])?
+            .ok_or_else(|| StoreError::Corrupt("reporter vanished".into()))
+    }
+
+    fn reporter_where(&self, cond: &str, p: impl rusqlite::Params) -> Result<Option<Reporter>> {
+        let sql = format!(
+            "SELECT id, name, weight, kind, trusted, suspended, created_at FROM reporters WHERE {cond}"
+        );
+        self.conn
+            .query_row(&sql, p, row_to_reporter)
+            .optional()?
+            .transpose()
+    }
+
+    /// The reporter whose token is `token`.
+    pub fn reporter_by_token(&self, token: &str) -> Result<Option<Reporter>> {
+        self.reporter_where("token_hash = ?1", params![sha256_hex(token.as_bytes())])
+    }
+
+    /// The reporter named `name`.
+    pub fn reporter_by_name(&self, name: &str) -> Result<Option<Reporter>> {
+        self.reporter_where("name = ?1", params![name])
+    }
+
+    /// All reporters, by name.
+    pub fn reporters(&self) -> Result<Vec<Reporter>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, name, weight, kind, trusted, suspended, created_at FROM reporters ORDER BY name")?;
+        let rows = stmt.query_map([], row_to_reporter)?;
+        rows.map(|r| r.map_err(StoreError::from).and_then(|x| x))
+            .collect()
+    }
+
+    /// Suspends or reinstates a reporter; false when no such reporter.
+    pub fn set_suspended(&mut self, name: &str, suspended: bool, now: i64) -> Result<bool> {
+        let n = self.conn.execute(
+            "UPDATE reporters SET suspended = ?2 WHERE name = ?1 AND suspended < 2",
+            params![name, i64::from(suspended)],
+        )?;
+        if n > 0 {
+            let action = if suspended {
+                "reporter-suspend"
+            } else {
+                "reporter-reinstate"
+            };
+            self.audit(None, None, action, &format!("reporter {name}"), None, now)?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Removes a reporter: its token stops working and its pending
+    /// contributions stop counting; its past reports stay as evidence.
+    pub fn remove_reporter(&mut self, name: &str, now: i64) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM reporters WHERE name = ?1 AND suspended < 2",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(false);
+        };
+        tx.execute(
+            "UPDATE reporters SET suspended = 2, token_hash = 'removed:' || id WHERE id = ?1",
+            params![id],
+        )?;
+        tx.execute(
+            "DELETE FROM contributions WHERE reporter_id = ?1",
+            params![id],
+        )?;
+        audit_tx(
+            &tx,
+            None,
+            None,
+            "reporter-remove",
+            &format!("reporter {name}"),
+            None,
+            now,
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    // ------------------------------------------------------------ never-list
+
+    /// Adds a never-list entry (IP, CIDR or domain text, already validated).
+    pub fn never_list_add(&mut self, entry: &str, reason: &str, now: i64) -> Result<bool> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO never_list (entry, reason, added_at) VALUES (?1, ?2, ?3)",
+            params![entry, reason, now],
+        )?;
+        if n > 0 {
+            self.audit(None, Some(entry), "neverlist-add", reason, None, now)?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Removes a never-list entry; false when absent.
+    pub fn never_list_remove(&mut self, entry: &str, now: i64) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("DELETE FROM never_list WHERE entry = ?1", params![entry])?;
+        if n > 0 {
+            self.audit(None, Some(entry), "neverlist-remove", "operator", None, now)?;
+        }
+        Ok(n > 0)
+    }
+
+    /// All never-list entries: (entry, reason, added_at).
+    pub fn never_list(&self) -> Result<Vec<(String, String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT entry, reason, added_at FROM never_list ORDER BY entry")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    // ------------------------------------------------------------ reports
+
+    /// The earlier report with the same Message-ID and body hash from the
+    /// same reporter, if any.
+    pub fn duplicate_of(&self, report: &NewReport<'_>) -> Result<Option<Duplicate>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, outcome FROM reports WHERE reporter_id = ?1 AND dedupe_key = ?2",
+                params![report.reporter_id, report.dedupe_key()],
+                |r| {
+                    Ok(Duplicate {
+                        report_id: r.get(0)?,
+                        outcome: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Records a report and applies it to `keys` in one transaction.
+    ///
+    /// `outcome` builds the JSON stored with the report from the report id
+    /// and the per-key outcomes (it is what the API answered). Returns the
+    /// report id and the outcomes, or the earlier report if this one is a
+    /// duplicate (then nothing is written).
+    pub fn ingest(
+        &mut self,
+        report: &NewReport<'_>,
+        weight: f64,
+        keys: &[KeyInput],
+        outcome: impl FnOnce(i64, &[KeyOutcome]) -> String,
+    ) -> Result<std::result::Result<(i64, Vec<KeyOutcome>), Duplicate>> {
+        let tx = self.conn.transaction()?;
+        let dup: Option<Duplicate> = tx
+            .query_row(
+                "SELECT id, outcome FROM reports WHERE reporter_id = ?1 AND dedupe_key = ?2",
+                params![report.reporter_id, report.dedupe_key()],
+                |r| {
+                    Ok(Duplicate {
+                        report_id: r.get(0)?,
+                        outcome: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?;
+        if let Some(d) = dup {
+            return Ok(Err(d));
+        }
+        let now = report.received_at;
+        tx.execute(
+            "INSERT INTO reports (reporter_id, received_at, dedupe_key, message_id, body_hash, category, subject, raw, raw_size, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '')",
+            params![
+                report.reporter_id,
+                now,
+                report.dedupe_key(),
+                report.message_id,
+                report.body_hash,
+                report.category,
+                report.subject,
+                compress(report.raw),
+                report.raw.len() as i64,
+            ],
+        )?;
+        let report_id = tx.last_insert_rowid();
+        let mut outcomes = Vec::with_capacity(keys.len());
+        for k in keys {
+            let (mut state, existed) = load_state(&tx, &k.zone, &k.key)?;
+            let eval = k
+                .policy
+                .add_report(&mut state, report.reporter_id, weight, now);
+            k.policy.prune(&mut state, now);
+            save_state(&tx, &k.zone, &k.key, &k.category, &state, existed, now, 1)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO evidence (report_id, zone, key) VALUES (?1, ?2, ?3)",
+                params![report_id, k.zone, k.key],
+            )?;
+            if let Some(Transition::Listed { nth, min_until }) = eval.transition {
+                let reason = format!(
+                    "score {:.2} from {} reporters reached the threshold; listing #{nth} in the repeat window, at least until {min_until}",
+                    eval.score, eval.reporters
+                );
+                audit_tx(
+                    &tx,
+                    Some(&k.zone),
+                    Some(&k.key),
+                    "listed",
+                    &reason,
+                    Some(report_id),
+                    now,
+                )?;
+            }
+            outcomes.push(key_outcome(k, &eval));
+        }
+        let json = outcome(report_id, &outcomes);
+        tx.execute(
+            "UPDATE reports SET outcome = ?2 WHERE id = ?1",
+            params![report_id, json],
+        )?;
+        tx.commit()?;
+        Ok(Ok((report_id, outcomes)))
+    }
+
+    /// Number of reports stored.
+    pub fn report_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM reports", [], |r| r.get(0))?)
+    }
+
+    /// Drops raw samples older than `before` (retention); returns how many.
+    pub fn expire_raw(&mut self, before: i64) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE reports SET raw = NULL WHERE received_at < ?1 AND raw IS NOT NULL",
+            params![before],
+        )?)
+    }
+
+    // ------------------------------------------------------------ listings
+
+    /// Every listed key.
+    pub fn listed(&self) -> Result<Vec<Listed>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT zone, key, category FROM listings WHERE listed_since IS NOT NULL ORDER BY zone, key")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Listed {
+                zone: r.get(0)?,
+                key: r.get(1)?,
+                category: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Re-evaluates every listed key at `now` and delists those whose score
+    /// decayed below the threshold (the decay timer). `policy_for` gives
+    /// each zone's policy.
+    pub fn decay_pass(
+        &mut self,
+        policy_for: impl Fn(&str) -> Policy,
+        now: i64,
+    ) -> Result<Vec<Delisted>> {
+        let tx = self.conn.transaction()?;
+        let listed: Vec<(String, String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT zone, key, category FROM listings WHERE listed_since IS NOT NULL",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::new();
+        for (zone, key, category) in listed {
+            let policy = policy_for(&zone);
+            let (mut state, existed) = load_state(&tx, &zone, &key)?;
+            let eval = policy.evaluate(&mut state, now);
+            if eval.transition == Some(Transition::Delisted) {
+                policy.prune(&mut state, now);
+                save_state(&tx, &zone, &key, &category, &state, existed, now, 0)?;
+                let reason = format!(
+                    "score decayed to {:.2}, below the delisting threshold",
+                    eval.score
+                );
+                audit_tx(&tx, Some(&zone), Some(&key), "delisted", &reason, None, now)?;
+                out.push(Delisted { zone, key });
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// The evidence state of a key (for lookups and tests).
+    pub fn key_state(&self, zone: &str, key: &str) -> Result<Option<KeyState>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let (state, existed) = load_state(&tx, zone, key)?;
+        Ok(existed.then_some(state))
+    }
+
+    // ------------------------------------------------------------ audit
+
+    fn audit(
+        &mut self,
+        zone: Option<&str>,
+        key: Option<&str>,
+        action: &str,
+        reason: &str,
+        report: Option<i64>,
+        now: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        audit_tx(&tx, zone, key, action, reason, report, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Audit entries, newest first, optionally for one key.
+    pub fn audit_log(&self, key: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, zone, key, action, reason, report_id FROM audit
+             WHERE (?1 IS NULL OR key = ?1) ORDER BY id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![key, limit as i64], |r| {
+            Ok(AuditEntry {
+                id: r.get(0)?,
+                at: r.get(1)?,
+                zone: r.get(2)?,
+                key: r.get(3)?,
+                action: r.get(4)?,
+                reason: r.get(5)?,
+                report_id: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn row_to_reporter(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Reporter>> {
+    let kind: String = r.get(3)?;
+    let trusted: String = r.get(4)?;
+    let status: i64 = r.get(5)?;
+    let kind = match kind.as_str() {
+        "user" => ReporterKind::User,
+        "trap" => ReporterKind::Trap,
+        other => return Ok(Err(StoreError::Corrupt(format!("reporter kind {other:?}")))),
+    };
+    let trusted = match serde_json::from_str(&trusted) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(StoreError::Corrupt(format!("trusted networks: {e}")))),
+    };
+    Ok(Ok(Reporter {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        weight: r.get(2)?,
+        kind,
+        trusted,
+        suspended: status == 1,
+        removed: status == 2,
+        created_at: r.get(6)?,
+    }))
+}
+
+fn key_outcome(k: &KeyInput, e: &Evaluation) -> KeyOutcome {
+    KeyOutcome {
+        zone: k.zone.clone(),
+        key: k.key.clone(),
+        score: (e.score * 1000.0).round() / 1000.0,
+        reporters: e.reporters,
+        listed: e.listed,
+        newly_listed: matches!(e.transition, Some(Transition::Listed { .. })),
+        expires_at: e.expires_at,
+        category: k.category.clone(),
+    }
+}
+
+fn load_state(tx: &Transaction<'_>, zone: &str, key: &str) -> Result<(KeyState, bool)> {
+    let row: Option<(Option<i64>, Option<i64>, String)> = tx
+        .query_row(
+            "SELECT listed_since, min_until, past_listings FROM listings WHERE zone = ?1 AND key = ?2",
+            params![zone, key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let mut state = KeyState::default();
+    let existed = row.is_some();
+    if let Some((since, until, past)) = row {
+        state.listed_since = since;
+        state.min_until = until;
+        state.past_listings = serde_json::from_str(&past)
+            .map_err(|e| StoreError::Corrupt(format!("past_listings: {e}")))?;
+    }
+    let mut stmt = tx.prepare_cached(
+        "SELECT reporter_id, score, at FROM contributions WHERE zone = ?1 AND key = ?2",
+    )?;
+    let rows = stmt.query_map(params![zone, key], |r| {
+        Ok(Contribution {
+            reporter: r.get(0)?,
+            score: r.get(1)?,
+            at: r.get(2)?,
+        })
+    })?;
+    state.contributions = rows.collect::<rusqlite::Result<_>>()?;
+    Ok((state, existed))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn save_state(
+    tx: &Transaction<'_>,
+    zone: &str,
+    key: &str,
+    category: &str,
+    s: &KeyState,
+    existed: bool,
+    now: i64,
+    new_reports: i64,
+) -> Result<()> {
+    let past =
+        serde_json::to_string(&s.past_listings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let count = s.past_listings.len() as i64;
+    if existed {
+        tx.execute(
+            "UPDATE listings SET category = CASE WHEN ?8 > 0 THEN ?3 ELSE category END,
+                 last_seen = CASE WHEN ?8 > 0 THEN ?4 ELSE last_seen END,
+                 listed_since = ?5, min_until = ?6, past_listings = ?7,
+                 listing_count = max(listing_count, ?9), report_count = report_count + ?8
+             WHERE zone = ?1 AND key = ?2",
+            params![
+                zone,
+                key,
+                category,
+                now,
+                s.listed_since,
+                s.min_until,
+                past,
+                new_reports,
+                count
+            ],
+        )?;
+    } else {
+        tx.execute(
+            "INSERT INTO listings (zone, key, category, first_seen, last_seen, listed_since, min_until, past_listings, listing_count, report_count)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?9, ?8)",
+            params![zone, key, category, now, s.listed_since, s.min_until, past, new_reports, count],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM contributions WHERE zone = ?1 AND key = ?2",
+        params![zone, key],
+    )?;
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO contributions (zone, key, reporter_id, score, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for c in &s.contributions {
+        ins.execute(params![zone, key, c.reporter, c.score, c.at])?;
+    }
+    Ok(())
+}
+
+fn audit_tx(
+    tx: &Transaction<'_>,
+    zone: Option<&str>,
+    key: Option<&str>,
+    action: &str,
+    reason: &str,
+    report: Option<i64>,
+    now: i64,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO audit (at, zone, key, action, reason, report_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![now, zone, key, action, reason, report],
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report<'a>(reporter_id: i64, mid: &'a str, now: i64) -> NewReport<'a> {
+        NewReport {
+            reporter_id,
+            received_at: now,
+            message_id: Some(mid),
+            body_hash: "abc",
+            category: "spam",
+            subject: Some("hello"),
+            raw: b"Subject: hello\r\n\r\nbody",
+        }
+    }
+
+    fn key(k: &str) -> KeyInput {
+        KeyInput {
+            zone: "iprbl.test".into(),
+            key: k.into(),
+            category: "spam".into(),
+            policy: Policy::default(),
+        }
+    }
+
+    #[test]
+    fn reporters_tokens_and_status() {
+        let mut s = Store::open_in_memory().unwrap();
+        let r = s
+            .add_reporter(
+                "mx1",
+                1.0,
+                ReporterKind::User,
+                &["192.0.2.0/24".into()],
+                "tok-1",
+                10,
+            )
+            .unwrap();
+        assert_eq!(r.trusted, vec!["192.0.2.0/24"]);
+        assert!(matches!(
+            s.add_reporter("mx1", 1.0, ReporterKind::Trap, &[], "tok-2", 10),
+            Err(StoreError::Exists(_))
+        ));
+        assert_eq!(s.reporter_by_token("tok-1").unwrap().unwrap().name, "mx1");
+        assert!(s.reporter_by_token("nope").unwrap().is_none());
+        assert!(s.set_suspended("mx1", true, 11).unwrap());
+        assert!(s.reporter_by_token("tok-1").unwrap().unwrap().suspended);
+        assert!(s.remove_reporter("mx1", 12).unwrap());
+        assert!(
+            s.reporter_by_token("tok-1").unwrap().is_none(),
+            "token dead after removal"
+        );
+        assert!(!s.remove_reporter("mx1", 13).unwrap());
+        assert_eq!(s.reporters().unwrap().len(), 1);
+        assert!(
+            s.audit_log(None, 10)
+                .unwrap()
+                .iter()
+                .any(|a| a.action == "reporter-remove")
+        );
+    }
+
+    #[test]
+    fn two_reporters_list_duplicates_count_once_and_decay_delists() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s
+            .add_reporter("a", 1.0, ReporterKind::User, &[], "ta", 0)
+            .unwrap();
+        let b = s
+            .add_reporter("b", 1.0, ReporterKind::Trap, &[], "tb", 0)
+            .unwrap();
+        let keys = [key("192.0.2.1")];
+        let (id1, out) = s
+            .ingest(&report(a.id, "<m1>", 100), 1.0, &keys, |_, _| "{}".into())
+            .unwrap()
+            .unwrap();
+        assert!(!out[0].listed);
+        let dup = s
+            .ingest(&report(a.id, "<m1>", 101), 1.0, &keys, |_, _| "{}".into())
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(dup.report_id, id1);
+        assert_eq!(s.report_count().unwrap(), 1);
+        let (_, out) = s
+            .ingest(&report(b.id, "<m1>", 102), 1.0, &keys, |id, o| {
+                format!("{id}:{}", o.len())
+            })
+            .unwrap()
+            .unwrap();
+        assert!(out[0].listed && out[0].newly_listed);
+        assert_eq!(s.listed().unwrap().len(), 1);
+        assert!(
+            s.decay_pass(|_| Policy::default(), 102 + 3600)
+                .unwrap()
+                .is_empty()
+        );
+        let gone = s
+            .decay_pass(|_| Policy::default(), 102 + 13 * 3600)
+            .unwrap();
+        assert_eq!(
+            gone,
+            vec![Delisted {
+                zone: "iprbl.test".into(),
+                key: "192.0.2.1".into()
+            }]
+        );
+        assert!(s.listed().unwrap().is_empty());
+        let log = s.audit_log(Some("192.0.2.1"), 10).unwrap();
+        assert_eq!(
+            log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+            vec!["delisted", "listed"]
+        );
+    }
+
+    #[test]
+    fn durable_across_reopen_and_raw_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        {
+            let mut s = Store::open(&path).unwrap();
+            let a = s
+                .add_reporter("a", 1.0, ReporterKind::User, &[], "ta", 0)
+                .unwrap();
+            s.ingest(
+                &report(a.id, "<m>", 5),
+                1.0,
+                &[key("example.com")],
+                |_, _| "{}".into(),
+            )
+            .unwrap()
+            .unwrap();
+            s.never_list_add("gmail.com", "mailbox provider", 5)
+                .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.report_count().unwrap(), 1);
+        assert_eq!(s.never_list().unwrap()[0].0, "gmail.com");
+        let raw: Vec<u8> = s
+            .conn
+            .query_row("SELECT raw FROM reports", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(decompress(&raw).unwrap(), b"Subject: hello\r\n\r\nbody");
+        assert!(s.key_state("iprbl.test", "example.com").unwrap().is_some());
+    }
+}
