@@ -68,6 +68,7 @@ impl TestServer {
         config.server.dns_listen = vec!["127.0.0.1:0".parse().expect("addr")];
         config.server.http_listen = "127.0.0.1:0".parse().expect("addr");
         config.server.reload_interval = Duration::from_millis(100);
+        config.store.path = dir.path().join("fadelist.sqlite");
         adjust(&mut config);
         config.validate().expect("valid config");
         let zones = fadelist::load_zones(&config).expect("zones load");

@@ -606,14 +606,14 @@ fn bad_data_at_start_is_a_clear_error() {
     config.server.data_dir = Some(dir.path().to_path_buf());
     let err = format!(
         "{:#}",
-        fadelist::load_zones(&config).err().expect("must fail")
+        fadelist::load_zones(&config).expect_err("must fail")
     );
     assert!(err.contains("v4.txt:2"), "names file and line: {err}");
     config.zones.clear();
     config.add_zone_specs(&["x.example:ip4set:missing.txt".parse().expect("spec")]);
     let err = format!(
         "{:#}",
-        fadelist::load_zones(&config).err().expect("must fail")
+        fadelist::load_zones(&config).expect_err("must fail")
     );
     assert!(err.contains("missing.txt"), "{err}");
 }

@@ -12,3 +12,8 @@ pub fn unix_now() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
+
+/// A monotonic instant, for rate limits and intervals.
+pub fn monotonic() -> std::time::Instant {
+    std::time::Instant::now()
+}

@@ -24,6 +24,213 @@ pub struct Config {
     /// Served zones.
     #[serde(default, rename = "zone")]
     pub zones: Vec<ZoneConfig>,
+    /// The SQLite database.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Report ingestion.
+    #[serde(default)]
+    pub ingest: IngestConfig,
+    /// Listing policy (zones may override parts of it).
+    #[serde(default)]
+    pub policy: PolicyConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Database file (created if missing).
+    pub path: PathBuf,
+    /// Raw samples older than this are dropped (their extraction stays).
+    #[serde(deserialize_with = "duration")]
+    pub raw_retention: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("fadelist.sqlite"),
+            raw_retention: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Largest accepted report body, bytes (larger: 413).
+    pub max_message_bytes: usize,
+    /// Most domains taken from one message.
+    pub max_domains: usize,
+    /// Never listed, on top of the built-in lists: IPs, CIDRs or domains.
+    pub never_list: Vec<String>,
+    /// Reports accepted per reporter per minute (more: 429).
+    pub rate_per_minute: u32,
+    /// Public base URL of the lookup pages, used in TXT answers
+    /// (`<base>/lookup?q=$`). Default: `http://` + the HTTP address.
+    pub public_base_url: Option<String>,
+    /// How often listed keys are re-evaluated for decay.
+    #[serde(deserialize_with = "duration")]
+    pub decay_interval: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_message_bytes: 10 * 1024 * 1024,
+            max_domains: 50,
+            never_list: Vec::new(),
+            rate_per_minute: 600,
+            public_base_url: None,
+            decay_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[policy]`: see the README for the arithmetic of the defaults.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PolicyConfig {
+    /// Half-life of a report's weight.
+    #[serde(deserialize_with = "duration")]
+    pub half_life: Duration,
+    /// Score at which a key is listed.
+    pub list_threshold: f64,
+    /// Score below which a listed key is delisted.
+    pub delist_threshold: f64,
+    /// Distinct reporters needed to list.
+    pub min_reporters: u32,
+    /// Largest contribution of one reporter to one key.
+    pub reporter_cap: f64,
+    /// Smallest decayed contribution that still counts as a reporter.
+    pub min_contribution: f64,
+    /// Reports about mail older than this are ignored.
+    #[serde(deserialize_with = "duration")]
+    pub max_report_age: Duration,
+    /// Minimum duration of a first listing.
+    #[serde(deserialize_with = "duration")]
+    pub min_listing: Duration,
+    /// Cap of the doubling minimum duration of repeat listings.
+    #[serde(deserialize_with = "duration")]
+    pub max_listing: Duration,
+    /// Window in which earlier listings count for repeat offenders.
+    #[serde(deserialize_with = "duration")]
+    pub repeat_window: Duration,
+}
+
+impl Default for PolicyConfig {
+    fn default() -> Self {
+        let p = fadelist_core::policy::Policy::default();
+        let secs = |s: i64| Duration::from_secs(s.max(0) as u64);
+        PolicyConfig {
+            half_life: Duration::from_secs_f64(p.half_life),
+            list_threshold: p.list_threshold,
+            delist_threshold: p.delist_threshold,
+            min_reporters: p.min_reporters,
+            reporter_cap: p.reporter_cap,
+            min_contribution: p.min_contribution,
+            max_report_age: secs(p.max_report_age),
+            min_listing: secs(p.min_listing),
+            max_listing: secs(p.max_listing),
+            repeat_window: secs(p.repeat_window),
+        }
+    }
+}
+
+impl PolicyConfig {
+    /// The policy these settings describe.
+    pub fn to_policy(&self) -> fadelist_core::policy::Policy {
+        let secs = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        fadelist_core::policy::Policy {
+            half_life: self.half_life.as_secs_f64(),
+            list_threshold: self.list_threshold,
+            delist_threshold: self.delist_threshold,
+            min_reporters: self.min_reporters,
+            reporter_cap: self.reporter_cap,
+            min_contribution: self.min_contribution,
+            max_report_age: secs(self.max_report_age),
+            min_listing: secs(self.min_listing),
+            max_listing: secs(self.max_listing),
+            repeat_window: secs(self.repeat_window),
+        }
+    }
+
+    /// This policy with the fields `o` sets replaced.
+    pub fn merged(&self, o: &PolicyOverride) -> PolicyConfig {
+        PolicyConfig {
+            half_life: o.half_life.unwrap_or(self.half_life),
+            list_threshold: o.list_threshold.unwrap_or(self.list_threshold),
+            delist_threshold: o.delist_threshold.unwrap_or(self.delist_threshold),
+            min_reporters: o.min_reporters.unwrap_or(self.min_reporters),
+            reporter_cap: o.reporter_cap.unwrap_or(self.reporter_cap),
+            min_contribution: o.min_contribution.unwrap_or(self.min_contribution),
+            max_report_age: o.max_report_age.unwrap_or(self.max_report_age),
+            min_listing: o.min_listing.unwrap_or(self.min_listing),
+            max_listing: o.max_listing.unwrap_or(self.max_listing),
+            repeat_window: o.repeat_window.unwrap_or(self.repeat_window),
+        }
+    }
+
+    fn validate(&self, what: &str) -> anyhow::Result<()> {
+        if self.half_life.is_zero() {
+            bail!("{what}.half_life must be more than 0s");
+        }
+        let ordered = self.delist_threshold > 0.0 && self.delist_threshold < self.list_threshold;
+        if !ordered {
+            bail!("{what}: delist_threshold must be above 0 and below list_threshold (hysteresis)");
+        }
+        if self.min_reporters == 0 {
+            bail!("{what}.min_reporters must be at least 1");
+        }
+        if self.reporter_cap.is_nan() || self.reporter_cap <= 0.0 {
+            bail!("{what}.reporter_cap must be above 0");
+        }
+        Ok(())
+    }
+}
+
+/// A zone's partial override of `[policy]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyOverride {
+    /// See [`PolicyConfig::half_life`].
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub half_life: Option<Duration>,
+    /// See [`PolicyConfig::list_threshold`].
+    pub list_threshold: Option<f64>,
+    /// See [`PolicyConfig::delist_threshold`].
+    pub delist_threshold: Option<f64>,
+    /// See [`PolicyConfig::min_reporters`].
+    pub min_reporters: Option<u32>,
+    /// See [`PolicyConfig::reporter_cap`].
+    pub reporter_cap: Option<f64>,
+    /// See [`PolicyConfig::min_contribution`].
+    pub min_contribution: Option<f64>,
+    /// See [`PolicyConfig::max_report_age`].
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_report_age: Option<Duration>,
+    /// See [`PolicyConfig::min_listing`].
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub min_listing: Option<Duration>,
+    /// See [`PolicyConfig::max_listing`].
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub max_listing: Option<Duration>,
+    /// See [`PolicyConfig::repeat_window`].
+    #[serde(default, deserialize_with = "opt_duration")]
+    pub repeat_window: Option<Duration>,
+}
+
+/// What a report-fed zone lists.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Feed {
+    /// Source IPs of spam, phishing and malware (iprbl).
+    Ip,
+    /// Source IPs of bulk mail and newsletters (niprbl).
+    BulkIp,
+    /// Registered domains advertised in reported mail (urirbl).
+    Domain,
 }
 
 /// `[server]`.
@@ -80,6 +287,10 @@ pub struct ZoneConfig {
     /// Datasets whose union the zone serves.
     #[serde(default, rename = "dataset")]
     pub datasets: Vec<DatasetConfig>,
+    /// Listings fed by reports: `ip`, `bulk-ip` or `domain`.
+    pub feed: Option<Feed>,
+    /// Overrides of `[policy]` for this zone's report-fed listings.
+    pub policy: Option<PolicyOverride>,
 }
 
 fn default_ns_ttl() -> Duration {
@@ -179,6 +390,10 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
         .with_context(|| format!("invalid duration {s:?} (write e.g. 90s, 35m, 12h, 2d)"))
 }
 
+fn opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
 fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -234,16 +449,25 @@ impl FromStr for ZoneSpec {
 /// The embedded default: the three fadelist zones on loopback, holding
 /// only the RFC 5782 test entries.
 pub fn embedded_default() -> Config {
-    let zone = |name: &str| ZoneConfig {
+    let zone = |name: &str, feed| ZoneConfig {
         name: name.to_string(),
         soa: None,
         ns: Vec::new(),
         ns_ttl: default_ns_ttl(),
         datasets: Vec::new(),
+        feed: Some(feed),
+        policy: None,
     };
     Config {
         server: ServerConfig::default(),
-        zones: vec![zone("iprbl.test"), zone("niprbl.test"), zone("urirbl.test")],
+        zones: vec![
+            zone("iprbl.test", Feed::Ip),
+            zone("niprbl.test", Feed::BulkIp),
+            zone("urirbl.test", Feed::Domain),
+        ],
+        store: StoreConfig::default(),
+        ingest: IngestConfig::default(),
+        policy: PolicyConfig::default(),
     }
 }
 
@@ -286,6 +510,8 @@ impl Config {
                     ns: Vec::new(),
                     ns_ttl: default_ns_ttl(),
                     datasets: vec![dataset],
+                    feed: None,
+                    policy: None,
                 }),
             }
         }
@@ -299,8 +525,23 @@ impl Config {
         if self.server.reload_interval.is_zero() {
             bail!("server.reload_interval must be more than 0s");
         }
+        self.policy.validate("policy")?;
+        if self.ingest.decay_interval.is_zero() {
+            bail!("ingest.decay_interval must be more than 0s");
+        }
+        let mut feeds = std::collections::HashSet::new();
         let mut seen = std::collections::HashSet::new();
         for z in &self.zones {
+            if let Some(f) = z.feed
+                && !feeds.insert(f)
+            {
+                bail!("two zones have feed = {f:?}; each feed goes to one zone");
+            }
+            if let Some(o) = &z.policy {
+                self.policy
+                    .merged(o)
+                    .validate(&format!("zone {} policy", z.name))?;
+            }
             let Some(name) = fadelist_core::snapshot::normalize_name(&z.name) else {
                 bail!("zone name {:?} is not a valid domain name", z.name);
             };
@@ -384,8 +625,8 @@ mod tests {
         assert!("bl.example:nope:a".parse::<ZoneSpec>().is_err());
         assert!(":ip4set:a".parse::<ZoneSpec>().is_err());
         let mut c = Config {
-            server: ServerConfig::default(),
             zones: vec![],
+            ..embedded_default()
         };
         c.add_zone_specs(&[
             "bl.example:ip4set:a".parse().unwrap(),

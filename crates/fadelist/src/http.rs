@@ -6,11 +6,14 @@
 //!
 //! Reporting, lookup pages and delisting arrive on this same router.
 
-use axum::extract::State;
-use axum::routing::get;
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use fadelist_dns::Publisher;
 use serde::Serialize;
+
+use crate::pipeline::App;
 
 /// One zone in `/api/v1/zones`.
 #[derive(Debug, Serialize)]
@@ -30,15 +33,21 @@ pub struct ZoneStatus {
 }
 
 /// Builds the router.
-pub fn router(publisher: Publisher) -> Router {
+pub fn router(app: Arc<App>) -> Router {
+    // One byte over the limit is enough to tell "too large" (413).
+    let limit = app.config.ingest.max_message_bytes.saturating_add(1);
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/zones", get(zones))
-        .with_state(publisher)
+        .route(
+            "/api/v1/reports",
+            post(crate::reports::post_report).layer(DefaultBodyLimit::max(limit)),
+        )
+        .with_state(app)
 }
 
-async fn zones(State(publisher): State<Publisher>) -> Json<Vec<ZoneStatus>> {
-    let snapshot = publisher.snapshot();
+async fn zones(State(app): State<Arc<App>>) -> Json<Vec<ZoneStatus>> {
+    let snapshot = app.publisher.snapshot();
     Json(
         snapshot
             .zones

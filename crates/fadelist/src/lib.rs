@@ -9,16 +9,17 @@
 pub mod clock;
 pub mod config;
 pub mod export;
+pub mod feeds;
 pub mod http;
+pub mod pipeline;
+pub mod reports;
 pub mod zones;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use fadelist_dns::Publisher;
 use fadelist_dns::server::DnsListeners;
-use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info};
 
@@ -60,36 +61,54 @@ pub fn load_zones(config: &Config) -> anyhow::Result<ZoneSet> {
     ZoneSet::load(config, clock::unix_now())
 }
 
+/// The base URL of the lookup pages, as written in TXT answers.
+pub fn public_base_url(config: &Config) -> String {
+    match &config.ingest.public_base_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None => format!("http://{}", config.server.http_listen),
+    }
+}
+
+/// Opens the store named in `config` (creating it if missing).
+pub fn open_store(config: &Config) -> anyhow::Result<fadelist_store::Store> {
+    let path = &config.store.path;
+    fadelist_store::Store::open(path)
+        .with_context(|| format!("cannot open the database {}", path.display()))
+}
+
 /// Serves `zones` on `listeners` until `shutdown` is cancelled.
 pub async fn run(
-    config: Config,
+    mut config: Config,
     zones: ZoneSet,
     listeners: Listeners,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let publisher = Publisher::new(zones.snapshot());
-    let zones = Arc::new(Mutex::new(zones));
+    if config.ingest.public_base_url.is_none() {
+        // Name the port actually bound (it may have been 0).
+        config.ingest.public_base_url = Some(format!("http://{}", listeners.http_addr()?));
+    }
+    let store = open_store(&config)?;
+    let app = Arc::new(pipeline::App::new(config, zones, store)?);
 
-    let reloader = tokio::spawn(reload_loop(
-        zones,
-        publisher.clone(),
-        config.server.reload_interval,
-        shutdown.clone(),
-    ));
+    let reloader = tokio::spawn(reload_loop(app.clone(), shutdown.clone()));
+    let decay = tokio::spawn(pipeline::decay_loop(app.clone(), shutdown.clone()));
 
     let http_listener = tokio::net::TcpListener::from_std(listeners.http)?;
-    let router = http::router(publisher.clone());
+    let router = http::router(app.clone());
     let http_shutdown = shutdown.clone();
     let http = tokio::spawn(async move {
-        axum::serve(http_listener, router)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await
+        axum::serve(
+            http_listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(http_shutdown.cancelled_owned())
+        .await
     });
 
     let dns = fadelist_dns::server::serve(
         listeners.dns,
-        publisher,
-        config.server.tcp_idle_timeout,
+        app.publisher.clone(),
+        app.config.server.tcp_idle_timeout,
         shutdown.clone(),
     );
     let dns_result = dns.await;
@@ -97,6 +116,7 @@ pub async fn run(
     shutdown.cancel();
     let http_result = http.await;
     let _ = reloader.await;
+    let _ = decay.await;
     dns_result.context("DNS server failed")?;
     http_result
         .context("HTTP task panicked")?
@@ -105,16 +125,11 @@ pub async fn run(
     Ok(())
 }
 
-/// Checks the data files every `interval` and publishes a new snapshot
-/// when a dataset changed. Parsing runs on the blocking pool, never on the
-/// threads that answer queries.
-async fn reload_loop(
-    zones: Arc<Mutex<ZoneSet>>,
-    publisher: Publisher,
-    interval: std::time::Duration,
-    shutdown: CancellationToken,
-) {
-    let mut tick = tokio::time::interval(interval);
+/// Checks the data files every `reload_interval` and publishes a new
+/// snapshot when a dataset changed. Parsing runs on the blocking pool,
+/// never on the threads that answer queries.
+async fn reload_loop(app: Arc<pipeline::App>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(app.config.server.reload_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
@@ -122,16 +137,10 @@ async fn reload_loop(
             _ = shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let zones = zones.clone();
-        let publisher = publisher.clone();
-        let pass = tokio::task::spawn_blocking(move || {
-            let mut set = zones.blocking_lock();
-            if set.refresh(clock::unix_now()) {
-                publisher.publish(set.snapshot());
-                info!("new data published");
-            }
-        });
-        if let Err(e) = pass.await {
+        let app = app.clone();
+        if let Err(e) =
+            tokio::task::spawn_blocking(move || app.reload_files(clock::unix_now())).await
+        {
             error!("reload pass failed: {e}");
         }
     }

@@ -40,6 +40,78 @@ struct ZoneArgs {
     /// (rbldnsd -r). Default: the working directory.
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// SQLite database (reporters, reports, listings, audit). Default:
+    /// fadelist.sqlite in the working directory, or [store] path.
+    #[arg(long, value_name = "PATH", env = "FADELIST_DB")]
+    db: Option<PathBuf>,
+}
+
+/// Options of the commands that only need the database.
+#[derive(clap::Args, Debug, Clone)]
+struct DbArgs {
+    /// Configuration file (for its [store] path).
+    #[arg(long, short = 'c', env = "FADELIST_CONFIG")]
+    config: Option<PathBuf>,
+    /// SQLite database; overrides the configuration.
+    #[arg(long, value_name = "PATH", env = "FADELIST_DB")]
+    db: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReporterCmd {
+    /// Add a reporter and print its API token (shown once; only its hash
+    /// is stored).
+    Add {
+        /// Unique name, e.g. the reporting mail system.
+        name: String,
+        /// Weight of each report (1.0 = one ordinary report).
+        #[arg(long, default_value_t = 1.0)]
+        weight: f64,
+        /// `user` (people reporting spam) or `trap` (spam traps).
+        #[arg(long, default_value = "user", value_parser = ["user", "trap"])]
+        kind: String,
+        /// The reporter's own MX/filter networks (CIDR), skipped when
+        /// finding the source in Received headers. Repeatable.
+        #[arg(long, value_name = "CIDR")]
+        trusted: Vec<String>,
+    },
+    /// List reporters.
+    List,
+    /// Suspend a reporter: its reports are refused with 403.
+    Suspend {
+        /// Reporter name.
+        name: String,
+    },
+    /// Lift a suspension.
+    Reinstate {
+        /// Reporter name.
+        name: String,
+    },
+    /// Remove a reporter: its token stops working and its pending
+    /// contributions stop counting; past reports stay as evidence.
+    Remove {
+        /// Reporter name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum NeverlistCmd {
+    /// Never list this IP, CIDR or domain (and its subdomains).
+    Add {
+        /// IP address, CIDR or domain.
+        entry: String,
+        /// Why (shown in the audit log).
+        #[arg(long, default_value = "operator decision")]
+        reason: String,
+    },
+    /// Remove a never-list entry.
+    Remove {
+        /// The entry as added.
+        entry: String,
+    },
+    /// List never-list entries.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,6 +134,35 @@ enum Command {
     CheckConfig {
         /// The configuration file.
         file: PathBuf,
+    },
+    /// Manage reporters (who may POST reports).
+    Reporter {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: ReporterCmd,
+    },
+    /// Manage the never-list (keys that are never listed).
+    Neverlist {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: NeverlistCmd,
+    },
+    /// Send spam samples to a fadelist server (a file per report; standard
+    /// input when no file is given). Prints the server's JSON answers.
+    Report {
+        /// Server base URL, e.g. http://127.0.0.1:8300.
+        #[arg(long, env = "FADELIST_SERVER")]
+        server: String,
+        /// The reporter's API token.
+        #[arg(long, env = "FADELIST_TOKEN", hide_env_values = true)]
+        token: String,
+        /// spam, phishing or malware.
+        #[arg(long, default_value = "spam")]
+        category: String,
+        /// Message files (raw RFC 5322 or ARF).
+        files: Vec<PathBuf>,
     },
     /// Write the zones' current data as files that stock rbldnsd serves
     /// with the same answers (for rbldnsd mirror fleets).
@@ -89,6 +190,9 @@ fn build_config(args: &ZoneArgs) -> anyhow::Result<Config> {
     config.add_zone_specs(&args.zones);
     if let Some(dir) = &args.data_dir {
         config.server.data_dir = Some(dir.clone());
+    }
+    if let Some(db) = &args.db {
+        config.store.path = db.clone();
     }
     config.validate()?;
     Ok(config)
@@ -152,6 +256,14 @@ fn main() -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Reporter { db, cmd } => reporter_cmd(&db, cmd),
+        Command::Neverlist { db, cmd } => neverlist_cmd(&db, cmd),
+        Command::Report {
+            server,
+            token,
+            category,
+            files,
+        } => report_cmd(&server, &token, &category, &files),
         Command::Export { zones, format, out } => {
             if format != "rbldnsd" {
                 bail!("unknown export format {format:?} (supported: rbldnsd)");
@@ -168,6 +280,179 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn open_db(args: &DbArgs) -> anyhow::Result<fadelist_store::Store> {
+    let mut config = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => embedded_default(),
+    };
+    if let Some(db) = &args.db {
+        config.store.path = db.clone();
+    }
+    fadelist::open_store(&config)
+}
+
+fn now() -> i64 {
+    fadelist::clock::unix_now() as i64
+}
+
+fn reporter_cmd(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
+    let mut store = open_db(args)?;
+    match cmd {
+        ReporterCmd::Add {
+            name,
+            weight,
+            kind,
+            trusted,
+        } => {
+            let sane = weight > 0.0 && weight <= 100.0;
+            if !sane {
+                bail!("--weight must be above 0 and at most 100");
+            }
+            for t in &trusted {
+                t.parse::<ipnet::IpNet>()
+                    .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .with_context(|| format!("--trusted {t:?} is not a CIDR"))?;
+            }
+            let kind = if kind == "trap" {
+                fadelist_store::ReporterKind::Trap
+            } else {
+                fadelist_store::ReporterKind::User
+            };
+            let mut raw = [0u8; 24];
+            getrandom::fill(&mut raw)
+                .map_err(|e| anyhow::anyhow!("no randomness for the token: {e}"))?;
+            let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            let r = store.add_reporter(&name, weight, kind, &trusted, &token, now())?;
+            println!(
+                "reporter {} added (id {}, weight {}, {:?})",
+                r.name, r.id, r.weight, r.kind
+            );
+            println!("token: {token}");
+            println!("(shown once; only its hash is stored)");
+        }
+        ReporterCmd::List => {
+            for r in store.reporters()? {
+                let status = if r.removed {
+                    "removed"
+                } else if r.suspended {
+                    "suspended"
+                } else {
+                    "active"
+                };
+                println!(
+                    "{}\t{:?}\tweight {}\t{}\ttrusted [{}]",
+                    r.name,
+                    r.kind,
+                    r.weight,
+                    status,
+                    r.trusted.join(", ")
+                );
+            }
+        }
+        ReporterCmd::Suspend { name } => {
+            if !store.set_suspended(&name, true, now())? {
+                bail!("no reporter named {name:?}");
+            }
+            println!("reporter {name} suspended");
+        }
+        ReporterCmd::Reinstate { name } => {
+            if !store.set_suspended(&name, false, now())? {
+                bail!("no reporter named {name:?}");
+            }
+            println!("reporter {name} reinstated");
+        }
+        ReporterCmd::Remove { name } => {
+            if !store.remove_reporter(&name, now())? {
+                bail!("no reporter named {name:?}");
+            }
+            println!("reporter {name} removed");
+        }
+    }
+    Ok(())
+}
+
+fn neverlist_cmd(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
+    let mut store = open_db(args)?;
+    match cmd {
+        NeverlistCmd::Add { entry, reason } => {
+            let parsed = fadelist::pipeline::parse_never(&entry)
+                .with_context(|| format!("{entry:?} is not an IP address, CIDR or domain"))?;
+            let text = match parsed {
+                fadelist::pipeline::Never::Net(n) => n.to_string(),
+                fadelist::pipeline::Never::Domain(d) => d,
+            };
+            if store.never_list_add(&text, &reason, now())? {
+                println!("never-list: added {text}");
+            } else {
+                println!("never-list: {text} was already there");
+            }
+        }
+        NeverlistCmd::Remove { entry } => {
+            let text = match fadelist::pipeline::parse_never(&entry) {
+                Some(fadelist::pipeline::Never::Net(n)) => n.to_string(),
+                Some(fadelist::pipeline::Never::Domain(d)) => d,
+                None => entry.clone(),
+            };
+            if !store.never_list_remove(&text, now())? {
+                bail!("{entry:?} is not on the never-list");
+            }
+            println!("never-list: removed {text}");
+        }
+        NeverlistCmd::List => {
+            for (e, reason, _) in store.never_list()? {
+                println!("{e}\t{reason}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn report_cmd(server: &str, token: &str, category: &str, files: &[PathBuf]) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut bodies = Vec::new();
+    if files.is_empty() {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?;
+        bodies.push(("<stdin>".to_string(), buf));
+    }
+    for f in files {
+        bodies.push((
+            f.display().to_string(),
+            std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+        ));
+    }
+    let url = format!(
+        "{}/api/v1/reports?category={category}",
+        server.trim_end_matches('/')
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut failed = 0;
+    for (name, body) in bodies {
+        let resp = agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "message/rfc822")
+            .send(&body[..])
+            .with_context(|| format!("cannot reach {server}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.into_body().read_to_string().unwrap_or_default();
+        println!("{name}: HTTP {status}\n{text}");
+        if status >= 300 {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} report(s) refused");
+    }
+    Ok(())
 }
 
 /// Cancels `shutdown` on SIGTERM or Ctrl-C (SIGINT).

@@ -130,6 +130,14 @@ pub struct ZoneSet {
     default_ttl: u32,
 }
 
+impl std::fmt::Debug for ZoneSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.zones.iter().map(|z| &z.name))
+            .finish()
+    }
+}
+
 /// Clamps seconds into a 32-bit DNS time field.
 pub fn secs32(d: std::time::Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
@@ -221,8 +229,30 @@ impl ZoneSet {
         any
     }
 
-    /// The snapshot of the current data.
+    /// Marks `zone`'s data as changed at `now` (report-fed listings): its
+    /// SOA serial moves forward.
+    pub fn touch(&mut self, zone: &str, now: u64) {
+        if let Some(z) = self.zones.iter_mut().find(|z| z.name == zone) {
+            z.serial = next_serial(z.serial, now);
+        }
+    }
+
+    /// Names of the zones and the feed each one takes.
+    pub fn feeds(&self) -> Vec<(String, crate::config::Feed)> {
+        self.zones
+            .iter()
+            .filter_map(|z| Some((z.name.clone(), z.config.feed?)))
+            .collect()
+    }
+
+    /// The snapshot of the current file data only.
     pub fn snapshot(&self) -> Snapshot {
+        self.snapshot_with(|_| None)
+    }
+
+    /// The snapshot of the current data, with `extra(zone)` (the
+    /// report-fed dataset) appended to each zone's datasets.
+    pub fn snapshot_with(&self, extra: impl Fn(&str) -> Option<Arc<Dataset>>) -> Snapshot {
         let zones = self
             .zones
             .iter()
@@ -242,7 +272,9 @@ impl ZoneSet {
                     .find_map(|d| d.ns_ttl)
                     .filter(|_| z.config.ns.is_empty())
                     .unwrap_or(secs32(z.config.ns_ttl));
-                let datasets = z.datasets.iter().map(|d| d.built.clone()).collect();
+                let mut datasets: Vec<Arc<Dataset>> =
+                    z.datasets.iter().map(|d| d.built.clone()).collect();
+                datasets.extend(extra(&z.name));
                 let zone = Zone::new(&z.name, soa, ns, ns_ttl, datasets);
                 if zone.is_none() {
                     error!(zone = %z.name, "zone name rejected");

@@ -72,6 +72,8 @@ fn serve_prints_ports_answers_and_stops_on_sigterm() {
         ])
         .arg(dir.path())
         .args(["--zone", "bl.example:ip4set:bl.txt"])
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite"))
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -121,6 +123,8 @@ fn serve_refuses_bad_data_with_file_and_line() {
         ])
         .arg(dir.path())
         .args(["--zone", "bl.example:ip4set:bl.txt"])
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite"))
         .output()
         .expect("run");
     assert!(!out.status.success());
@@ -176,10 +180,10 @@ fn export_writes_rbldnsd_files() {
     );
     let zones = std::fs::read_to_string(out_dir.join("rbldnsd.zones")).expect("zones list");
     assert!(
-        zones.contains("bl.example:ip4trie:bl.example.0.ip4trie"),
+        zones.contains("bl.example:ip4set:bl.example.0.ip4set"),
         "{zones}"
     );
-    let data = std::fs::read_to_string(out_dir.join("bl.example.0.ip4trie")).expect("data");
+    let data = std::fs::read_to_string(out_dir.join("bl.example.0.ip4set")).expect("data");
     assert!(
         data.contains("192.0.2.9"),
         "exclusion kept as a gap or entry: {data}"

@@ -1,0 +1,344 @@
+//! The report pipeline: authenticate, extract, score, commit, publish.
+//!
+//! ```text
+//! POST /api/v1/reports ─► token check ─► rate limit ─► extract (blocking pool)
+//!        ─► keys + never-list ─► store writer thread: one transaction
+//!        ─► feeds (listed keys in memory) ─► rebuild changed zones ─► ArcSwap
+//! decay timer ─► store: delist decayed keys ─► feeds ─► publish
+//! ```
+//!
+//! The DNS path never waits for any of this: it reads whatever snapshot
+//! was published last. A change is published right after its transaction
+//! commits, so a listing is visible in DNS within milliseconds of the 202.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use fadelist_core::keys::ListingKey;
+use fadelist_core::policy::Policy;
+use fadelist_dns::Publisher;
+use fadelist_store::{KeyInput, Store};
+use ipnet::IpNet;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info};
+
+use crate::config::{Config, Feed};
+use crate::feeds::Feeds;
+use crate::zones::ZoneSet;
+
+/// A job for the store thread.
+type Job = Box<dyn FnOnce(&mut Store) + Send>;
+
+/// The single writer: a thread that owns the [`Store`] and runs jobs in
+/// order. Serialising writes in-process means SQLite never answers BUSY.
+#[derive(Clone, Debug)]
+pub struct StoreHandle {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+/// The store thread is gone (it panicked or the server is stopping).
+#[derive(Debug, thiserror::Error)]
+#[error("the store is unavailable")]
+pub struct StoreGone;
+
+impl StoreHandle {
+    /// Starts the store thread.
+    pub fn spawn(mut store: Store) -> StoreHandle {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("fadelist-store".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job(&mut store);
+                }
+            })
+            .ok();
+        StoreHandle { tx }
+    }
+
+    /// Runs `f` on the store thread and returns its result.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> T + Send + 'static,
+    ) -> Result<T, StoreGone> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Box::new(move |s: &mut Store| {
+                let _ = tx.send(f(s));
+            }))
+            .map_err(|_| StoreGone)?;
+        rx.await.map_err(|_| StoreGone)
+    }
+}
+
+/// Per-reporter token buckets.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: f64,
+    buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+}
+
+impl RateLimiter {
+    /// Allows `per_minute` reports per reporter, with a burst of the same.
+    pub fn new(per_minute: u32) -> Self {
+        RateLimiter {
+            per_minute: f64::from(per_minute.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a token for `reporter`; `Err(seconds)` until one is free.
+    pub fn check(&self, reporter: i64, now: Instant) -> Result<(), u64> {
+        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let (tokens, last) = b.entry(reporter).or_insert((self.per_minute, now));
+        let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_minute / 60.0;
+        *tokens = (*tokens + refill).min(self.per_minute);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - *tokens) * 60.0 / self.per_minute).ceil() as u64)
+        }
+    }
+}
+
+/// Everything the server shares between DNS publication, HTTP and timers.
+#[derive(Debug)]
+pub struct App {
+    /// Configuration.
+    pub config: Config,
+    /// Publication of DNS data.
+    pub publisher: Publisher,
+    /// The store writer.
+    pub store: StoreHandle,
+    /// File zones and feeds, behind one lock so publications are ordered.
+    pub data: Mutex<(ZoneSet, Feeds)>,
+    /// Per-zone policies.
+    pub policies: HashMap<String, Policy>,
+    /// Default policy.
+    pub default_policy: Policy,
+    /// Report rate limits.
+    pub rate: RateLimiter,
+    /// Never-list networks from the configuration.
+    pub never_nets: Vec<IpNet>,
+    /// Never-list domains from the configuration.
+    pub never_domains: Vec<String>,
+}
+
+impl App {
+    /// Builds the app: loads the listed keys from the store into the feeds
+    /// and publishes the first snapshot.
+    pub fn new(config: Config, zones: ZoneSet, store: Store) -> anyhow::Result<App> {
+        let base = crate::public_base_url(&config);
+        let mut feeds = Feeds::new(
+            zones.feeds(),
+            &base,
+            crate::zones::secs32(config.server.default_ttl).min(3600),
+        );
+        let listed = store.listed()?;
+        let mut touched = Vec::new();
+        for l in listed {
+            let Ok(key) = l.key.parse::<ListingKey>() else {
+                error!(key = %l.key, "unreadable listing key in the store, skipped");
+                continue;
+            };
+            if feeds.set(&l.zone, key, Some(&l.category)) && !touched.contains(&l.zone) {
+                touched.push(l.zone);
+            }
+        }
+        let all: Vec<String> = feeds.zones.keys().cloned().collect();
+        feeds.rebuild(&all);
+        info!(
+            listed = touched.len(),
+            "report-fed listings loaded from the store"
+        );
+        let snapshot = zones.snapshot_with(|z| feeds.dataset(z));
+        let default_policy = config.policy.to_policy();
+        let policies = config
+            .zones
+            .iter()
+            .filter_map(|z| {
+                let name = fadelist_core::snapshot::normalize_name(&z.name)?;
+                let p = match &z.policy {
+                    Some(o) => config.policy.merged(o).to_policy(),
+                    None => default_policy.clone(),
+                };
+                Some((name, p))
+            })
+            .collect();
+        let mut never_nets = Vec::new();
+        let mut never_domains = Vec::new();
+        for e in &config.ingest.never_list {
+            match parse_never(e) {
+                Some(Never::Net(n)) => never_nets.push(n),
+                Some(Never::Domain(d)) => never_domains.push(d),
+                None => anyhow::bail!("ingest.never_list: {e:?} is not an IP, CIDR or domain"),
+            }
+        }
+        Ok(App {
+            rate: RateLimiter::new(config.ingest.rate_per_minute),
+            publisher: Publisher::new(snapshot),
+            store: StoreHandle::spawn(store),
+            data: Mutex::new((zones, feeds)),
+            policies,
+            default_policy,
+            never_nets,
+            never_domains,
+            config,
+        })
+    }
+
+    /// The policy of `zone`.
+    pub fn policy(&self, zone: &str) -> &Policy {
+        self.policies.get(zone).unwrap_or(&self.default_policy)
+    }
+
+    /// The zone taking `feed`, if one is configured.
+    pub fn feed_zone(&self, feed: Feed) -> Option<String> {
+        let data = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        data.1.zone_for(feed).map(str::to_string)
+    }
+
+    /// Applies listing changes to the feeds and publishes when anything
+    /// changed. `changes`: (zone, key, Some(category) = listed / None).
+    pub fn apply(&self, changes: &[(String, ListingKey, Option<String>)], now: u64) {
+        let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        let (zones, feeds) = &mut *data;
+        let mut touched: Vec<String> = Vec::new();
+        for (zone, key, cat) in changes {
+            if feeds.set(zone, key.clone(), cat.as_deref()) && !touched.contains(zone) {
+                touched.push(zone.clone());
+            }
+        }
+        if touched.is_empty() {
+            return;
+        }
+        feeds.rebuild(&touched);
+        for z in &touched {
+            zones.touch(z, now);
+        }
+        self.publisher
+            .publish(zones.snapshot_with(|z| feeds.dataset(z)));
+    }
+
+    /// Re-reads changed data files and publishes (the reload timer).
+    pub fn reload_files(&self, now: u64) {
+        let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        let (zones, feeds) = &mut *data;
+        if zones.refresh(now) {
+            self.publisher
+                .publish(zones.snapshot_with(|z| feeds.dataset(z)));
+            info!("new data published");
+        }
+    }
+
+    /// Why `ip` may never be listed, if it may not (special-purpose
+    /// ranges and the never-list).
+    pub fn ip_never(&self, ip: IpAddr, store_never: &[(String, String)]) -> Option<String> {
+        if let Some(why) = fadelist_ingest::special::special_purpose(ip) {
+            return Some(format!("special-purpose address ({why})"));
+        }
+        if self.never_nets.iter().any(|n| n.contains(&ip)) {
+            return Some("on the operator's never-list (configuration)".into());
+        }
+        store_never
+            .iter()
+            .find_map(|(e, reason)| match parse_never(e) {
+                Some(Never::Net(n)) if n.contains(&ip) => {
+                    Some(format!("on the never-list: {reason}"))
+                }
+                _ => None,
+            })
+    }
+
+    /// Why `domain` may never be listed, if it may not.
+    pub fn domain_never(&self, domain: &str, store_never: &[(String, String)]) -> Option<String> {
+        let covered = |d: &str| domain == d || domain.ends_with(&format!(".{d}"));
+        if self.never_domains.iter().any(|d| covered(d)) {
+            return Some("on the operator's never-list (configuration)".into());
+        }
+        store_never
+            .iter()
+            .find_map(|(e, reason)| match parse_never(e) {
+                Some(Never::Domain(d)) if covered(&d) => {
+                    Some(format!("on the never-list: {reason}"))
+                }
+                _ => None,
+            })
+    }
+
+    /// The key inputs for a report in `zone`.
+    pub fn key_input(&self, zone: &str, key: &ListingKey, category: &str) -> KeyInput {
+        KeyInput {
+            zone: zone.to_string(),
+            key: key.to_string(),
+            category: category.to_string(),
+            policy: self.policy(zone).clone(),
+        }
+    }
+}
+
+/// A parsed never-list entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Never {
+    /// An address or network.
+    Net(IpNet),
+    /// A domain and its subdomains.
+    Domain(String),
+}
+
+/// Parses a never-list entry: IP, CIDR or domain.
+pub fn parse_never(e: &str) -> Option<Never> {
+    let e = e.trim();
+    if let Ok(ip) = e.parse::<IpAddr>() {
+        return Some(Never::Net(IpNet::from(ip)));
+    }
+    if let Ok(n) = e.parse::<IpNet>() {
+        return Some(Never::Net(n.trunc()));
+    }
+    fadelist_core::snapshot::normalize_name(e)
+        .filter(|d| d.contains('.'))
+        .map(Never::Domain)
+}
+
+/// Delists decayed keys every `decay_interval` until `shutdown`.
+pub async fn decay_loop(app: Arc<App>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(app.config.ingest.decay_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = crate::clock::unix_now();
+        let policies = app.policies.clone();
+        let default = app.default_policy.clone();
+        let result = app
+            .store
+            .call(move |s| {
+                s.decay_pass(
+                    |z| policies.get(z).cloned().unwrap_or_else(|| default.clone()),
+                    now as i64,
+                )
+            })
+            .await;
+        match result {
+            Ok(Ok(delisted)) if !delisted.is_empty() => {
+                let changes: Vec<_> = delisted
+                    .into_iter()
+                    .filter_map(|d| {
+                        info!(zone = %d.zone, key = %d.key, "delisted: score decayed");
+                        Some((d.zone, d.key.parse::<ListingKey>().ok()?, None))
+                    })
+                    .collect();
+                app.apply(&changes, now);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!("decay pass failed: {e}"),
+            Err(e) => error!("decay pass: {e}"),
+        }
+    }
+}
