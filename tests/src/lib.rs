@@ -24,6 +24,8 @@ pub struct TestServer {
     pub http: SocketAddr,
     /// Directory holding the data files.
     pub dir: tempfile::TempDir,
+    /// The SQLite database.
+    pub db: PathBuf,
     shutdown: CancellationToken,
     thread: Option<std::thread::JoinHandle<anyhow_free::Result>>,
 }
@@ -69,6 +71,10 @@ impl TestServer {
         config.server.http_listen = "127.0.0.1:0".parse().expect("addr");
         config.server.reload_interval = Duration::from_millis(100);
         config.store.path = dir.path().join("fadelist.sqlite");
+        let db = config.store.path.clone();
+        // Create and migrate the database before the server and the test
+        // open it side by side.
+        drop(fadelist_store::Store::open(&db).expect("create database"));
         adjust(&mut config);
         config.validate().expect("valid config");
         let zones = fadelist::load_zones(&config).expect("zones load");
@@ -89,10 +95,51 @@ impl TestServer {
         TestServer {
             dns,
             http,
+            db,
             dir,
             shutdown,
             thread: Some(thread),
         }
+    }
+
+    /// Adds a reporter straight into the server's database (a second
+    /// connection; SQLite WAL allows it while the server runs) and returns
+    /// its token.
+    pub fn add_reporter(&self, name: &str, trap: bool, trusted: &[&str]) -> String {
+        let mut store = fadelist_store::Store::open(&self.db).expect("open store");
+        let token = format!("token-{name}-{}", self.http.port());
+        let kind = if trap {
+            fadelist_store::ReporterKind::Trap
+        } else {
+            fadelist_store::ReporterKind::User
+        };
+        let trusted: Vec<String> = trusted.iter().map(|s| s.to_string()).collect();
+        store
+            .add_reporter(name, 1.0, kind, &trusted, &token, 0)
+            .expect("add reporter");
+        token
+    }
+
+    /// Suspends a reporter.
+    pub fn suspend(&self, name: &str) {
+        let mut store = fadelist_store::Store::open(&self.db).expect("open store");
+        assert!(store.set_suspended(name, true, 0).expect("suspend"));
+    }
+
+    /// Posts a report; returns (status, headers, body).
+    pub fn post_report(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        body: &[u8],
+    ) -> (u16, String, String) {
+        http_request(
+            self.http,
+            "POST",
+            &format!("/api/v1/reports{query}"),
+            token,
+            body,
+        )
     }
 
     /// Path of a data file in the server's directory.
@@ -261,3 +308,60 @@ pub use hickory_proto::op::ResponseCode as Rcode;
 
 /// Marker so `OpCode` stays referenced.
 pub const QUERY: OpCode = OpCode::Query;
+
+/// One HTTP/1.1 request; returns (status, raw headers, body).
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &[u8],
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: message/rfc822\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write head");
+    // The server may answer (413) before reading a large body: ignore a
+    // broken pipe and read the answer anyway.
+    let _ = s.write_all(body);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_string(), body.to_string())
+}
+
+/// A fixture from `tests/data/mail`.
+pub fn mail(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/mail")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `mail` with its Message-ID replaced, so one reporter can send it again
+/// as a different message.
+pub fn mail_with_id(name: &str, id: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(&mail(name)).into_owned();
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        if line.to_ascii_lowercase().starts_with("message-id:") {
+            out.push_str(&format!("Message-ID: <{id}@test>\n"));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}

@@ -1,0 +1,245 @@
+//! End-to-end: reports posted over HTTP list and delist keys seen over DNS.
+
+use std::time::Duration;
+
+use fadelist_tests::*;
+use hickory_proto::rr::RecordType;
+
+/// The fixtures' reporter networks (see tests/data/mail/README.md).
+const TRUSTED: [&str; 2] = ["81.2.69.160/27", "2a02:1810:4d02::/48"];
+
+/// A server with a seconds-long policy so decay can be watched.
+fn server() -> TestServer {
+    TestServer::start_with(&[], &[], |c| {
+        c.policy.half_life = Duration::from_secs(2);
+        c.policy.min_listing = Duration::from_secs(1);
+        c.policy.max_listing = Duration::from_secs(8);
+        // The fixtures are dated 2026; accept them whatever today is.
+        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.ingest.decay_interval = Duration::from_millis(100);
+        c.ingest.max_message_bytes = 256 * 1024;
+        c.ingest.rate_per_minute = 1000;
+    })
+}
+
+fn listed(srv: &TestServer, name: &str) -> bool {
+    udp(srv.dns, &query(name, RecordType::A))
+        .metadata
+        .response_code
+        == Rcode::NoError
+        && !a_values(&udp(srv.dns, &query(name, RecordType::A))).is_empty()
+}
+
+fn json(body: &str) -> String {
+    body.replace(' ', "")
+}
+
+#[test]
+fn two_reporters_list_within_a_second_and_decay_delists() {
+    let srv = server();
+    let alice = srv.add_reporter("alice", false, &TRUSTED);
+    let trap = srv.add_reporter("trap", true, &TRUSTED);
+    let src = "112.20.160.89.iprbl.test";
+    let dom = "cheap-meds-online.top.urirbl.test";
+
+    let (status, _, body) = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
+    assert_eq!(status, 202, "{body}");
+    let b = json(&body);
+    assert!(b.contains("\"ip\":\"89.160.20.112\""), "{body}");
+    assert!(b.contains("\"received_hop\":2"), "{body}");
+    assert!(b.contains("\"listed\":false"), "{body}");
+    assert!(!listed(&srv, src), "one reporter does not list");
+
+    let (status, _, body) = srv.post_report(Some(&trap), "", &mail("spam-plain.eml"));
+    assert_eq!(status, 202, "{body}");
+    assert!(json(&body).contains("\"newly_listed\":true"), "{body}");
+    // Visible in DNS within a second of the 202.
+    assert!(
+        eventually(Duration::from_secs(1), || listed(&srv, src)),
+        "listing in DNS"
+    );
+    let r = udp(srv.dns, &query(src, RecordType::TXT));
+    let txt = txt_values(&r).join(" ");
+    assert!(
+        txt.contains("89.160.20.112")
+            && txt.contains("/lookup?q=89.160.20.112")
+            && txt.contains("spam"),
+        "{txt}"
+    );
+    assert!(
+        listed(&srv, dom),
+        "the advertised domain is listed in urirbl"
+    );
+    assert!(listed(&srv, &format!("www.{dom}")), "and its subdomains");
+    assert!(!listed(&srv, "112.20.160.89.niprbl.test"), "not bulk");
+
+    // Half-life 2 s: 2.0 decays below 0.5 after 4 s; the timer delists.
+    assert!(
+        eventually(Duration::from_secs(20), || !listed(&srv, src)),
+        "decayed off the list"
+    );
+    let r = udp(srv.dns, &query(src, RecordType::A));
+    assert_eq!(r.metadata.response_code, Rcode::NXDomain);
+    assert!(eventually(Duration::from_secs(5), || !listed(&srv, dom)));
+}
+
+#[test]
+fn one_reporter_alone_never_lists() {
+    let srv = server();
+    let alice = srv.add_reporter("alice", false, &TRUSTED);
+    for i in 0..8 {
+        let (status, _, body) = srv.post_report(
+            Some(&alice),
+            "",
+            &mail_with_id("spam-plain.eml", &format!("m{i}")),
+        );
+        assert_eq!(status, 202, "{body}");
+        assert!(json(&body).contains("\"listed\":false"), "{body}");
+    }
+    assert!(!listed(&srv, "112.20.160.89.iprbl.test"));
+    assert!(!listed(&srv, "cheap-meds-online.top.urirbl.test"));
+}
+
+#[test]
+fn duplicates_count_once() {
+    let srv = server();
+    let alice = srv.add_reporter("alice", false, &TRUSTED);
+    let (status, _, first) = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
+    assert_eq!(status, 202);
+    let (status, _, again) = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
+    assert_eq!(status, 200, "{again}");
+    assert!(json(&again).contains("\"duplicate\":true"), "{again}");
+    // Forwarded as an attachment: the same message, so the same report.
+    let (status, _, fwd) = srv.post_report(Some(&alice), "", &mail("forwarded-attachment.eml"));
+    assert_eq!(status, 200, "{fwd}");
+    let id = |b: &str| {
+        json(b)
+            .split("\"report_id\":")
+            .nth(1)
+            .and_then(|r| r.split([',', '}']).next())
+            .map(str::to_string)
+    };
+    assert_eq!(id(&first), id(&again));
+    let store = fadelist_store::Store::open(&srv.db).expect("store");
+    assert_eq!(store.report_count().expect("count"), 1);
+}
+
+#[test]
+fn special_purpose_sources_are_never_listed() {
+    let srv = server();
+    let a = srv.add_reporter("a", false, &TRUSTED);
+    let b = srv.add_reporter("b", true, &TRUSTED);
+    for t in [&a, &b] {
+        let (status, _, body) = srv.post_report(Some(t), "", &mail("private-only-chain.eml"));
+        assert_eq!(status, 202, "{body}");
+        assert!(
+            body.contains("no source IP") && body.contains("special-purpose"),
+            "{body}"
+        );
+    }
+    for ip in ["1.4.0.10", "77.1.168.192", "1.0.0.127"] {
+        assert!(!listed(&srv, &format!("{ip}.iprbl.test")), "{ip}");
+    }
+    // The domain in the body is still corroborated.
+    assert!(listed(&srv, "docs-portal-scan.site.urirbl.test"));
+    // A never-listed domain is skipped with a reason.
+    let (_, _, body) = srv.post_report(Some(&a), "", &mail("html-obfuscated.eml"));
+    assert!(body.contains("google.com"), "{body}");
+    assert!(!listed(&srv, "google.com.urirbl.test"));
+}
+
+#[test]
+fn bulk_mail_goes_to_niprbl_and_arf_is_understood() {
+    let srv = server();
+    let a = srv.add_reporter("a", false, &TRUSTED);
+    let b = srv.add_reporter("b", false, &TRUSTED);
+    for t in [&a, &b] {
+        let (status, _, body) = srv.post_report(Some(t), "", &mail("newsletter-one-click.eml"));
+        assert_eq!(status, 202, "{body}");
+        assert!(json(&body).contains("\"is_bulk\":true"), "{body}");
+    }
+    assert!(listed(&srv, "10.199.16.175.niprbl.test"));
+    assert!(
+        !listed(&srv, "10.199.16.175.iprbl.test"),
+        "bulk sources stay out of iprbl"
+    );
+    assert!(
+        listed(&srv, "gadget-deals-weekly.store.urirbl.test"),
+        "domains still go to urirbl"
+    );
+    for t in [&a, &b] {
+        let (status, _, body) =
+            srv.post_report(Some(t), "?category=phishing", &mail("arf-abuse.eml"));
+        assert_eq!(status, 202, "{body}");
+        assert!(
+            json(&body).contains("\"feedback_type\":\"abuse\""),
+            "{body}"
+        );
+    }
+    let r = udp(srv.dns, &query("56.83.160.216.iprbl.test", RecordType::A));
+    assert_eq!(a_values(&r), vec!["127.0.0.3"], "phishing return code");
+}
+
+#[test]
+fn bad_requests_get_clear_json_errors() {
+    let srv = TestServer::start_with(&[], &[], |c| {
+        c.ingest.max_message_bytes = 64 * 1024;
+        c.ingest.rate_per_minute = 3;
+    });
+    let alice = srv.add_reporter("alice", false, &TRUSTED);
+    let bob = srv.add_reporter("bob", false, &TRUSTED);
+    srv.suspend("bob");
+    let msg = mail("spam-plain.eml");
+    let check = |status: u16, body: &str, want: u16, code: &str| {
+        assert_eq!(status, want, "{body}");
+        assert!(
+            json(body).contains(&format!("\"error\":\"{code}\"")),
+            "{body}"
+        );
+    };
+    let (s, _, b) = srv.post_report(None, "", &msg);
+    check(s, &b, 401, "unauthorized");
+    let (s, _, b) = srv.post_report(Some("not-a-token"), "", &msg);
+    check(s, &b, 401, "unauthorized");
+    let (s, _, b) = srv.post_report(Some(&bob), "", &msg);
+    check(s, &b, 403, "suspended");
+    let (s, _, b) = srv.post_report(Some(&alice), "?category=ham", &msg);
+    check(s, &b, 422, "bad_category");
+    let big = vec![b'x'; 100 * 1024];
+    let (s, _, b) = srv.post_report(Some(&alice), "", &big);
+    check(s, &b, 413, "too_large");
+    // Alice's third request this minute is accepted; the fourth is over
+    // the limit (3 a minute).
+    let (s, _, b) = srv.post_report(Some(&alice), "", &msg);
+    assert_eq!(s, 202, "{b}");
+    let (s, head, b) = srv.post_report(Some(&alice), "", &mail_with_id("spam-plain.eml", "other"));
+    check(s, &b, 429, "rate_limited");
+    assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
+    let store = fadelist_store::Store::open(&srv.db).expect("store");
+    assert_eq!(
+        store.report_count().expect("count"),
+        1,
+        "nothing written by refused requests"
+    );
+}
+
+#[test]
+fn empty_and_garbage_bodies_are_refused() {
+    let srv = server();
+    let alice = srv.add_reporter("alice", false, &TRUSTED);
+    let (s, _, b) = srv.post_report(Some(&alice), "", b"");
+    assert_eq!(s, 422, "{b}");
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let (s, _, b) = srv.post_report(Some(&alice), "", &garbage);
+    assert!(
+        s == 422 || s == 202,
+        "garbage is refused or yields nothing listable: {s} {b}"
+    );
+    // The server still serves.
+    assert_eq!(
+        a_values(&udp(srv.dns, &query("2.0.0.127.iprbl.test", RecordType::A))),
+        vec!["127.0.0.2"]
+    );
+}
