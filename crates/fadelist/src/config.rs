@@ -589,6 +589,14 @@ mod tests {
             c.zones[0].soa.as_ref().unwrap().minimum,
             Duration::from_secs(60)
         );
+        assert_eq!(c.zones[0].feed, Some(Feed::Ip));
+        assert_eq!(c.zones[1].feed, Some(Feed::BulkIp));
+        let niprbl = c.policy.merged(c.zones[1].policy.as_ref().unwrap());
+        assert_eq!(niprbl.min_reporters, 3);
+        assert_eq!(niprbl.half_life, Duration::from_secs(12 * 3600));
+        assert_eq!(niprbl.list_threshold, c.policy.list_threshold);
+        assert_eq!(c.ingest.never_list.len(), 2);
+        assert_eq!(c.store.raw_retention, Duration::from_secs(30 * 86_400));
     }
 
     #[test]

@@ -316,9 +316,14 @@ pub async fn decay_loop(app: Arc<App>, shutdown: CancellationToken) {
         let now = crate::clock::unix_now();
         let policies = app.policies.clone();
         let default = app.default_policy.clone();
+        let retention = i64::try_from(app.config.store.raw_retention.as_secs()).unwrap_or(i64::MAX);
         let result = app
             .store
             .call(move |s| {
+                // Raw samples past their retention go; the extraction stays.
+                if let Err(e) = s.expire_raw((now as i64).saturating_sub(retention)) {
+                    error!("dropping old raw samples failed: {e}");
+                }
                 s.decay_pass(
                     |z| policies.get(z).cloned().unwrap_or_else(|| default.clone()),
                     now as i64,
