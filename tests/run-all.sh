@@ -7,3 +7,4 @@ cd "$(dirname "$0")/.."
 cargo test --workspace --locked
 cargo build --release --locked -p fadelist
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/run.sh
+FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh

@@ -200,10 +200,15 @@ fn build_config(args: &ZoneArgs) -> anyhow::Result<Config> {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The server logs what it does; one-shot commands only warnings.
+    let default_filter = match cli.command {
+        Command::Serve { .. } => "info,hickory_server=warn,hickory_proto=warn",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("FADELIST_LOG")
-                .unwrap_or_else(|_| EnvFilter::new("info,hickory_server=warn,hickory_proto=warn")),
+                .unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
