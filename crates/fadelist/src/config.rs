@@ -350,29 +350,10 @@ pub struct DatasetConfig {
 
 /// Parses a dataset type name as rbldnsd spells it.
 pub fn parse_dataset_type(s: &str) -> anyhow::Result<DatasetType> {
-    Ok(match s {
-        "ip4set" => DatasetType::Ip4Set,
-        "ip4tset" => DatasetType::Ip4Tset,
-        "ip4trie" => DatasetType::Ip4Trie,
-        "ip6tset" => DatasetType::Ip6Tset,
-        "ip6trie" => DatasetType::Ip6Trie,
-        "dnset" => DatasetType::Dnset,
-        other => bail!(
-            "unknown dataset type {other:?} (supported: ip4set, ip4tset, ip4trie, ip6tset, ip6trie, dnset)"
-        ),
+    DatasetType::from_name(s).with_context(|| {
+        let all: Vec<&str> = DatasetType::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown dataset type {s:?} (supported: {})", all.join(", "))
     })
-}
-
-/// The rbldnsd name of a dataset type.
-pub fn dataset_type_name(t: DatasetType) -> &'static str {
-    match t {
-        DatasetType::Ip4Set => "ip4set",
-        DatasetType::Ip4Tset => "ip4tset",
-        DatasetType::Ip4Trie => "ip4trie",
-        DatasetType::Ip6Tset => "ip6tset",
-        DatasetType::Ip6Trie => "ip6trie",
-        DatasetType::Dnset => "dnset",
-    }
 }
 
 fn dataset_type<'de, D: Deserializer<'de>>(d: D) -> Result<DatasetType, D::Error> {
@@ -552,7 +533,7 @@ impl Config {
                 if d.files.is_empty() {
                     bail!(
                         "zone {name}: a dataset of type {} names no file",
-                        dataset_type_name(d.kind)
+                        d.kind.name()
                     );
                 }
             }

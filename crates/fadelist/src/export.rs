@@ -25,8 +25,6 @@ use fadelist_core::dataset::EXCLUDED;
 use fadelist_core::rbldnsd::{self, DatasetType};
 use fadelist_core::snapshot::Snapshot;
 
-use crate::config::dataset_type_name;
-
 fn write_file(
     dir: &Path,
     name: &str,
@@ -179,12 +177,7 @@ pub fn export_rbldnsd(snapshot: &Snapshot, dir: &Path) -> anyhow::Result<Vec<Str
         }
         for (name, ty, data) in files {
             write_file(dir, &name, ty, &data)?;
-            specs.push(format!(
-                "{}:{}:{}",
-                zone.name(),
-                dataset_type_name(ty),
-                name
-            ));
+            specs.push(format!("{}:{}:{}", zone.name(), ty.name(), name));
         }
     }
     let list = dir.join("rbldnsd.zones");

@@ -19,7 +19,7 @@ use fadelist_core::rbldnsd::{self, DatasetType};
 use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
 use tracing::{error, info};
 
-use crate::config::{Config, ZoneConfig, dataset_type_name};
+use crate::config::{Config, ZoneConfig};
 
 /// What identifies one version of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,7 +88,7 @@ impl DatasetState {
                     f.display(),
                     e.line,
                     e.message,
-                    dataset_type_name(kind)
+                    kind.name()
                 )
             })?;
             parts.push(data);
