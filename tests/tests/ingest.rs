@@ -243,3 +243,30 @@ fn empty_and_garbage_bodies_are_refused() {
         vec!["127.0.0.2"]
     );
 }
+
+#[test]
+fn never_list_entries_are_respected() {
+    let srv = server();
+    {
+        let mut store = fadelist_store::Store::open(&srv.db).expect("store");
+        store
+            .never_list_add("89.160.20.0/24", "a partner's network", 0)
+            .expect("add");
+        store
+            .never_list_add("cheap-meds-online.top", "test", 0)
+            .expect("add");
+    }
+    let a = srv.add_reporter("a", false, &TRUSTED);
+    let b = srv.add_reporter("b", true, &TRUSTED);
+    for t in [&a, &b] {
+        let (status, _, body) = srv.post_report(Some(t), "", &mail("spam-plain.eml"));
+        assert_eq!(status, 202, "{body}");
+        assert!(body.contains("a partner's network"), "{body}");
+    }
+    assert!(!listed(&srv, "112.20.160.89.iprbl.test"));
+    assert!(!listed(&srv, "cheap-meds-online.top.urirbl.test"));
+    assert!(
+        listed(&srv, "rx-discount-store.shop.urirbl.test"),
+        "other domains still list"
+    );
+}

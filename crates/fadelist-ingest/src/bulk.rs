@@ -207,7 +207,7 @@ mod tests {
 
     fn v(headers: &str) -> BulkVerdict {
         let raw = format!("{headers}Subject: t\n\nbody\n");
-        let p = guard::prepare(raw.as_bytes());
+        let p = guard::prepare(raw.as_bytes(), &mut crate::Warnings::default());
         let msg = guard::parse(&p).unwrap();
         verdict(&msg)
     }

@@ -27,6 +27,15 @@
 //!   format; treating their children as text would mistake relay host names
 //!   in their headers for advertised domains).
 //!
+//! A third hazard is time: for every `multipart/*` field, mail-parser scans
+//! forward for `--boundary` and, when it is missing, rewinds and goes on.
+//! 100,000 multipart fields whose boundaries never appear cost 100,000
+//! scans to the end of the message (quadratic: minutes for 10 MB). So a
+//! multipart field is also neutralised (`multipart` becomes `xultipart`,
+//! leaving the part opaque) when its delimiter does not occur after the
+//! field, or when it is past the first [`MAX_MULTIPARTS`] of the message;
+//! both are reported as warnings.
+//!
 //! The search is deliberately a superset of what mail-parser reads: every
 //! `:` whose preceding non-blank bytes on the line spell `content-type`
 //! (mail-parser ignores blanks inside header names) is examined, and its
@@ -44,8 +53,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use mail_parser::parsers::MessageStream;
 use mail_parser::{HeaderValue, Message, MessageParser};
 
+use crate::Warnings;
+
 /// Subtype written over `rfc822` / `global` by [`prepare`].
 pub(crate) const NEUTRAL_MESSAGE_SUBTYPES: [&str; 2] = ["xfc822", "xlobal"];
+
+/// Multipart fields per (embedded) message whose boundary is searched for
+/// and kept; later ones are neutralised. Real mail has a handful.
+pub(crate) const MAX_MULTIPARTS: usize = 64;
 
 /// How far past a `Content-Type:` colon the value may reach and still be
 /// classified. Type and subtype come first; only parameters can be longer.
@@ -101,25 +116,60 @@ pub(crate) struct Prepared<'a> {
     pub bytes: Cow<'a, [u8]>,
 }
 
-/// Neutralises embedded-message and digest content types (see the module
-/// documentation). Linear in `raw.len()`.
-pub(crate) fn prepare(raw: &[u8]) -> Prepared<'_> {
+/// Neutralises embedded-message, digest and hazardous multipart content
+/// types (see the module documentation). Linear in `raw.len()`, plus at
+/// most [`MAX_MULTIPARTS`] boundary searches.
+pub(crate) fn prepare<'a>(raw: &'a [u8], warnings: &mut Warnings) -> Prepared<'a> {
     let mut out: Cow<'_, [u8]> = Cow::Borrowed(raw);
+    let (mut multiparts, mut missing, mut over) = (0usize, 0usize, 0usize);
     let mut i = 0;
-    while let Some(off) = raw.get(i..).and_then(|r| r.iter().position(|&b| b == b':')) {
+    while let Some(off) = raw.get(i..).and_then(|r| memchr::memchr(b':', r)) {
         let colon = i + off;
         i = colon + 1;
         let Some(name_start) = content_type_name_before(raw, colon) else {
             continue;
         };
         let value_end = field_end(raw, colon + 1);
-        let Some(kind) = classify(&raw[colon + 1..value_end]) else {
-            continue;
+        let kind = match classify(&raw[colon + 1..value_end]) {
+            None => continue,
+            Some(Kind::Multipart(boundary)) => {
+                multiparts += 1;
+                if multiparts > MAX_MULTIPARTS {
+                    over += 1;
+                } else if boundary.is_empty() || delimiter_follows(raw, value_end, &boundary) {
+                    // mail-parser's seek will succeed (or, for an empty
+                    // boundary, not even start).
+                    continue;
+                } else {
+                    missing += 1;
+                }
+                Kind::Multipart(boundary)
+            }
+            Some(kind) => kind,
         };
-        let buf = out.to_mut();
-        neutralise(buf, name_start, colon, value_end, kind);
+        neutralise(out.to_mut(), name_start, colon, value_end, &kind);
+    }
+    if missing > 0 {
+        warnings.push(format!(
+            "{missing} multipart part(s) whose boundary never occurs were left unparsed"
+        ));
+    }
+    if over > 0 {
+        warnings.push(format!(
+            "{over} multipart part(s) beyond the first {MAX_MULTIPARTS} were left unparsed"
+        ));
     }
     Prepared { bytes: out }
+}
+
+/// True when `--boundary` occurs after `from` (mail-parser looks for it
+/// anywhere, not only at the start of a line).
+fn delimiter_follows(raw: &[u8], from: usize, boundary: &str) -> bool {
+    let mut needle = Vec::with_capacity(boundary.len() + 2);
+    needle.extend_from_slice(b"--");
+    needle.extend_from_slice(boundary.as_bytes());
+    raw.get(from..)
+        .is_some_and(|rest| memchr::memmem::find(rest, &needle).is_some())
 }
 
 /// End of the header field whose value starts at `start`: the first `\n`
@@ -137,23 +187,29 @@ fn field_end(raw: &[u8], start: usize) -> usize {
     limit
 }
 
-/// Which dangerous content type a value declares.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Dangerous {
+/// Which hazardous content type a value declares.
+#[derive(Clone, PartialEq, Eq, Debug)]
+enum Kind {
     Message,
     Digest,
+    /// Any other `multipart/*`, with its boundary parameter.
+    Multipart(String),
 }
 
 /// Classifies a `Content-Type` value exactly as mail-parser does (same
 /// parser, same comparisons as its `mime_type()`).
-fn classify(value: &[u8]) -> Option<Dangerous> {
+fn classify(value: &[u8]) -> Option<Kind> {
     let parsed = MessageStream::new(value).parse_content_type();
     let HeaderValue::ContentType(ct) = parsed else {
         return None;
     };
     match (ct.ctype(), ct.subtype()) {
-        ("message", Some("rfc822" | "global")) => Some(Dangerous::Message),
-        ("multipart", Some("digest")) => Some(Dangerous::Digest),
+        ("message", Some("rfc822" | "global")) => Some(Kind::Message),
+        ("multipart", Some("digest")) => Some(Kind::Digest),
+        // mail-parser only seeks when there is a boundary parameter.
+        ("multipart", _) => ct
+            .attribute("boundary")
+            .map(|b| Kind::Multipart(b.to_string())),
         _ => None,
     }
 }
@@ -185,10 +241,10 @@ fn content_type_name_before(raw: &[u8], colon: usize) -> Option<usize> {
 /// Rewrites one byte so that the field no longer declares `kind`, then
 /// re-classifies to make sure. Falls back to breaking the field name, which
 /// always works: mail-parser then ignores the field entirely.
-fn neutralise(buf: &mut [u8], name_start: usize, colon: usize, value_end: usize, kind: Dangerous) {
+fn neutralise(buf: &mut [u8], name_start: usize, colon: usize, value_end: usize, kind: &Kind) {
     let token: &[u8] = match kind {
-        Dangerous::Message => b"/",
-        Dangerous::Digest => b"multipart",
+        Kind::Message => b"/",
+        Kind::Digest | Kind::Multipart(_) => b"multipart",
     };
     // For messages, rewrite the first letter after the first '/' that is
     // followed by `rfc822` or `global`; for digests, the first `multipart`.
@@ -211,10 +267,10 @@ fn neutralise(buf: &mut [u8], name_start: usize, colon: usize, value_end: usize,
 
 /// Offset (within `value`) of the byte to overwrite, if a literal form of
 /// the dangerous type is present.
-fn find_target(value: &[u8], kind: Dangerous, token: &[u8]) -> Option<usize> {
+fn find_target(value: &[u8], kind: &Kind, token: &[u8]) -> Option<usize> {
     match kind {
-        Dangerous::Digest => find_ci(value, token),
-        Dangerous::Message => {
+        Kind::Digest | Kind::Multipart(_) => find_ci(value, token),
+        Kind::Message => {
             let mut from = 0;
             while let Some(slash) = value.get(from..).and_then(|v| find_ci(v, token)) {
                 let sub = from + slash + 1;
@@ -260,7 +316,12 @@ mod tests {
     use mail_parser::{MimeHeaders, PartType};
 
     fn prep(s: &str) -> String {
-        String::from_utf8(prepare(s.as_bytes()).bytes.into_owned()).unwrap()
+        String::from_utf8(
+            prepare(s.as_bytes(), &mut Warnings::default())
+                .bytes
+                .into_owned(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -326,14 +387,49 @@ mod tests {
         );
         // Other types are left alone, and no copy is made.
         let raw = "Content-Type: message/delivery-status\nContent-Type: text/plain\n";
-        assert!(matches!(prepare(raw.as_bytes()).bytes, Cow::Borrowed(_)));
+        assert!(matches!(
+            prepare(raw.as_bytes(), &mut Warnings::default()).bytes,
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn multipart_without_a_following_delimiter_is_neutralised() {
+        let mut w = Warnings::default();
+        let raw = "Content-Type: multipart/mixed; boundary=\"gone\"\n\nno delimiter\n";
+        let out = prepare(raw.as_bytes(), &mut w).bytes.into_owned();
+        assert!(out.starts_with(b"Content-Type: xultipart/mixed"));
+        assert!(!w.is_empty());
+        // A delimiter *before* the field does not count: mail-parser seeks
+        // forward only.
+        let raw = "X: --b\nContent-Type: multipart/mixed; boundary=b\n\n";
+        let out = prepare(raw.as_bytes(), &mut w).bytes.into_owned();
+        assert!(String::from_utf8(out).unwrap().contains("xultipart"));
+        // Present: untouched.
+        let raw = "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n";
+        assert!(matches!(
+            prepare(raw.as_bytes(), &mut w).bytes,
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn multiparts_beyond_the_cap_are_neutralised() {
+        let mut raw = String::new();
+        for _ in 0..MAX_MULTIPARTS + 3 {
+            raw.push_str("Content-Type: multipart/mixed; boundary=b\n--b\n");
+        }
+        let mut w = Warnings::default();
+        let out = String::from_utf8(prepare(raw.as_bytes(), &mut w).bytes.into_owned()).unwrap();
+        assert_eq!(out.matches("xultipart").count(), 3);
+        assert!(!w.is_empty());
     }
 
     #[test]
     fn mail_parser_sees_no_nested_message_after_prepare() {
         let raw = "Subject: outer\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
                    Content-Type: message/rfc822\n\nSubject: inner\n\nhi\n--b--\n";
-        let p = prepare(raw.as_bytes());
+        let p = prepare(raw.as_bytes(), &mut Warnings::default());
         let msg = parse(&p).unwrap();
         assert!(
             !msg.parts
@@ -355,7 +451,7 @@ mod tests {
         let raw = "Subject: outer\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
                    Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n\
                    U3ViamVjdDogaW5uZXIKCmhpCg==\n--b--\n";
-        let p = prepare(raw.as_bytes());
+        let p = prepare(raw.as_bytes(), &mut Warnings::default());
         let msg = parse(&p).unwrap();
         let bin = msg.parts.iter().find_map(|p| match &p.body {
             PartType::Binary(b) => Some(b.clone()),
@@ -371,7 +467,7 @@ mod tests {
             raw.push_str("Subject: x\nContent-Type: message/rfc822\n\n");
         }
         raw.push_str("Subject: inner\n\nhello\n");
-        let p = prepare(raw.as_bytes());
+        let p = prepare(raw.as_bytes(), &mut Warnings::default());
         let msg = parse(&p).unwrap();
         assert!(msg.parts.len() <= 2);
     }

@@ -13,12 +13,23 @@
 //! - whether it is bulk mail (newsletter, ESP) ([`bulk`]);
 //! - a Message-ID and body hash to de-duplicate repeated reports.
 //!
+//! Reference lists, public so that operators and docs can show them:
+//! [`uris::BUILTIN_NEVER_LIST`] (domains never reported),
+//! [`bulk::ESP_HEADERS`] and [`bulk::BULK_MAILERS`] (ESP fingerprints), and
+//! the special-purpose address table behind [`special::special_purpose`].
+//!
 //! Hostile input is expected (the input is spam, and reporters can be
-//! malicious): `extract` never panics, and time and memory are linear in
-//! the input, which is capped at [`ExtractOptions::max_message_bytes`].
-//! Limits that trim the analysis (MIME depth and part count, URL
-//! candidates, header and hop counts) produce partial results plus a
-//! [`Extraction::warnings`] entry rather than an error.
+//! malicious): `extract` never panics (the third-party parsers run under
+//! `catch_unwind` as a last resort), never recurses deeper than the MIME
+//! depth limit, and makes a bounded number of linear passes over the input
+//! (capped at [`ExtractOptions::max_message_bytes`]): embedded messages are
+//! re-parsed at most once per nesting level (10), and at most 64 multipart
+//! boundaries are searched per message. Mail-parser is shielded from the
+//! inputs that make it recurse or go quadratic by a pre-pass described in
+//! the private `guard` module. Limits that trim the analysis (MIME depth
+//! and part count, multipart count, URL candidates, header and hop counts)
+//! produce partial results plus a [`Extraction::warnings`] entry rather
+//! than an error.
 
 use std::net::IpAddr;
 
@@ -149,13 +160,14 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> Result<Extraction, ExtractE
     }
     let raw = guard::strip_preamble(raw);
     guard::check_header_start(raw).map_err(ExtractError::NotAMessage)?;
-    let prepared = guard::prepare(raw);
+    let mut warnings = Warnings::default();
+    let prepared = guard::prepare(raw, &mut warnings);
     let top = guard::parse(&prepared).map_err(|e| ExtractError::NotAMessage(e.to_string()))?;
 
     let mut ctx = Ctx {
         opts,
         uris: uris::UriCollector::new(&opts.never_list_domains, opts.max_domains),
-        warnings: Warnings::default(),
+        warnings,
     };
     let mut arf_info = None;
     let mut forwarded = false;
@@ -193,7 +205,7 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> Result<Extraction, ExtractE
         let (embedded, count) = mime::first_embedded(&top, raw);
         let mut analysis = None;
         if let Some(bytes) = embedded
-            && from_reporter(&top, &mut ctx)
+            && from_reporter(&top, opts)
         {
             analysis = analyse_bytes(bytes, false, &mut ctx);
             forwarded = analysis.is_some();
@@ -256,11 +268,11 @@ struct Analysis {
 
 /// True when the upload came from the reporter's side rather than from the
 /// internet (see [`Extraction::forwarded_attachment`]).
-fn from_reporter(top: &Message<'_>, ctx: &mut Ctx<'_>) -> bool {
+fn from_reporter(top: &Message<'_>, opts: &ExtractOptions) -> bool {
     // The wrapper's own hops are not reported; warnings about them are
     // noise.
     let mut scratch = Warnings::default();
-    let (hops, source) = received::walk(top, &ctx.opts.trusted, &mut scratch);
+    let (hops, source) = received::walk(top, &opts.trusted, &mut scratch);
     match source {
         Err(_) => true,
         Ok(s) => hops.get(s.hop_index).is_some_and(|h| h.authenticated),
@@ -272,7 +284,7 @@ fn from_reporter(top: &Message<'_>, ctx: &mut Ctx<'_>) -> bool {
 fn analyse_bytes(bytes: &[u8], headers_only: bool, ctx: &mut Ctx<'_>) -> Option<Analysis> {
     let bytes = guard::strip_preamble(bytes);
     guard::check_header_start(bytes).ok()?;
-    let prepared = guard::prepare(bytes);
+    let prepared = guard::prepare(bytes, &mut ctx.warnings);
     let msg = guard::parse(&prepared).ok()?;
     Some(analyse(&msg, bytes, headers_only, ctx))
 }

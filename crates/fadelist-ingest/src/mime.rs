@@ -172,7 +172,7 @@ pub(crate) fn collect_bodies(
                 let Some(bytes) = part_bytes(part, orig) else {
                     continue;
                 };
-                let prepared = guard::prepare(bytes);
+                let prepared = guard::prepare(bytes, warnings);
                 match guard::parse(&prepared) {
                     Ok(inner) => collect_bodies(&inner, bytes, d + 1, uris, warnings),
                     Err(e) => warnings.push(format!("embedded message in part {i}: {e}")),

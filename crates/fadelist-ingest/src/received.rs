@@ -271,7 +271,7 @@ mod tests {
 
     fn walk_str(headers: &str, trusted: &[&str]) -> (Vec<Hop>, Result<SourceIp, NoSource>) {
         let raw = format!("{headers}Subject: t\n\nbody\n");
-        let p = guard::prepare(raw.as_bytes());
+        let p = guard::prepare(raw.as_bytes(), &mut Warnings::default());
         let msg = guard::parse(&p).unwrap();
         let trusted: Vec<IpNet> = trusted.iter().map(|s| s.parse().unwrap()).collect();
         let mut w = Warnings::default();

@@ -195,3 +195,66 @@ fn export_writes_rbldnsd_files() {
         .expect("run");
     assert!(!bad.status.success());
 }
+
+#[test]
+fn reporter_and_neverlist_commands() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("db.sqlite");
+    let reporter = |rest: &[&str]| {
+        let out = bin()
+            .arg("reporter")
+            .arg("--db")
+            .arg(&db)
+            .args(rest)
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, out, _) = reporter(&["add", "mx1", "--kind", "trap", "--trusted", "192.0.2.0/24"]);
+    assert!(ok && out.contains("token: "), "{out}");
+    let (ok, _, err) = reporter(&["add", "mx1"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, _, err) = reporter(&["add", "mx2", "--trusted", "not-a-cidr"]);
+    assert!(!ok && err.contains("not a CIDR"), "{err}");
+    assert!(reporter(&["suspend", "mx1"]).0);
+    let (_, out, _) = reporter(&["list"]);
+    assert!(
+        out.contains("mx1") && out.contains("suspended") && out.contains("192.0.2.0/24"),
+        "{out}"
+    );
+    assert!(reporter(&["reinstate", "mx1"]).0);
+    assert!(reporter(&["remove", "mx1"]).0);
+    assert!(!reporter(&["remove", "mx1"]).0, "already removed");
+    let neverlist = |rest: &[&str]| {
+        let out = bin()
+            .arg("neverlist")
+            .arg("--db")
+            .arg(&db)
+            .args(rest)
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    assert!(neverlist(&["add", "198.51.100.7/24", "--reason", "partner"]).0);
+    assert!(neverlist(&["add", "Example.COM"]).0);
+    let (ok, _, err) = neverlist(&["add", "not valid!"]);
+    assert!(
+        !ok && err.contains("not an IP address, CIDR or domain"),
+        "{err}"
+    );
+    let (_, out, _) = neverlist(&["list"]);
+    assert!(
+        out.contains("198.51.100.0/24\tpartner") && out.contains("example.com"),
+        "{out}"
+    );
+    assert!(neverlist(&["remove", "example.com"]).0);
+    assert!(!neverlist(&["remove", "example.com"]).0);
+}
