@@ -270,3 +270,86 @@ fn never_list_entries_are_respected() {
         "other domains still list"
     );
 }
+
+#[test]
+fn lookup_explains_a_listing_and_escapes_user_text() {
+    let srv = server();
+    let a = srv.add_reporter("a", false, &TRUSTED);
+    let b = srv.add_reporter("b", true, &TRUSTED);
+    let text = String::from_utf8_lossy(&mail("spam-plain.eml")).into_owned();
+    let hostile = text.replace(
+        "Subject: Your discount is waiting",
+        "Subject: <script>alert(1)</script> for trap@reporter.example",
+    );
+    assert_ne!(hostile, text, "the fixture's subject line was replaced");
+    for t in [&a, &b] {
+        let (status, _, body) = srv.post_report(Some(t), "", hostile.as_bytes());
+        assert_eq!(status, 202, "{body}");
+    }
+    let (status, _, body) =
+        http_request(srv.http, "GET", "/api/v1/lookup/89.160.20.112", None, b"");
+    assert_eq!(status, 200, "{body}");
+    let j = json(&body);
+    for want in [
+        "\"zone\":\"iprbl.test\",\"feed\":\"Ip\"",
+        "\"listed\":true",
+        "\"return_codes\":[\"127.0.0.2\"]",
+        "\"reports\":2",
+        "\"reporters\":2",
+        "\"source\":\"89.160.20.112(Receivedhop2)\"",
+    ] {
+        assert!(j.contains(want), "{want} in {body}");
+    }
+    assert!(
+        !j.contains("\"expires_at\":null,\"reports\":2"),
+        "listed keys have a projected expiry: {body}"
+    );
+    assert!(
+        !body.contains("trap@reporter.example"),
+        "addresses are redacted: {body}"
+    );
+    assert!(
+        !body.contains("\"a\"") && !body.contains("\"b\""),
+        "reporter identities never shown"
+    );
+
+    let (status, _, page) = http_request(srv.http, "GET", "/lookup?q=89.160.20.112", None, b"");
+    assert_eq!(status, 200);
+    assert!(page.contains("Listed."), "{page}");
+    assert!(page.contains("<svg"), "score chart");
+    assert!(!page.contains("<script>"), "user text is escaped");
+    assert!(
+        page.contains("&#60;script&#62;") || page.contains("&lt;script&gt;"),
+        "{page}"
+    );
+    assert!(!page.contains("trap@reporter.example"));
+
+    // A domain: the registered domain is looked up.
+    let (_, _, body) = http_request(
+        srv.http,
+        "GET",
+        "/api/v1/lookup/www.cheap-meds-online.top",
+        None,
+        b"",
+    );
+    assert!(
+        json(&body).contains("\"key\":\"cheap-meds-online.top\""),
+        "{body}"
+    );
+    assert!(json(&body).contains("\"listed\":true"), "{body}");
+    // Never-listable keys say why; bad input gets a helpful 400.
+    let (_, _, body) = http_request(srv.http, "GET", "/api/v1/lookup/10.1.2.3", None, b"");
+    assert!(body.contains("special-purpose"), "{body}");
+    let (_, _, body) = http_request(srv.http, "GET", "/api/v1/lookup/gmail.com", None, b"");
+    assert!(body.contains("never listed"), "{body}");
+    let (status, _, body) =
+        http_request(srv.http, "GET", "/api/v1/lookup/not%20a%20thing", None, b"");
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("neither an IP address nor a domain"),
+        "{body}"
+    );
+    let (status, _, page) = http_request(srv.http, "GET", "/lookup?q=%3Cb%3E", None, b"");
+    assert_eq!(status, 400);
+    assert!(!page.contains("<b>"), "{page}");
+}

@@ -137,7 +137,8 @@ impl Policy {
             .contributions
             .iter()
             .map(|c| decay(c.score, c.at, now, self.half_life).min(self.reporter_cap))
-            .sum()
+            // fold from +0.0: `sum()` of nothing is -0.0, which shows.
+            .fold(0.0, |a, b| a + b)
     }
 
     /// Distinct reporters counting towards corroboration at `now`.

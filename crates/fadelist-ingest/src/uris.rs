@@ -440,7 +440,7 @@ fn normalise_list_entry(d: &str) -> String {
 
 /// Reduces a host (already lower-case ASCII from `url`) to its registered
 /// domain, checking that it is a plausible DNS name under a known suffix.
-pub(crate) fn registered_domain(host: &str) -> Result<String, &'static str> {
+pub fn registered_domain(host: &str) -> Result<String, &'static str> {
     if host.is_empty() || host.len() > 253 {
         return Err("host name length");
     }

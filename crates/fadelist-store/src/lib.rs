@@ -179,6 +179,42 @@ pub struct Delisted {
     pub key: String,
 }
 
+/// The stored listing state of a key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ListingRow {
+    /// Category of the latest report.
+    pub category: String,
+    /// First report, Unix seconds.
+    pub first_seen: i64,
+    /// Latest report, Unix seconds.
+    pub last_seen: i64,
+    /// Start of the current listing, if listed.
+    pub listed_since: Option<i64>,
+    /// The current listing lasts at least until then.
+    pub min_until: Option<i64>,
+    /// Listings in the repeat window.
+    pub listing_count: i64,
+    /// Reports counted against the key.
+    pub report_count: i64,
+}
+
+/// One report counted against a key, for lookup pages.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Evidence {
+    /// Report id.
+    pub report_id: i64,
+    /// When it arrived.
+    pub received_at: i64,
+    /// Its subject (unredacted: redact before showing it).
+    pub subject: Option<String>,
+    /// spam, phishing or malware.
+    pub category: String,
+    /// The JSON answer recorded with it (extraction details).
+    pub outcome: String,
+    /// Reported by a spam trap.
+    pub from_trap: bool,
+}
+
 /// An audit log entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -576,6 +612,75 @@ impl Store {
         Ok(existed.then_some(state))
     }
 
+    // ------------------------------------------------------------ lookups
+
+    /// The listing row of a key, if the key was ever reported.
+    pub fn listing(&self, zone: &str, key: &str) -> Result<Option<ListingRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT category, first_seen, last_seen, listed_since, min_until, listing_count, report_count
+                 FROM listings WHERE zone = ?1 AND key = ?2",
+                params![zone, key],
+                |r| {
+                    Ok(ListingRow {
+                        category: r.get(0)?,
+                        first_seen: r.get(1)?,
+                        last_seen: r.get(2)?,
+                        listed_since: r.get(3)?,
+                        min_until: r.get(4)?,
+                        listing_count: r.get(5)?,
+                        report_count: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Every report counted against a key, oldest first: (time, reporter,
+    /// the reporter's weight). Enough to replay its score over time.
+    pub fn report_events(&self, zone: &str, key: &str) -> Result<Vec<(i64, i64, f64)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.received_at, r.reporter_id, p.weight FROM evidence e
+             JOIN reports r ON r.id = e.report_id JOIN reporters p ON p.id = r.reporter_id
+             WHERE e.zone = ?1 AND e.key = ?2 ORDER BY r.received_at, r.id",
+        )?;
+        let rows = stmt.query_map(params![zone, key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest `limit` reports counted against a key.
+    pub fn evidence(&self, zone: &str, key: &str, limit: usize) -> Result<Vec<Evidence>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT r.id, r.received_at, r.subject, r.category, r.outcome, p.kind FROM evidence e
+             JOIN reports r ON r.id = e.report_id JOIN reporters p ON p.id = r.reporter_id
+             WHERE e.zone = ?1 AND e.key = ?2 ORDER BY r.received_at DESC, r.id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![zone, key, limit as i64], |r| {
+            Ok(Evidence {
+                report_id: r.get(0)?,
+                received_at: r.get(1)?,
+                subject: r.get(2)?,
+                category: r.get(3)?,
+                outcome: r.get(4)?,
+                from_trap: r.get::<_, String>(5)? == "trap",
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Distinct reporters that ever reported a key.
+    pub fn reporter_count(&self, zone: &str, key: &str) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT count(DISTINCT r.reporter_id) FROM evidence e JOIN reports r ON r.id = e.report_id
+             WHERE e.zone = ?1 AND e.key = ?2",
+            params![zone, key],
+            |r| r.get(0),
+        )?)
+    }
+
     // ------------------------------------------------------------ audit
 
     fn audit(
@@ -894,5 +999,20 @@ mod tests {
             .unwrap();
         assert_eq!(decompress(&raw).unwrap(), b"Subject: hello\r\n\r\nbody");
         assert!(s.key_state("iprbl.test", "example.com").unwrap().is_some());
+        let row = s.listing("iprbl.test", "example.com").unwrap().unwrap();
+        assert_eq!(
+            (row.first_seen, row.report_count, row.listed_since),
+            (5, 1, None)
+        );
+        assert_eq!(
+            s.report_events("iprbl.test", "example.com").unwrap(),
+            vec![(5, 1, 1.0)]
+        );
+        let ev = s.evidence("iprbl.test", "example.com", 5).unwrap();
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].subject.as_deref(), Some("hello"));
+        assert!(!ev[0].from_trap);
+        assert_eq!(s.reporter_count("iprbl.test", "example.com").unwrap(), 1);
+        assert!(s.listing("iprbl.test", "other.com").unwrap().is_none());
     }
 }

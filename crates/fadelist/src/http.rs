@@ -39,6 +39,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/zones", get(zones))
+        .route("/api/v1/lookup/{key}", get(crate::lookup::api_lookup))
+        .route("/lookup", get(crate::lookup::page_lookup))
         .route(
             "/api/v1/reports",
             post(crate::reports::post_report).layer(DefaultBodyLimit::max(limit)),

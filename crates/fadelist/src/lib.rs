@@ -11,6 +11,7 @@ pub mod config;
 pub mod export;
 pub mod feeds;
 pub mod http;
+pub mod lookup;
 pub mod pipeline;
 pub mod reports;
 pub mod zones;

@@ -202,6 +202,12 @@ impl App {
         data.1.zone_for(feed).map(str::to_string)
     }
 
+    /// The feed `zone` takes, if any.
+    pub fn feed_of(&self, zone: &str) -> Option<Feed> {
+        let data = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        data.1.zones.get(zone).and_then(|z| z.feed)
+    }
+
     /// Applies listing changes to the feeds and publishes when anything
     /// changed. `changes`: (zone, key, Some(category) = listed / None).
     pub fn apply(&self, changes: &[(String, ListingKey, Option<String>)], now: u64) {
