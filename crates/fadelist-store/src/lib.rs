@@ -215,6 +215,62 @@ pub struct Evidence {
     pub from_trap: bool,
 }
 
+/// What happened to a delisting request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DelistOutcome {
+    /// Removed at once.
+    Removed,
+    /// Too many recent removals: waiting for human review.
+    Queued,
+    /// The key was not listed in any report-fed zone.
+    NotListed,
+}
+
+impl DelistOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            DelistOutcome::Removed => "removed",
+            DelistOutcome::Queued => "queued",
+            DelistOutcome::NotListed => "not-listed",
+        }
+    }
+}
+
+/// The result of a delisting request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DelistResult {
+    /// Request id.
+    pub id: i64,
+    /// What happened.
+    pub outcome: DelistOutcome,
+    /// Zones the key was (or, when queued, is) listed in.
+    pub zones: Vec<String>,
+    /// Self-service removals of this key in the window before this one.
+    pub recent_removals: i64,
+}
+
+/// A recorded delisting request.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DelistRequest {
+    /// Id.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Who asked (client IP).
+    pub requester_ip: String,
+    /// The key.
+    pub key: String,
+    /// Contact e-mail.
+    pub email: String,
+    /// The requester's explanation.
+    pub explanation: String,
+    /// removed, queued, not-listed, approved or denied.
+    pub outcome: String,
+    /// Zones concerned.
+    pub zones: Vec<String>,
+}
+
 /// An audit log entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -235,7 +291,10 @@ pub struct AuditEntry {
 }
 
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("../migrations/001_initial.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("../migrations/001_initial.sql")),
+        M::up(include_str!("../migrations/002_delisting.sql")),
+    ])
 }
 
 fn compress(raw: &[u8]) -> Vec<u8> {
@@ -612,6 +671,180 @@ impl Store {
         Ok(existed.then_some(state))
     }
 
+    // ------------------------------------------------------------ delisting
+
+    /// Handles a delisting request for `key` in the report-fed `zones`.
+    ///
+    /// Removal is immediate when the key had fewer than `limit`
+    /// self-service removals in the last `window` seconds; otherwise the
+    /// request waits in the review queue. A removal discards the evidence
+    /// collected so far (old reports cannot relist the key) but keeps the
+    /// listing history, so new reports relist it with the repeat-offender
+    /// escalation. Every request is recorded, whatever its outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub fn request_delisting(
+        &mut self,
+        key: &str,
+        zones: &[String],
+        requester_ip: &str,
+        email: &str,
+        explanation: &str,
+        now: i64,
+        limit: u32,
+        window: i64,
+    ) -> Result<DelistResult> {
+        let tx = self.conn.transaction()?;
+        let listed: Vec<String> = {
+            let mut stmt = tx
+                .prepare("SELECT zone FROM listings WHERE key = ?1 AND listed_since IS NOT NULL")?;
+            let rows = stmt.query_map(params![key], |r| r.get::<_, String>(0))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .filter(|z| zones.contains(z))
+                .collect()
+        };
+        let recent: i64 = tx.query_row(
+            "SELECT count(*) FROM delist_requests WHERE key = ?1 AND outcome IN ('removed', 'approved') AND at > ?2",
+            params![key, now.saturating_sub(window)],
+            |r| r.get(0),
+        )?;
+        let outcome = if listed.is_empty() {
+            DelistOutcome::NotListed
+        } else if recent < i64::from(limit) {
+            DelistOutcome::Removed
+        } else {
+            DelistOutcome::Queued
+        };
+        let zones_json =
+            serde_json::to_string(&listed).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tx.execute(
+            "INSERT INTO delist_requests (at, requester_ip, key, email, explanation, outcome, zones)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![now, requester_ip, key, email, explanation, outcome.as_str(), zones_json],
+        )?;
+        let id = tx.last_insert_rowid();
+        if outcome == DelistOutcome::Removed {
+            for z in &listed {
+                remove_listing(&tx, z, key)?;
+                audit_tx(
+                    &tx,
+                    Some(z),
+                    Some(key),
+                    "delisted",
+                    &format!("self-service removal, request #{id}"),
+                    None,
+                    now,
+                )?;
+            }
+        } else if outcome == DelistOutcome::Queued {
+            audit_tx(
+                &tx,
+                None,
+                Some(key),
+                "delist-queued",
+                &format!(
+                    "request #{id}: {recent} self-service removals in the window; human review"
+                ),
+                None,
+                now,
+            )?;
+        }
+        tx.commit()?;
+        Ok(DelistResult {
+            id,
+            outcome,
+            zones: listed,
+            recent_removals: recent,
+        })
+    }
+
+    /// Delisting requests waiting for review, oldest first.
+    pub fn review_queue(&self) -> Result<Vec<DelistRequest>> {
+        self.delist_requests_where("outcome = 'queued' ORDER BY id")
+    }
+
+    /// Every delisting request of a key, newest first.
+    pub fn delist_requests_for(&self, key: &str) -> Result<Vec<DelistRequest>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, at, requester_ip, key, email, explanation, outcome, zones FROM delist_requests
+             WHERE key = ?1 ORDER BY id DESC",
+        )?;
+        let rows = stmt.query_map(params![key], row_to_request)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    fn delist_requests_where(&self, cond: &str) -> Result<Vec<DelistRequest>> {
+        let sql = format!(
+            "SELECT id, at, requester_ip, key, email, explanation, outcome, zones FROM delist_requests WHERE {cond}"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map([], row_to_request)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Decides a queued request: `approve` removes the key from the zones
+    /// it is listed in now. Returns the zones removed from, or `None` when
+    /// there is no such queued request.
+    pub fn decide(
+        &mut self,
+        id: i64,
+        approve: bool,
+        by: &str,
+        zones: &[String],
+        now: i64,
+    ) -> Result<Option<Vec<String>>> {
+        let tx = self.conn.transaction()?;
+        let key: Option<String> = tx
+            .query_row(
+                "SELECT key FROM delist_requests WHERE id = ?1 AND outcome = 'queued'",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let mut removed = Vec::new();
+        if approve {
+            let listed: Vec<String> = {
+                let mut stmt = tx.prepare(
+                    "SELECT zone FROM listings WHERE key = ?1 AND listed_since IS NOT NULL",
+                )?;
+                let rows = stmt.query_map(params![key], |r| r.get::<_, String>(0))?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for z in listed.into_iter().filter(|z| zones.contains(z)) {
+                remove_listing(&tx, &z, &key)?;
+                audit_tx(
+                    &tx,
+                    Some(&z),
+                    Some(&key),
+                    "delisted",
+                    &format!("request #{id} approved by {by}"),
+                    None,
+                    now,
+                )?;
+                removed.push(z);
+            }
+        } else {
+            audit_tx(
+                &tx,
+                None,
+                Some(&key),
+                "delist-denied",
+                &format!("request #{id} denied by {by}"),
+                None,
+                now,
+            )?;
+        }
+        tx.execute(
+            "UPDATE delist_requests SET outcome = ?2, decided_at = ?3, decided_by = ?4 WHERE id = ?1",
+            params![id, if approve { "approved" } else { "denied" }, now, by],
+        )?;
+        tx.commit()?;
+        Ok(Some(removed))
+    }
+
     // ------------------------------------------------------------ lookups
 
     /// The listing row of a key, if the key was ever reported.
@@ -742,6 +975,34 @@ fn row_to_reporter(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<Reporter>> 
         removed: status == 2,
         created_at: r.get(6)?,
     }))
+}
+
+/// Ends a listing and discards its evidence; the listing history stays
+/// for the repeat-offender escalation.
+fn remove_listing(tx: &Transaction<'_>, zone: &str, key: &str) -> Result<()> {
+    tx.execute(
+        "UPDATE listings SET listed_since = NULL, min_until = NULL WHERE zone = ?1 AND key = ?2",
+        params![zone, key],
+    )?;
+    tx.execute(
+        "DELETE FROM contributions WHERE zone = ?1 AND key = ?2",
+        params![zone, key],
+    )?;
+    Ok(())
+}
+
+fn row_to_request(r: &rusqlite::Row<'_>) -> rusqlite::Result<DelistRequest> {
+    let zones: String = r.get(7)?;
+    Ok(DelistRequest {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        requester_ip: r.get(2)?,
+        key: r.get(3)?,
+        email: r.get(4)?,
+        explanation: r.get(5)?,
+        outcome: r.get(6)?,
+        zones: serde_json::from_str(&zones).unwrap_or_default(),
+    })
 }
 
 fn key_outcome(k: &KeyInput, e: &Evaluation) -> KeyOutcome {
@@ -968,6 +1229,100 @@ mod tests {
             log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
             vec!["delisted", "listed"]
         );
+    }
+
+    #[test]
+    fn self_service_delisting_limit_and_review() {
+        let mut s = Store::open_in_memory().unwrap();
+        let a = s
+            .add_reporter("a", 1.0, ReporterKind::User, &[], "ta", 0)
+            .unwrap();
+        let b = s
+            .add_reporter("b", 1.0, ReporterKind::User, &[], "tb", 0)
+            .unwrap();
+        let zones = vec!["iprbl.test".to_string()];
+        let list = |s: &mut Store, t: i64| {
+            s.ingest(
+                &report(a.id, &format!("<a{t}>"), t),
+                1.0,
+                &[key("192.0.2.1")],
+                |_, _| "{}".into(),
+            )
+            .unwrap()
+            .unwrap();
+            s.ingest(
+                &report(b.id, &format!("<b{t}>"), t),
+                1.0,
+                &[key("192.0.2.1")],
+                |_, _| "{}".into(),
+            )
+            .unwrap()
+            .unwrap();
+        };
+        let ask = |s: &mut Store, t: i64| {
+            s.request_delisting(
+                "192.0.2.1",
+                &zones,
+                "198.51.100.9",
+                "ops@example.net",
+                "fixed",
+                t,
+                2,
+                30 * 86_400,
+            )
+            .unwrap()
+        };
+        assert_eq!(ask(&mut s, 50).outcome, DelistOutcome::NotListed);
+        list(&mut s, 100);
+        let r = ask(&mut s, 110);
+        assert_eq!(
+            (r.outcome, r.zones.clone()),
+            (DelistOutcome::Removed, zones.clone())
+        );
+        assert!(s.listed().unwrap().is_empty());
+        assert!(
+            s.key_state("iprbl.test", "192.0.2.1")
+                .unwrap()
+                .unwrap()
+                .contributions
+                .is_empty(),
+            "evidence discarded"
+        );
+        // Old evidence cannot relist: one new report is not enough.
+        s.ingest(
+            &report(a.id, "<a2>", 120),
+            1.0,
+            &[key("192.0.2.1")],
+            |_, _| "{}".into(),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(s.listed().unwrap().is_empty());
+        list(&mut s, 130);
+        assert_eq!(
+            ask(&mut s, 140).outcome,
+            DelistOutcome::Removed,
+            "second removal in the window"
+        );
+        list(&mut s, 150);
+        let q = ask(&mut s, 160);
+        assert_eq!(q.outcome, DelistOutcome::Queued, "third goes to review");
+        assert_eq!(s.listed().unwrap().len(), 1, "still listed while queued");
+        assert_eq!(s.review_queue().unwrap().len(), 1);
+        assert_eq!(
+            s.decide(q.id, true, "admin", &zones, 170).unwrap(),
+            Some(zones.clone())
+        );
+        assert!(s.listed().unwrap().is_empty());
+        assert_eq!(
+            s.decide(q.id, true, "admin", &zones, 171).unwrap(),
+            None,
+            "decided once"
+        );
+        assert_eq!(s.delist_requests_for("192.0.2.1").unwrap().len(), 4);
+        // Outside the window the count starts over.
+        list(&mut s, 40 * 86_400);
+        assert_eq!(ask(&mut s, 40 * 86_400 + 1).outcome, DelistOutcome::Removed);
     }
 
     #[test]
