@@ -345,8 +345,8 @@ def cpu_stat():
         f = line.split()
         if f[0] in ("cpu0", "cpu1"):
             v = list(map(int, f[1:9]))
-            busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]
-            out[f[0]] = (busy, busy + v[3] + v[4])
+            busy = v[0] + v[1] + v[2] + v[5] + v[6]           # as benches/run.sh: steal is not busy
+            out[f[0]] = (busy, busy + v[3] + v[4] + v[7])
     return out
 
 
@@ -703,6 +703,26 @@ def cmd_paced(a, gen):
     return 0
 
 
+def cmd_fsync(a, _gen):
+    """Baseline of the disk under the database: append 4 KiB + fsync, N times (as a WAL commit does)."""
+    path = os.path.join(a.dir, "fsync-probe.tmp")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    buf = b"x" * 4096
+    lat = []
+    try:
+        for _ in range(a.n):
+            t = time.perf_counter()
+            os.write(fd, buf)
+            os.fsync(fd)
+            lat.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    print(json.dumps({"n": a.n, "p50_ms": 1000 * pct(lat, 50), "p99_ms": 1000 * pct(lat, 99),
+                      "mean_ms": 1000 * statistics.mean(lat)}))
+    return 0
+
+
 def cmd_sample(a, gen):
     os.makedirs(a.outdir, exist_ok=True)
     rows = []
@@ -728,15 +748,15 @@ def cmd_report(a, _gen):
     tp = R.get("throughput", [])
     o.append("## fadelist ingestion: reports per second (HTTP + parsing + SQLite, synchronous=FULL)\n")
     o.append("| clients | run s | reports accepted (202) | **accepted / s** | source IPs listed / s | p50 ms | p99 ms | "
-             "listing post p50 / p99 ms | errors | dup (200) | server CPU ms / report | server CPU % | CPU0 busy % | CPU1 other % |")
-    o.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+             "listing post p50 / p99 ms | errors | dup (200) | server CPU ms / report | server CPU % | generator CPU % | CPU0 busy % | CPU1 other % |")
+    o.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for r in tp:
-        o.append("| %d | %.1f | %s | **%s** | %s | %s | %s | %s / %s | %d | %d | %s | %s | %s | %s |" % (
+        o.append("| %d | %.1f | %s | **%s** | %s | %s | %s | %s / %s | %d | %d | %s | %s | %s | %s | %s |" % (
             r["clients"], r["elapsed_s"], fmt(r["accepted"]), fmt(r["accepted_per_s"]), fmt(r["source_listings_per_s"]),
             fmt(r["p50_ms"], "{:.1f}"), fmt(r["p99_ms"], "{:.1f}"), fmt(r["listing_p50_ms"], "{:.1f}"),
             fmt(r["listing_p99_ms"], "{:.1f}"), r["errors"], r["duplicates"],
             fmt(r.get("server_cpu_ms_per_report"), "{:.2f}"), fmt(100 * r["server_cpu_s"] / r["wall_s"], "{:.0f}"),
-            fmt(r.get("cpu0_busy_pct"), "{:.0f}"), fmt(r.get("cpu1_other_pct"), "{:.0f}")))
+            fmt(100 * r["client_cpu_s"] / r["wall_s"], "{:.0f}"), fmt(r.get("cpu0_busy_pct"), "{:.0f}"), fmt(r.get("cpu1_other_pct"), "{:.0f}")))
     if tp:
         sizes = [r["size_mean_b"] for r in tp if r["size_mean_b"]]
         o.append("")
@@ -893,6 +913,9 @@ def main():
     sp.add_argument("--secs", type=float, default=10)
     sp.add_argument("--workers", type=int, default=8)
     sp.add_argument("--probe-every", type=int, default=20, help="probe every Nth pair's listing post (0: none)")
+    sp = sub.add_parser("fsync")
+    sp.add_argument("--dir", required=True)
+    sp.add_argument("-n", type=int, default=300)
     sp = sub.add_parser("sample")
     sp.add_argument("--outdir", required=True)
     sp.add_argument("--start", type=int, default=0)
@@ -900,8 +923,8 @@ def main():
     sp = sub.add_parser("report")
     sp.add_argument("--results", required=True, help="JSON: {throughput: [...], latency: {...}, paced: [...], dns: [...]}")
     a = p.parse_args()
-    gen = None if a.cmd == "report" else Generator(a.mail_dir)
-    return {"guard": cmd_guard, "throughput": cmd_throughput, "latency": cmd_latency, "paced": cmd_paced,
+    gen = None if a.cmd in ("report", "fsync") else Generator(a.mail_dir)
+    return {"guard": cmd_guard, "fsync": cmd_fsync, "throughput": cmd_throughput, "latency": cmd_latency, "paced": cmd_paced,
             "sample": cmd_sample, "report": cmd_report}[a.cmd](a, gen)
 
 

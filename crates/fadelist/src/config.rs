@@ -33,6 +33,44 @@ pub struct Config {
     /// Listing policy (zones may override parts of it).
     #[serde(default)]
     pub policy: PolicyConfig,
+    /// Lookup pages and delisting.
+    #[serde(default)]
+    pub web: WebConfig,
+}
+
+/// `[web]`: lookup pages and self-service delisting.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    /// Self-service removals of one key allowed in `self_service_window`;
+    /// more go to the review queue.
+    pub self_service_limit: u32,
+    /// Window of the self-service limit.
+    #[serde(deserialize_with = "duration")]
+    pub self_service_window: Duration,
+    /// Key for the signed form tokens; random per start when unset.
+    pub form_secret: Option<String>,
+    /// A form sent sooner than this after it was served is refused (bots).
+    #[serde(deserialize_with = "duration")]
+    pub form_min_fill: Duration,
+    /// A form older than this is refused (reload the page).
+    #[serde(deserialize_with = "duration")]
+    pub form_max_age: Duration,
+    /// Delisting requests per client IP per minute (more: 429).
+    pub delist_per_minute: u32,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            self_service_limit: 2,
+            self_service_window: Duration::from_secs(30 * 86_400),
+            form_secret: None,
+            form_min_fill: Duration::from_secs(3),
+            form_max_age: Duration::from_secs(3600),
+            delist_per_minute: 5,
+        }
+    }
 }
 
 /// `[store]`.
@@ -449,6 +487,7 @@ pub fn embedded_default() -> Config {
         store: StoreConfig::default(),
         ingest: IngestConfig::default(),
         policy: PolicyConfig::default(),
+        web: WebConfig::default(),
     }
 }
 

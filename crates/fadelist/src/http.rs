@@ -42,6 +42,16 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/lookup/{key}", get(crate::lookup::api_lookup))
         .route("/lookup", get(crate::lookup::page_lookup))
         .route(
+            "/delist",
+            get(crate::delist::page_form)
+                .post(crate::delist::page_submit)
+                .layer(DefaultBodyLimit::max(16 * 1024)),
+        )
+        .route(
+            "/api/v1/delistings",
+            post(crate::delist::api_delist).layer(DefaultBodyLimit::max(16 * 1024)),
+        )
+        .route(
             "/api/v1/reports",
             post(crate::reports::post_report).layer(DefaultBodyLimit::max(limit)),
         )

@@ -8,6 +8,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod delist;
 pub mod export;
 pub mod feeds;
 pub mod http;

@@ -73,14 +73,14 @@ impl StoreHandle {
     }
 }
 
-/// Per-reporter token buckets.
+/// Token buckets per key (reporter id, client IP).
 #[derive(Debug)]
-pub struct RateLimiter {
+pub struct RateLimiter<K = i64> {
     per_minute: f64,
-    buckets: Mutex<HashMap<i64, (f64, Instant)>>,
+    buckets: Mutex<HashMap<K, (f64, Instant)>>,
 }
 
-impl RateLimiter {
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     /// Allows `per_minute` reports per reporter, with a burst of the same.
     pub fn new(per_minute: u32) -> Self {
         RateLimiter {
@@ -89,10 +89,18 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for `reporter`; `Err(seconds)` until one is free.
-    pub fn check(&self, reporter: i64, now: Instant) -> Result<(), u64> {
+    /// Takes a token for `key`; `Err(seconds)` until one is free.
+    pub fn check(&self, key: K, now: Instant) -> Result<(), u64> {
         let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        let (tokens, last) = b.entry(reporter).or_insert((self.per_minute, now));
+        // Forget idle buckets now and then so the map stays small.
+        if b.len() > 100_000 {
+            let per_minute = self.per_minute;
+            b.retain(|_, (t, last)| {
+                *t + now.saturating_duration_since(*last).as_secs_f64() * per_minute / 60.0
+                    < per_minute
+            });
+        }
+        let (tokens, last) = b.entry(key).or_insert((self.per_minute, now));
         let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_minute / 60.0;
         *tokens = (*tokens + refill).min(self.per_minute);
         *last = now;
@@ -122,6 +130,10 @@ pub struct App {
     pub default_policy: Policy,
     /// Report rate limits.
     pub rate: RateLimiter,
+    /// Delisting rate limits per client IP.
+    pub delist_rate: RateLimiter<IpAddr>,
+    /// Key of the signed delisting-form tokens.
+    pub form_secret: Vec<u8>,
     /// Never-list networks from the configuration.
     pub never_nets: Vec<IpNet>,
     /// Never-list domains from the configuration.
@@ -178,8 +190,21 @@ impl App {
                 None => anyhow::bail!("ingest.never_list: {e:?} is not an IP, CIDR or domain"),
             }
         }
+        let form_secret = match &config.web.form_secret {
+            Some(s) => s.as_bytes().to_vec(),
+            None => {
+                // Tokens then last until a restart, which their one-hour
+                // expiry makes harmless.
+                let mut b = vec![0u8; 32];
+                getrandom::fill(&mut b)
+                    .map_err(|e| anyhow::anyhow!("no randomness for the form secret: {e}"))?;
+                b
+            }
+        };
         Ok(App {
             rate: RateLimiter::new(config.ingest.rate_per_minute),
+            delist_rate: RateLimiter::new(config.web.delist_per_minute),
+            form_secret,
             publisher: Publisher::new(snapshot),
             store: StoreHandle::spawn(store),
             data: Mutex::new((zones, feeds)),
