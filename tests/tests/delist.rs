@@ -255,3 +255,28 @@ fn delisting_is_rate_limited_per_client() {
         "the refused one is not recorded"
     );
 }
+
+#[test]
+fn home_page_publishes_the_live_criteria() {
+    let srv = TestServer::start_with(&[], &[], |c| {
+        c.policy.half_life = Duration::from_secs(3 * 3600);
+        c.policy.min_reporters = 3;
+        c.web.self_service_limit = 4;
+    });
+    let (s, _, page) = http_request(srv.http, "GET", "/", None, b"");
+    assert_eq!(s, 200);
+    for want in [
+        "iprbl.test",
+        "niprbl.test",
+        "urirbl.test",
+        "127.0.0.2 spam, 127.0.0.3 phishing, 127.0.0.4 malware",
+        "half-life of 3 h",
+        "at least 3 different reporters",
+        "at once, 4 times within 30 days",
+        "::ffff:7f00:2",
+        "<label for=\"q\"",
+        "lang=\"en\"",
+    ] {
+        assert!(page.contains(want), "{want:?} missing from the home page");
+    }
+}

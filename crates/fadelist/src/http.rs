@@ -37,6 +37,7 @@ pub fn router(app: Arc<App>) -> Router {
     // One byte over the limit is enough to tell "too large" (413).
     let limit = app.config.ingest.max_message_bytes.saturating_add(1);
     Router::new()
+        .route("/", get(crate::home::page_home))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/zones", get(zones))
         .route("/api/v1/lookup/{key}", get(crate::lookup::api_lookup))

@@ -11,6 +11,7 @@ pub mod config;
 pub mod delist;
 pub mod export;
 pub mod feeds;
+pub mod home;
 pub mod http;
 pub mod lookup;
 pub mod pipeline;
