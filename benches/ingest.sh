@@ -51,15 +51,16 @@ ENV_NOTE=$(env | grep -E '^FADELIST_(BENCH|INGEST)_' | sort | tr '\n' ' ' || tru
 
 if ((QUICK)); then
     MODE=quick; GEN_ARGS=(--ips 100000)
-    TP_SECS=${FADELIST_INGEST_SECS:-4}; SAMPLES=${FADELIST_INGEST_SAMPLES:-50}
+    TP_SECS=${FADELIST_INGEST_SECS:-4}; SAMPLES=${FADELIST_INGEST_SAMPLES:-50}; GROWTH_RUNS=2; GROWTH_SECS=4
     ROUNDS=${FADELIST_BENCH_ROUNDS:-1}; SECS=${FADELIST_BENCH_SECS:-5}
 else
     MODE=full; GEN_ARGS=()
-    TP_SECS=${FADELIST_INGEST_SECS:-15}; SAMPLES=${FADELIST_INGEST_SAMPLES:-200}
+    TP_SECS=${FADELIST_INGEST_SECS:-15}; SAMPLES=${FADELIST_INGEST_SAMPLES:-200}; GROWTH_RUNS=4; GROWTH_SECS=10
     ROUNDS=${FADELIST_BENCH_ROUNDS:-3}; SECS=${FADELIST_BENCH_SECS:-15}
 fi
 CLIENTS=(${FADELIST_INGEST_CLIENTS:-1 4 16})
 RATE=${FADELIST_INGEST_RATE:-200}
+GROWTH_CLIENTS=4          # clients of the "as listings accumulate" runs
 WORKERS=8                 # keep-alive connections of the paced generator
 PROBE_EVERY=10            # part 3: probe every 10th pair's listing post
 PROBE_LIMIT=5             # seconds a report-to-DNS probe polls at most
@@ -278,11 +279,12 @@ stop_server() {  # stop_server SPID TPID: SIGTERM the server, reap its timeout w
     forget "$1" "$2"
 }
 
-log_notes() {  # log_notes LOG LABEL: counts of WARN/ERROR/panic lines in a server log
-    local w e p
-    w=$(grep -c ' WARN ' "$1" || true); e=$(grep -c ' ERROR ' "$1" || true); p=$(grep -c 'panicked' "$1" || true)
-    printf '%s: %s WARN, %s ERROR, %s panic line(s)' "$2" "$w" "$e" "$p"
-    if ((e + p > 0)); then printf ' (first: `%s`)' "$(grep -m1 -E ' ERROR |panicked' "$1" | cut -c1-200 | tr '`|' "'/")"; fi
+log_notes() {  # log_notes LOG LABEL: counts of WARN/ERROR/panic lines in a server log (colours stripped)
+    local w e p plain=$1.plain
+    sed 's/\x1b\[[0-9;]*m//g' "$1" >"$plain"
+    w=$(grep -c ' WARN ' "$plain" || true); e=$(grep -c ' ERROR ' "$plain" || true); p=$(grep -c 'panicked' "$plain" || true)
+    printf '%s: %s WARN, %s ERROR, %s panic' "$2" "$w" "$e" "$p"
+    if ((e + p > 0)); then printf ' (first: `%s`)' "$(grep -m1 -E ' ERROR |panicked' "$plain" | cut -c1-200 | tr '`|' "'/")"; fi
 }
 
 zone_entries() {  # zone_entries HTTP_PORT: "iprbl.test=N niprbl.test=N urirbl.test=N" from /api/v1/zones
@@ -297,45 +299,70 @@ HZ=$(getconf CLK_TCK)
 T_BEGIN=$(now)
 
 # ---------------------------------------------------------------- 3. parts 1 and 2: report feeds only
-log "part 1+2: fresh database in $DBDIR, two reporters, report feeds only"
-new_db p12
-DNS_PORT=$(free_port); HTTP_PORT=$(free_port)
-[[ $DNS_PORT != "$HTTP_PORT" ]] || HTTP_PORT=$(free_port)
-write_config "$WORK/feeds.toml" "$DNS_PORT" "$HTTP_PORT" 0
-start_server "$WORK/feeds.toml" "$DB" "$WORK/server-p12.log" 2.0.0.127.iprbl.test
-log "server up on DNS $DNS_PORT, HTTP $HTTP_PORT (pid $SPID)"
-COMMON=(--port "$HTTP_PORT" --token-a "$TOKEN_A" --token-b "$TOKEN_B" --server-pid "$SPID")
-
-log "guard: one message of every template, posted by A then B (and B again: a duplicate)"
-if ! loadgen 120 guard "${COMMON[@]}" --dns-port "$DNS_PORT" --start 90000000 >"$WORK/guard.json"; then
-    python3 -c 'import json,sys; [print("  ", r["template"], r["problems"]) for r in json.load(open(sys.argv[1]))["templates"] if r["problems"]]' "$WORK/guard.json" >&2 || cat "$WORK/guard.json" >&2
-    die "the generated messages are not extracted as expected; not timing"
-fi
-log "guard passed: $(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["templates"]; print(len(t), "templates, sizes", min(r["size"] for r in t), "-", max(r["size"] for r in t), "bytes")' "$WORK/guard.json")"
+FSYNC_JSON=$(timeout 60 python3 "$LOADGEN" fsync --dir "$DBDIR" -n 300)
+# start_feeds NAME: a fresh database and a server with the three report-fed zones only
+start_feeds() {
+    new_db "$1"
+    DNS_PORT=$(free_port); HTTP_PORT=$(free_port)
+    [[ $DNS_PORT != "$HTTP_PORT" ]] || HTTP_PORT=$(free_port)
+    write_config "$WORK/feeds-$1.toml" "$DNS_PORT" "$HTTP_PORT" 0
+    start_server "$WORK/feeds-$1.toml" "$DB" "$WORK/server-$1.log" 2.0.0.127.iprbl.test
+    COMMON=(--port "$HTTP_PORT" --token-a "$TOKEN_A" --token-b "$TOKEN_B" --server-pid "$SPID")
+    log "$1: fresh database, server up on DNS $DNS_PORT, HTTP $HTTP_PORT (pid $SPID)"
+}
+summ_tp() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%(accepted)d accepted, %(accepted_per_s).1f/s, p50 %(p50_ms).1f ms, p99 %(p99_ms).1f ms, errors %(errors)d, server CPU %(server_cpu_ms_per_report).2f ms/report" % r, "keys", r["keys_after"])' "$1"; }
+# run_tp NAME CLIENTS SECS START OUTFILE: one throughput run against the current server
+run_tp() {
+    log "part 1 ($1): $2 client(s) for ${3}s"
+    loadgen $(($3 + 120)) throughput "${COMMON[@]}" --clients "$2" --secs "$3" --start "$4" >"$5" \
+        || { tail -20 "$WORK/server-$1.log" >&2; die "load generator failed ($1)"; }
+    kill -0 "$SPID" 2>/dev/null || { tail -20 "$WORK/server-$1.log" >&2; die "fadelist died during part 1 ($1)"; }
+    log "  $(summ_tp "$5")"
+}
+NOTES=()
 
 : >"$WORK/throughput.jsonl"
 NEXT=0
+first=1
 for c in "${CLIENTS[@]}"; do
-    log "part 1: $c client(s) for ${TP_SECS}s"
-    loadgen $((TP_SECS + 120)) throughput "${COMMON[@]}" --clients "$c" --secs "$TP_SECS" --start "$NEXT" >"$WORK/tp-$c.json" \
-        || { tail -20 "$WORK/server-p12.log" >&2; die "load generator failed ($c clients)"; }
-    kill -0 "$SPID" 2>/dev/null || { tail -20 "$WORK/server-p12.log" >&2; die "fadelist died during part 1"; }
+    start_feeds "p1-c$c"
+    if ((first)); then
+        first=0
+        log "guard: one message of every template, posted by A then B (and B again: a duplicate)"
+        if ! loadgen 120 guard "${COMMON[@]}" --dns-port "$DNS_PORT" --start 90000000 >"$WORK/guard.json"; then
+            python3 -c 'import json,sys; [print("  ", r["template"], r["problems"]) for r in json.load(open(sys.argv[1]))["templates"] if r["problems"]]' "$WORK/guard.json" >&2 || cat "$WORK/guard.json" >&2
+            die "the generated messages are not extracted as expected; not timing"
+        fi
+        log "guard passed: $(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["templates"]; print(len(t), "templates, sizes", min(r["size"] for r in t), "-", max(r["size"] for r in t), "bytes")' "$WORK/guard.json")"
+    fi
+    run_tp "p1-c$c" "$c" "$TP_SECS" "$NEXT" "$WORK/tp-$c.json"
     NEXT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["next_index"])' "$WORK/tp-$c.json")
     cat "$WORK/tp-$c.json" >>"$WORK/throughput.jsonl"
-    log "  $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%(accepted)d accepted, %(accepted_per_s).1f/s, p50 %(p50_ms).1f ms, p99 %(p99_ms).1f ms, errors %(errors)d" % r)' "$WORK/tp-$c.json")"
-    sleep 1
+    DB_BYTES=$(du -cb "$DB" "$DB-wal" 2>/dev/null | awk 'END {print $1}')
+    DB_REPORTS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["accepted"])' "$WORK/tp-$c.json")
+    HWM=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$SPID/status")
+    stop_server "$SPID" "$TPID"
+    NOTES+=("$(log_notes "$WORK/server-p1-c$c.log" "c=$c")")
+    rm -f "$DB" "$DB-wal" "$DB-shm"    # ~27 KB per report; do not pile them up
 done
-DB_BYTES=$(du -cb "$DB" "$DB-wal" 2>/dev/null | awk 'END {print $1}')
-ACCEPTED_P1=$(python3 -c 'import json,sys; print(sum(json.loads(l)["accepted"] for l in open(sys.argv[1])))' "$WORK/throughput.jsonl")
+
+# Growth: the same load on one server for consecutive runs, to show how the cost moves with listed keys.
+start_feeds p1-growth
+: >"$WORK/growth.jsonl"
+for ((k = 1; k <= GROWTH_RUNS; k++)); do
+    run_tp "p1-growth" "$GROWTH_CLIENTS" "$GROWTH_SECS" "$NEXT" "$WORK/growth-$k.json"
+    NEXT=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["next_index"])' "$WORK/growth-$k.json")
+    cat "$WORK/growth-$k.json" >>"$WORK/growth.jsonl"
+done
 LISTED_BEFORE=$(zone_entries "$HTTP_PORT")
 
 log "part 2: report-to-DNS latency, $SAMPLES samples (server holds $LISTED_BEFORE)"
 loadgen 600 latency "${COMMON[@]}" --dns-port "$DNS_PORT" --samples "$SAMPLES" --start 10000000 --limit "$PROBE_LIMIT" \
-    >"$WORK/latency.json" || { tail -20 "$WORK/server-p12.log" >&2; die "latency run failed"; }
+    >"$WORK/latency.json" || { tail -20 "$WORK/server-p1-growth.log" >&2; die "latency run failed"; }
 log "  $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("send->visible p50 %s ms, p95 %s ms, max %s ms; not visible %s" % tuple(round(r[k], 2) if r[k] is not None else None for k in ("send_p50_ms", "send_p95_ms", "send_max_ms", "not_visible")))' "$WORK/latency.json")"
-HWM_P12=$(awk '$1 == "VmHWM:" {print $2}' "/proc/$SPID/status")
 stop_server "$SPID" "$TPID"
-NOTES_P12=$(log_notes "$WORK/server-p12.log" "parts 1+2")
+NOTES+=("$(log_notes "$WORK/server-p1-growth.log" "growth + part 2")")
+rm -f "$DB" "$DB-wal" "$DB-shm"
 
 # ---------------------------------------------------------------- 4. part 3: DNS while ingesting vs idle
 log "part 3: file datasets from $DATA next to the report feeds, fresh database"
@@ -346,6 +373,7 @@ write_config "$WORK/ingest.toml" "$DNS_PORT" "$HTTP_PORT" 1
 start_server "$WORK/ingest.toml" "$DB" "$WORK/server-p3.log" "$DATA_PROBE"
 log "server up in ${T_LOAD}s on DNS $DNS_PORT, HTTP $HTTP_PORT (pid $SPID)"
 COMMON=(--port "$HTTP_PORT" --token-a "$TOKEN_A" --token-b "$TOKEN_B" --server-pid "$SPID")
+P3_BASE=$(zone_entries "$HTTP_PORT")   # file data + test entries, before any report
 
 : >"$WORK/dns.jsonl"
 for ((r = 1; r <= ROUNDS; r++)); do
@@ -372,19 +400,20 @@ for ((r = 1; r <= ROUNDS; r++)); do
             forget "$gpid"
             gen_field=$(cat "$glog")
         fi
-        read -r qps lost lat run done_q noerr < <(awk '
+        read -r qps lost lat run done_q noerr lmax lsd < <(awk '
             /Queries completed:/ {c=$3}
             /Queries lost:/ {l=$4; gsub(/[()%]/, "", l)}
             /Queries per second:/ {q=$4}
-            /Average Latency/ {a=$4}
+            /Average Latency/ {a=$4; m=$8; gsub(/[),]/, "", m)}
+            /Latency StdDev/ {sd=$4}
             /Run time/ {t=$4}
             /Response codes:/ {for (i=1;i<=NF;i++) if ($i=="NOERROR") {n=$(i+2); gsub(/[()%,]/, "", n)}}
-            END {print q+0, l+0, a*1e6, t+0, c+0, n+0}' "$dlog")
+            END {print q+0, l+0, a*1e6, t+0, c+0, n+0, m*1e3, sd*1e6}' "$dlog")
         ((done_q > 0)) || { cat "$dlog" >&2; die "no query completed ($mode, round $r)"; }
         read -r b0 t0 b1 t1 <<<"$st0"; read -r B0 T0 B1 T1 <<<"$st1"
         cpu_s=$(calc "($c1 - $c0) / $HZ" 2)
-        printf '{"round": %d, "mode": "%s", "qps": %s, "lost_pct": %s, "lat_us": %s, "run_s": %s, "completed": %s, "noerror_pct": %s, "cpu_s": %s, "cpu_pct": %s, "qps_cpu": %s, "cpu0_busy": %s, "cpu1_other": %s, "gen": %s}\n' \
-            "$r" "$mode" "$qps" "$lost" "$lat" "$run" "$done_q" "$noerr" "$cpu_s" \
+        printf '{"round": %d, "mode": "%s", "qps": %s, "lost_pct": %s, "lat_us": %s, "lat_max_ms": %s, "lat_sd_us": %s, "run_s": %s, "completed": %s, "noerror_pct": %s, "cpu_s": %s, "cpu_pct": %s, "qps_cpu": %s, "cpu0_busy": %s, "cpu1_other": %s, "gen": %s}\n' \
+            "$r" "$mode" "$qps" "$lost" "$lat" "$lmax" "$lsd" "$run" "$done_q" "$noerr" "$cpu_s" \
             "$(calc "100 * $cpu_s / $run" 1)" "$(calc "$cpu_s > 0 ? $done_q / $cpu_s : 0" 0)" \
             "$(calc "100 * ($B0 - $b0) / ($T0 - $t0)" 1)" "$(calc "100 * ($B1 - $b1 - ($c1 - $c0)) / ($T1 - $t1)" 1)" \
             "$gen_field" >>"$WORK/dns.jsonl"
@@ -394,7 +423,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 LISTED_AFTER=$(zone_entries "$HTTP_PORT")
 stop_server "$SPID" "$TPID"
-NOTES_P3=$(log_notes "$WORK/server-p3.log" "part 3")
+NOTES+=("$(log_notes "$WORK/server-p3.log" "part 3")")
 
 # ---------------------------------------------------------------- 5. report
 python3 - "$WORK" <<'EOF' >"$WORK/results.json"
@@ -402,7 +431,7 @@ import json, os, sys
 w = sys.argv[1]
 rows = lambda f: [json.loads(l) for l in open(os.path.join(w, f)) if l.strip()]
 dns = rows("dns.jsonl")
-print(json.dumps({"throughput": rows("throughput.jsonl"), "latency": json.load(open(os.path.join(w, "latency.json"))),
+print(json.dumps({"throughput": rows("throughput.jsonl"), "growth": rows("growth.jsonl"), "latency": json.load(open(os.path.join(w, "latency.json"))),
                   "paced": [r["gen"] for r in dns if r.get("gen")], "dns": dns}))
 EOF
 summ=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print("%s /32 + %s ranges in ip4set.txt, %s domains in dnset.txt, %s queries" % tuple(f"{s[k]:,}" for k in ("single_ips", "ranges", "domains", "queries")))' "$DATA/summary.json" 2>/dev/null || echo '?')
@@ -415,9 +444,11 @@ export CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 export KERNEL=$(uname -sr) MEM_GIB=$(awk '/^MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)
 export LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) DATE=$(date -u +'%Y-%m-%d %H:%M UTC')
 export MIX_NOTE="$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["templates"]; print(len(t))' "$WORK/guard.json") fixture templates (9 weighted; 2/12 bulk → niprbl, 1/12 IPv6, 1/12 phishing), sizes log-uniform 5–50 KB"
-export DB_NOTE="database after part 1: $(calc "$DB_BYTES / 1048576" 0) MiB for $ACCEPTED_P1 accepted reports (raw samples kept); server peak RSS $(calc "${HWM_P12:-0} / 1024" 1) MiB"
-export LISTED_BEFORE DATA_NOTE="data \`gen-data.py ${GEN_ARGS[*]:-(defaults)}\`: $summ; server start → first answer ${T_LOAD} s; served keys after the runs: $LISTED_AFTER"
-export SERVER_NOTES="$NOTES_P12; $NOTES_P3"
+export DB_NOTE="database after the last level: $(calc "$DB_BYTES / 1048576" 0) MiB for $DB_REPORTS accepted reports ($(calc "$DB_BYTES / ($DB_REPORTS + 9) / 1024" 1) KiB each, raw samples kept); server peak RSS $(calc "${HWM:-0} / 1024" 1) MiB"
+export FSYNC_NOTE=$(python3 -c 'import json,sys; r=json.load(sys.stdin); print("append 4 KiB + fsync in the database folder: p50 %.3f ms, p99 %.3f ms, mean %.3f ms (300 times, before part 1)" % (r["p50_ms"], r["p99_ms"], r["mean_ms"]))' <<<"$FSYNC_JSON")
+export LISTED_BEFORE DATA_NOTE="data \`gen-data.py ${GEN_ARGS[*]:-(defaults)}\`: $summ; server start → first answer ${T_LOAD} s; entries served before / after the runs: $P3_BASE / $LISTED_AFTER"
+export P3_BASE
+export SERVER_NOTES=$(IFS=';'; echo "${NOTES[*]}" | sed 's/;/; /g')
 mkdir -p "$(dirname "$RESULTS")"
 python3 "$LOADGEN" report --results "$WORK/results.json" >"$WORK/report.md"
 cp "$WORK/report.md" "$RESULTS"

@@ -379,6 +379,16 @@ class Sampler:
         return r
 
 
+def zone_keys(host, port):
+    """Served entries per zone from /api/v1/zones (report-fed keys + file data + test entries)."""
+    import urllib.request
+    try:
+        z = json.load(urllib.request.urlopen("http://%s:%d/api/v1/zones" % (host, port), timeout=10))
+    except Exception as e:  # noqa: BLE001
+        return {"error": str(e)}
+    return {x["name"]: x["ipv4_entries"] + x["ipv6_entries"] + x["domain_entries"] for x in z}
+
+
 def keys_listed(data, zone, key):
     """-> (newly_listed for (zone, key), newly listed keys in all zones) from a 202 body."""
     try:
@@ -543,6 +553,7 @@ def cmd_throughput(a, gen):
             cli.conn.close()
 
     ths = [threading.Thread(target=worker) for _ in range(a.clients)]
+    keys_before = zone_keys(a.host, a.port)
     sampler.start()
     t0 = time.perf_counter()
     deadline[0] = t0 + a.secs
@@ -554,6 +565,7 @@ def cmd_throughput(a, gen):
     cpu = sampler.stop()
     r = stats.summary(elapsed)
     r.update(cpu)
+    r.update(keys_before=keys_before, keys_after=zone_keys(a.host, a.port))
     r.update(clients=a.clients, secs=a.secs, messages=counter[0] - a.start, next_index=counter[0],
              connects=sum(c.connects for c in clients), server_closes=sum(c.server_closes for c in clients),
              stale_retries=sum(c.stale_retries for c in clients), client_cpu_s=time.process_time())
@@ -697,6 +709,7 @@ def cmd_paced(a, gen):
              lag_p99_ms=1000 * (pct(lags, 99) or 0), client_cpu_s=time.process_time(),
              connects=sum(c.connects for c in clients), server_closes=sum(c.server_closes for c in clients),
              stale_retries=sum(c.stale_retries for c in clients))
+    r["keys_after"] = zone_keys(a.host, a.port)
     r["probes"] = probe_summary(probes, a.limit)
     r["probes"]["not_listing_post"] = not_listing
     print(json.dumps(r))
@@ -746,31 +759,61 @@ def cmd_report(a, _gen):
     R = json.load(open(a.results))
     o = []
     tp = R.get("throughput", [])
-    o.append("## fadelist ingestion: reports per second (HTTP + parsing + SQLite, synchronous=FULL)\n")
-    o.append("| clients | run s | reports accepted (202) | **accepted / s** | source IPs listed / s | p50 ms | p99 ms | "
-             "listing post p50 / p99 ms | errors | dup (200) | server CPU ms / report | server CPU % | generator CPU % | CPU0 busy % | CPU1 other % |")
-    o.append("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for r in tp:
-        o.append("| %d | %.1f | %s | **%s** | %s | %s | %s | %s / %s | %d | %d | %s | %s | %s | %s | %s |" % (
-            r["clients"], r["elapsed_s"], fmt(r["accepted"]), fmt(r["accepted_per_s"]), fmt(r["source_listings_per_s"]),
+    gr = R.get("growth", [])
+
+    def keys(r, when):
+        k = r.get("keys_" + when) or {}
+        if "error" in k or not k:
+            return "?"
+        return "%s / %s" % (fmt(k.get("iprbl.test", 0) + k.get("niprbl.test", 0)), fmt(k.get("urirbl.test", 0)))
+
+    def tp_row(label, r):
+        o.append("| %s | %.1f | %s | **%s** | %s | %s | %s | %s / %s | %d | %d | %s | %s | %s | %s | %s |" % (
+            label, r["elapsed_s"], fmt(r["accepted"]), fmt(r["accepted_per_s"]), keys(r, "after"),
             fmt(r["p50_ms"], "{:.1f}"), fmt(r["p99_ms"], "{:.1f}"), fmt(r["listing_p50_ms"], "{:.1f}"),
             fmt(r["listing_p99_ms"], "{:.1f}"), r["errors"], r["duplicates"],
             fmt(r.get("server_cpu_ms_per_report"), "{:.2f}"), fmt(100 * r["server_cpu_s"] / r["wall_s"], "{:.0f}"),
-            fmt(100 * r["client_cpu_s"] / r["wall_s"], "{:.0f}"), fmt(r.get("cpu0_busy_pct"), "{:.0f}"), fmt(r.get("cpu1_other_pct"), "{:.0f}")))
+            fmt(100 * r["client_cpu_s"] / r["wall_s"], "{:.0f}"), fmt(r.get("cpu0_busy_pct"), "{:.0f}"),
+            fmt(r.get("cpu1_other_pct"), "{:.0f}")))
+
+    head = ("| %s | run s | reports accepted (202) | **accepted / s** | keys served at the end: IPs / domains | p50 ms | p99 ms | "
+            "listing post p50 / p99 ms | errors | dup (200) | server CPU ms / report | server CPU % | generator CPU % | "
+            "CPU0 busy % | CPU1 other % |")
+    sep = "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+    o.append("## fadelist ingestion: reports per second (HTTP + parsing + SQLite, synchronous=FULL)\n")
     if tp:
-        sizes = [r["size_mean_b"] for r in tp if r["size_mean_b"]]
+        o.append("Each concurrency level on a fresh server and an empty database:\n")
+        o.append(head % "clients")
+        o.append(sep)
+        for r in tp:
+            tp_row(str(r["clients"]), r)
+    if gr:
+        o.append("")
+        o.append("As listings accumulate (%d clients, one server, consecutive runs; keys served at the start of the "
+                 "first run: %s):\n" % (gr[0]["clients"], keys(gr[0], "before")))
+        o.append(head % "run")
+        o.append(sep)
+        for k, r in enumerate(gr, 1):
+            tp_row(str(k), r)
+    allr = tp + gr
+    if allr:
+        sizes = [r["size_mean_b"] for r in allr if r["size_mean_b"]]
         o.append("")
         o.append("- each message is POSTed by reporter A, then by reporter B (a spam trap); B's post lists its keys "
                  "(\"listing post\"). Every client is a thread with its own keep-alive HTTP/1.1 connection "
-                 "(`http.client`), sending its next message as soon as the previous answer is in.")
+                 "(`http.client`), sending its next message as soon as the previous answer is in. "
+                 "\"keys served\": report-fed entries of iprbl.test + niprbl.test / urirbl.test "
+                 "(from `/api/v1/zones`, RFC 5782 test entries included).")
         o.append("- messages: %s, mean size %s bytes (min %s, max %s); %s" % (
-            E.get("MIX_NOTE", "?"), fmt(statistics.mean(sizes)), fmt(min(r["size_min_b"] for r in tp)),
-            fmt(max(r["size_max_b"] for r in tp)), E.get("DB_NOTE", "")))
-        conns = sum(r["connects"] for r in tp)
+            E.get("MIX_NOTE", "?"), fmt(statistics.mean(sizes)), fmt(min(r["size_min_b"] for r in allr)),
+            fmt(max(r["size_max_b"] for r in allr)), E.get("DB_NOTE", "")))
+        if E.get("FSYNC_NOTE"):
+            o.append("- disk: %s" % E["FSYNC_NOTE"])
+        conns = sum(r["connects"] for r in allr)
         o.append("- connections: %d opened, %d answers said `Connection: close`, %d requests resent after a "
-                 "reused connection failed" % (conns, sum(r["server_closes"] for r in tp),
-                                               sum(r["stale_retries"] for r in tp)))
-        errs = [e for r in tp for e in r["first_errors"]]
+                 "reused connection failed" % (conns, sum(r["server_closes"] for r in allr),
+                                               sum(r["stale_retries"] for r in allr)))
+        errs = [e for r in allr for e in r["first_errors"]]
         if errs:
             o.append("- **errors** (first ones): " + "; ".join("`%s`" % e.replace("|", "\\|")[:200] for e in errs[:5]))
     lat = R.get("latency")
@@ -830,6 +873,8 @@ def cmd_report(a, _gen):
         o.append("|---|---|--:|--:|--:|")
         for k, label, better, f in (("qps", "QPS", "higher", "{:,.0f}"), ("qps_cpu", "QPS per server CPU-second", "higher", "{:,.0f}"),
                                     ("lost_pct", "lost %", "lower", "{:.2f}"), ("lat_us", "average latency (µs)", "lower", "{:.0f}"),
+                                    ("lat_sd_us", "latency std dev (µs)", "lower", "{:.0f}"),
+                                    ("lat_max_ms", "max latency (ms)", "lower", "{:.1f}"),
                                     ("cpu_pct", "server CPU (% of its core)", "—", "{:.0f}"),
                                     ("cpu0_busy", "CPU0 busy % (dnsperf + generator)", "—", "{:.0f}")):
             a_, b_ = med(idle, k), med(ing, k)
@@ -838,17 +883,24 @@ def cmd_report(a, _gen):
         gen_rates = [r["gen"]["accepted_per_s"] for r in ing if r.get("gen")]
         o.append("")
         o.append("Per run (alternating idle / ingesting; CPU1 other = CPU 1 time not used by the server):\n")
-        o.append("| round | mode | QPS | QPS/CPU-s | lost % | latency µs | server CPU % | NOERROR % | CPU0 busy % | CPU1 other % | "
-                 "reports accepted / s | report p50 / p99 ms | late > 50 ms | errors | generator CPU s |")
-        o.append("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        o.append("| round | mode | QPS | QPS/CPU-s | lost % | latency avg µs / max ms | server CPU % | NOERROR % | CPU0 busy % | CPU1 other % | "
+                 "reports accepted / s | report p50 / p99 ms | sent late: > 50 ms / lag p99 ms | errors | generator CPU s | keys served after: IPs / domains |")
+        o.append("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+        base = dict(x.split("=") for x in E.get("P3_BASE", "").split() if "=" in x)
         for r in rounds:
             g = r.get("gen")
-            o.append("| %d | %s | %s | %s | %.2f | %.0f | %.0f | %.2f | %.0f | %.0f | %s | %s | %s | %s | %s |" % (
-                r["round"], r["mode"], fmt(r["qps"]), fmt(r["qps_cpu"]), r["lost_pct"], r["lat_us"], r["cpu_pct"],
+            kk = dict((g or {}).get("keys_after") or {})
+            for z in list(kk):
+                if z in base:
+                    kk[z] -= int(base[z])
+            o.append("| %d | %s | %s | %s | %.2f | %.0f / %.1f | %.0f | %.2f | %.0f | %.0f | %s | %s | %s | %s | %s | %s |" % (
+                r["round"], r["mode"], fmt(r["qps"]), fmt(r["qps_cpu"]), r["lost_pct"], r["lat_us"], r["lat_max_ms"], r["cpu_pct"],
                 r["noerror_pct"], r["cpu0_busy"], r["cpu1_other"],
                 fmt(g and g["accepted_per_s"], "{:.1f}"),
                 ("%s / %s" % (fmt(g["p50_ms"], "{:.1f}"), fmt(g["p99_ms"], "{:.1f}"))) if g else "—",
-                fmt(g and g["late_50ms"]), fmt(g and g["errors"]), fmt(g and g["client_cpu_s"], "{:.1f}")))
+                ("%s / %s" % (fmt(g["late_50ms"]), fmt(g["lag_p99_ms"], "{:.0f}"))) if g else "—",
+                fmt(g and g["errors"]), fmt(g and g["client_cpu_s"], "{:.1f}"),
+                ("%s / %s" % (fmt(kk.get("iprbl.test", 0) + kk.get("niprbl.test", 0)), fmt(kk.get("urirbl.test", 0)))) if kk and "error" not in kk else "—"))
         o.append("")
         o.append("- dnsperf: `dnsperf -s 127.0.0.1 -p PORT -d queries.txt -l %s -T 1 -c 4 -q 100` (as benches/run.sh); "
                  "server on CPU 1; **dnsperf and the report generator share CPU 0** (taskset), so while ingesting "

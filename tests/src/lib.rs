@@ -22,6 +22,8 @@ pub struct TestServer {
     pub dns: SocketAddr,
     /// HTTP address.
     pub http: SocketAddr,
+    /// Admin API address, when an admin token is configured.
+    pub admin: Option<SocketAddr>,
     /// Directory holding the data files.
     pub dir: tempfile::TempDir,
     /// The SQLite database.
@@ -69,6 +71,7 @@ impl TestServer {
         config.server.data_dir = Some(dir.path().to_path_buf());
         config.server.dns_listen = vec!["127.0.0.1:0".parse().expect("addr")];
         config.server.http_listen = "127.0.0.1:0".parse().expect("addr");
+        config.admin.listen = "127.0.0.1:0".parse().expect("addr");
         config.server.reload_interval = Duration::from_millis(100);
         config.store.path = dir.path().join("fadelist.sqlite");
         let db = config.store.path.clone();
@@ -81,6 +84,7 @@ impl TestServer {
         let listeners = fadelist::bind(&config).expect("bind");
         let dns = listeners.dns_addrs().expect("dns addr")[0];
         let http = listeners.http_addr().expect("http addr");
+        let admin = listeners.admin_addr();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let thread = std::thread::spawn(move || {
@@ -95,6 +99,7 @@ impl TestServer {
         TestServer {
             dns,
             http,
+            admin,
             db,
             dir,
             shutdown,
@@ -317,6 +322,18 @@ pub fn http_request(
     token: Option<&str>,
     body: &[u8],
 ) -> (u16, String, String) {
+    http_request_typed(addr, method, path, token, "message/rfc822", body)
+}
+
+/// One HTTP/1.1 request with a content type; returns (status, raw headers, body).
+pub fn http_request_typed(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+) -> (u16, String, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .expect("timeout");
@@ -324,7 +341,7 @@ pub fn http_request(
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: message/rfc822\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).expect("write head");

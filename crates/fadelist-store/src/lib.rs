@@ -271,6 +271,42 @@ pub struct DelistRequest {
     pub zones: Vec<String>,
 }
 
+/// A manual listing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ManualListing {
+    /// Zone.
+    pub zone: String,
+    /// Key text.
+    pub key: String,
+    /// Return code (A value).
+    pub code: String,
+    /// Reason (TXT).
+    pub reason: String,
+    /// Expiry, Unix seconds.
+    pub until: Option<i64>,
+}
+
+/// Filters of [`Store::audit_query`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditFilter {
+    /// Only this key.
+    pub key: Option<String>,
+    /// Only this zone.
+    pub zone: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only entries at or after this time.
+    pub since: Option<i64>,
+    /// At most this many (default 100).
+    #[serde(default = "default_limit")]
+    pub limit: usize,
+}
+
+fn default_limit() -> usize {
+    100
+}
+
 /// An audit log entry.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct AuditEntry {
@@ -294,6 +330,7 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("../migrations/001_initial.sql")),
         M::up(include_str!("../migrations/002_delisting.sql")),
+        M::up(include_str!("../migrations/003_manual_listings.sql")),
     ])
 }
 
@@ -845,6 +882,115 @@ impl Store {
         Ok(Some(removed))
     }
 
+    // ------------------------------------------------------------ manual listings
+
+    /// Adds (or replaces) a manual listing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn add_manual(
+        &mut self,
+        zone: &str,
+        key: &str,
+        code: &str,
+        reason: &str,
+        until: Option<i64>,
+        by: &str,
+        now: i64,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO manual_listings (zone, key, code, reason, until, added_at, added_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![zone, key, code, reason, until, now, by],
+        )?;
+        let why = match until {
+            Some(u) => format!("manual listing by {by} ({code}) until {u}: {reason}"),
+            None => format!("manual listing by {by} ({code}): {reason}"),
+        };
+        audit_tx(&tx, Some(zone), Some(key), "manual-list", &why, None, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every manual listing.
+    pub fn manual_listings(&self) -> Result<Vec<ManualListing>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT zone, key, code, reason, until FROM manual_listings ORDER BY zone, key",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ManualListing {
+                zone: r.get(0)?,
+                key: r.get(1)?,
+                code: r.get(2)?,
+                reason: r.get(3)?,
+                until: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Removes every listing of `key` in `zone`, manual and report-fed
+    /// (discarding the evidence); returns whether anything was listed.
+    pub fn remove_listing(&mut self, zone: &str, key: &str, by: &str, now: i64) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let manual = tx.execute(
+            "DELETE FROM manual_listings WHERE zone = ?1 AND key = ?2",
+            params![zone, key],
+        )?;
+        let auto: i64 = tx.query_row(
+            "SELECT count(*) FROM listings WHERE zone = ?1 AND key = ?2 AND listed_since IS NOT NULL",
+            params![zone, key],
+            |r| r.get(0),
+        )?;
+        remove_listing(&tx, zone, key)?;
+        let any = manual > 0 || auto > 0;
+        if any {
+            audit_tx(
+                &tx,
+                Some(zone),
+                Some(key),
+                "delisted",
+                &format!("removed by {by}"),
+                None,
+                now,
+            )?;
+        }
+        tx.commit()?;
+        Ok(any)
+    }
+
+    /// Removes manual listings whose time is up; returns them.
+    pub fn expire_manual(&mut self, now: i64) -> Result<Vec<Delisted>> {
+        let tx = self.conn.transaction()?;
+        let gone: Vec<Delisted> = {
+            let mut stmt = tx.prepare(
+                "SELECT zone, key FROM manual_listings WHERE until IS NOT NULL AND until <= ?1",
+            )?;
+            let rows = stmt.query_map(params![now], |r| {
+                Ok(Delisted {
+                    zone: r.get(0)?,
+                    key: r.get(1)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for d in &gone {
+            tx.execute(
+                "DELETE FROM manual_listings WHERE zone = ?1 AND key = ?2",
+                params![d.zone, d.key],
+            )?;
+            audit_tx(
+                &tx,
+                Some(&d.zone),
+                Some(&d.key),
+                "delisted",
+                "manual listing expired",
+                None,
+                now,
+            )?;
+        }
+        tx.commit()?;
+        Ok(gone)
+    }
+
     // ------------------------------------------------------------ lookups
 
     /// The listing row of a key, if the key was ever reported.
@@ -933,21 +1079,34 @@ impl Store {
 
     /// Audit entries, newest first, optionally for one key.
     pub fn audit_log(&self, key: Option<&str>, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.audit_query(&AuditFilter {
+            key: key.map(str::to_string),
+            limit,
+            ..AuditFilter::default()
+        })
+    }
+
+    /// Audit entries matching `f`, newest first.
+    pub fn audit_query(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, at, zone, key, action, reason, report_id FROM audit
-             WHERE (?1 IS NULL OR key = ?1) ORDER BY id DESC LIMIT ?2",
+             WHERE (?1 IS NULL OR key = ?1) AND (?2 IS NULL OR zone = ?2) AND (?3 IS NULL OR action = ?3)
+               AND (?4 IS NULL OR at >= ?4) ORDER BY id DESC LIMIT ?5",
         )?;
-        let rows = stmt.query_map(params![key, limit as i64], |r| {
-            Ok(AuditEntry {
-                id: r.get(0)?,
-                at: r.get(1)?,
-                zone: r.get(2)?,
-                key: r.get(3)?,
-                action: r.get(4)?,
-                reason: r.get(5)?,
-                report_id: r.get(6)?,
-            })
-        })?;
+        let rows = stmt.query_map(
+            params![f.key, f.zone, f.action, f.since, f.limit.max(1) as i64],
+            |r| {
+                Ok(AuditEntry {
+                    id: r.get(0)?,
+                    at: r.get(1)?,
+                    zone: r.get(2)?,
+                    key: r.get(3)?,
+                    action: r.get(4)?,
+                    reason: r.get(5)?,
+                    report_id: r.get(6)?,
+                })
+            },
+        )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
@@ -1323,6 +1482,69 @@ mod tests {
         // Outside the window the count starts over.
         list(&mut s, 40 * 86_400);
         assert_eq!(ask(&mut s, 40 * 86_400 + 1).outcome, DelistOutcome::Removed);
+    }
+
+    #[test]
+    fn manual_listings_expire_and_remove() {
+        let mut s = Store::open_in_memory().unwrap();
+        s.add_manual(
+            "iprbl.test",
+            "192.0.2.9",
+            "127.0.0.4",
+            "botnet C&C",
+            Some(100),
+            "admin",
+            10,
+        )
+        .unwrap();
+        s.add_manual(
+            "iprbl.test",
+            "192.0.2.10",
+            "127.0.0.2",
+            "manual",
+            None,
+            "admin",
+            10,
+        )
+        .unwrap();
+        assert_eq!(s.manual_listings().unwrap().len(), 2);
+        assert!(s.expire_manual(99).unwrap().is_empty());
+        assert_eq!(
+            s.expire_manual(100).unwrap(),
+            vec![Delisted {
+                zone: "iprbl.test".into(),
+                key: "192.0.2.9".into()
+            }]
+        );
+        assert!(
+            s.remove_listing("iprbl.test", "192.0.2.10", "admin", 11)
+                .unwrap()
+        );
+        assert!(
+            !s.remove_listing("iprbl.test", "192.0.2.10", "admin", 12)
+                .unwrap()
+        );
+        assert!(s.manual_listings().unwrap().is_empty());
+        let f = AuditFilter {
+            action: Some("manual-list".into()),
+            limit: 10,
+            ..AuditFilter::default()
+        };
+        assert_eq!(s.audit_query(&f).unwrap().len(), 2);
+        let f = AuditFilter {
+            key: Some("192.0.2.10".into()),
+            since: Some(11),
+            limit: 10,
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            s.audit_query(&f)
+                .unwrap()
+                .iter()
+                .map(|e| e.action.as_str())
+                .collect::<Vec<_>>(),
+            vec!["delisted"]
+        );
     }
 
     #[test]

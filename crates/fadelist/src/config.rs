@@ -36,6 +36,39 @@ pub struct Config {
     /// Lookup pages and delisting.
     #[serde(default)]
     pub web: WebConfig,
+    /// The admin API.
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+/// `[admin]`.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Address of the admin API (keep it on loopback or a private network).
+    pub listen: SocketAddr,
+    /// Bearer token of the admin API; without one the API is off. Also
+    /// read from the FADELIST_ADMIN_TOKEN environment variable.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token.
+        f.debug_struct("AdminConfig")
+            .field("listen", &self.listen)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8301)),
+            token: None,
+        }
+    }
 }
 
 /// `[web]`: lookup pages and self-service delisting.
@@ -488,6 +521,7 @@ pub fn embedded_default() -> Config {
         ingest: IngestConfig::default(),
         policy: PolicyConfig::default(),
         web: WebConfig::default(),
+        admin: AdminConfig::default(),
     }
 }
 

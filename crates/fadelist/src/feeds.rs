@@ -37,6 +37,8 @@ pub struct FeedZone {
     pub feed: Option<Feed>,
     /// Listed keys and their categories.
     pub listed: BTreeMap<ListingKey, String>,
+    /// Manual listings: return code and reason.
+    pub manual: BTreeMap<ListingKey, (Ipv4Addr, String)>,
     /// The dataset built from `listed`, rebuilt when it changes.
     pub dataset: Arc<Dataset>,
 }
@@ -89,6 +91,22 @@ impl Feeds {
         }
     }
 
+    /// Sets a key's manual listing; returns whether anything changed.
+    pub fn set_manual(
+        &mut self,
+        zone: &str,
+        key: ListingKey,
+        listing: Option<(Ipv4Addr, String)>,
+    ) -> bool {
+        let Some(z) = self.zones.get_mut(zone) else {
+            return false;
+        };
+        match listing {
+            Some(l) => z.manual.insert(key, l.clone()).as_ref() != Some(&l),
+            None => z.manual.remove(&key).is_some(),
+        }
+    }
+
     /// Rebuilds the datasets of `zones`.
     pub fn rebuild(&mut self, zones: &[String]) {
         for name in zones {
@@ -128,8 +146,30 @@ fn build_data(zone: &str, z: &FeedZone, base: &str) -> DatasetData {
         d.answers
             .push(AnswerSpec::new(return_code(cat), Some(text)));
     }
-    for (key, cat) in &z.listed {
-        let value = EntryValue::Listed(ids.get(cat.as_str()).copied().unwrap_or(0));
+    let mut manual_ids: HashMap<(Ipv4Addr, &str), u32> = HashMap::new();
+    let manual = z.manual.iter().map(|(key, (code, reason))| {
+        let id = *manual_ids
+            .entry((*code, reason.as_str()))
+            .or_insert_with(|| {
+                // `$` in the operator's words is literal; `$$` is rbldnsd's escape.
+                let text = format!(
+                    "$ is listed in {zone}: {}; see {base}/lookup?q=$",
+                    reason.replace('$', "$$")
+                );
+                d.answers.push(AnswerSpec::new(*code, Some(text)));
+                d.answers.len() as u32 - 1
+            });
+        (key, id)
+    });
+    let manual: Vec<(&ListingKey, u32)> = manual.collect();
+    let auto = z
+        .listed
+        .iter()
+        .map(|(key, cat)| (key, ids.get(cat.as_str()).copied().unwrap_or(0)));
+    // A key listed both ways answers with both records (the dataset
+    // builder merges duplicate keys).
+    for (key, id) in auto.chain(manual) {
+        let value = EntryValue::Listed(id);
         match key {
             ListingKey::V4(ip) => d.ip4.push(Ip4Entry {
                 net: u32::from(*ip),

@@ -6,6 +6,7 @@
 //! stop on that one token.
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod delist;
@@ -36,6 +37,8 @@ pub struct Listeners {
     pub dns: DnsListeners,
     /// HTTP listener.
     pub http: std::net::TcpListener,
+    /// Admin API listener (only when an admin token is configured).
+    pub admin: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -48,6 +51,11 @@ impl Listeners {
     pub fn http_addr(&self) -> std::io::Result<SocketAddr> {
         self.http.local_addr()
     }
+
+    /// Admin API address actually bound, if the API is on.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
 }
 
 /// Binds the listeners named in `config`.
@@ -56,7 +64,16 @@ pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
     let http = std::net::TcpListener::bind(config.server.http_listen)
         .with_context(|| format!("cannot bind HTTP {}", config.server.http_listen))?;
     http.set_nonblocking(true)?;
-    Ok(Listeners { dns, http })
+    let admin = match &config.admin.token {
+        Some(_) => {
+            let l = std::net::TcpListener::bind(config.admin.listen)
+                .with_context(|| format!("cannot bind the admin API {}", config.admin.listen))?;
+            l.set_nonblocking(true)?;
+            Some(l)
+        }
+        None => None,
+    };
+    Ok(Listeners { dns, http, admin })
 }
 
 /// Loads the zones of `config` (blocking: reads and parses data files).
@@ -108,6 +125,23 @@ pub async fn run(
         .await
     });
 
+    let admin = match listeners.admin {
+        Some(l) => {
+            let l = tokio::net::TcpListener::from_std(l)?;
+            let router = admin::router(app.clone());
+            let token = shutdown.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(l, router)
+                    .with_graceful_shutdown(token.cancelled_owned())
+                    .await
+            }))
+        }
+        None => {
+            info!("admin API off: no [admin] token configured");
+            None
+        }
+    };
+
     let dns = fadelist_dns::server::serve(
         listeners.dns,
         app.publisher.clone(),
@@ -120,6 +154,11 @@ pub async fn run(
     let http_result = http.await;
     let _ = reloader.await;
     let _ = decay.await;
+    if let Some(a) = admin {
+        a.await
+            .context("admin task panicked")?
+            .context("admin API failed")?;
+    }
     dns_result.context("DNS server failed")?;
     http_result
         .context("HTTP task panicked")?

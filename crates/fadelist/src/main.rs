@@ -96,6 +96,83 @@ enum ReporterCmd {
 }
 
 #[derive(Subcommand, Debug)]
+enum AdminCmd {
+    /// List an IP or domain by hand.
+    List {
+        /// IP address or domain.
+        key: String,
+        /// Report-fed zone, e.g. iprbl.example.net.
+        #[arg(long)]
+        zone: String,
+        /// Return code (default 127.0.0.2).
+        #[arg(long)]
+        code: Option<String>,
+        /// Reason, shown in TXT answers and lookup pages.
+        #[arg(long)]
+        reason: String,
+        /// Lifetime, e.g. 7d (default: until removed).
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Remove a listing (manual or from reports; evidence is discarded).
+    Unlist {
+        /// Zone.
+        zone: String,
+        /// IP address or domain.
+        key: String,
+    },
+    /// Show manual listings.
+    Listings,
+    /// Never list an IP, CIDR or domain.
+    NeverAdd {
+        /// Entry.
+        entry: String,
+        /// Why.
+        #[arg(long, default_value = "operator decision")]
+        reason: String,
+    },
+    /// Remove a never-list entry.
+    NeverRemove {
+        /// Entry.
+        entry: String,
+    },
+    /// Show the never-list.
+    Never,
+    /// Show delisting requests waiting for review.
+    Review,
+    /// Approve a queued delisting request (removes the listing).
+    Approve {
+        /// Request id.
+        id: i64,
+    },
+    /// Deny a queued delisting request.
+    Deny {
+        /// Request id.
+        id: i64,
+    },
+    /// Query the audit log.
+    Audit {
+        /// Only this key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only this zone.
+        #[arg(long)]
+        zone: Option<String>,
+        /// Only this action (listed, delisted, manual-list, delist-queued, …).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries at or after this Unix time.
+        #[arg(long)]
+        since: Option<i64>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show reporters.
+    Reporters,
+}
+
+#[derive(Subcommand, Debug)]
 enum NeverlistCmd {
     /// Never list this IP, CIDR or domain (and its subdomains).
     Add {
@@ -164,6 +241,22 @@ enum Command {
         /// Message files (raw RFC 5322 or ARF).
         files: Vec<PathBuf>,
     },
+    /// Talk to a running server's admin API ([admin] listen/token):
+    /// manual listings, removals, never-list, review queue, audit log.
+    Admin {
+        /// Admin API base URL.
+        #[arg(
+            long,
+            env = "FADELIST_ADMIN_URL",
+            default_value = "http://127.0.0.1:8301"
+        )]
+        server: String,
+        /// Admin token.
+        #[arg(long, env = "FADELIST_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
     /// Write the zones' current data as files that stock rbldnsd serves
     /// with the same answers (for rbldnsd mirror fleets).
     Export {
@@ -193,6 +286,12 @@ fn build_config(args: &ZoneArgs) -> anyhow::Result<Config> {
     }
     if let Some(db) = &args.db {
         config.store.path = db.clone();
+    }
+    if config.admin.token.is_none()
+        && let Ok(t) = std::env::var("FADELIST_ADMIN_TOKEN")
+        && !t.is_empty()
+    {
+        config.admin.token = Some(t);
     }
     config.validate()?;
     Ok(config)
@@ -262,6 +361,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Reporter { db, cmd } => reporter_cmd(&db, cmd),
+        Command::Admin { server, token, cmd } => admin_cmd(&server, &token, cmd),
         Command::Neverlist { db, cmd } => neverlist_cmd(&db, cmd),
         Command::Report {
             server,
@@ -410,6 +510,100 @@ fn neverlist_cmd(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
                 println!("{e}\t{reason}");
             }
         }
+    }
+    Ok(())
+}
+
+fn admin_cmd(server: &str, token: &str, cmd: AdminCmd) -> anyhow::Result<()> {
+    use serde_json::json;
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let (method, path, body) = match cmd {
+        AdminCmd::List {
+            key,
+            zone,
+            code,
+            reason,
+            expires_in,
+        } => (
+            "POST",
+            "/admin/v1/listings".to_string(),
+            Some(
+                json!({"key": key, "zone": zone, "code": code, "reason": reason, "expires_in": expires_in}),
+            ),
+        ),
+        AdminCmd::Unlist { zone, key } => (
+            "DELETE",
+            format!("/admin/v1/listings/{}/{}", enc(&zone), enc(&key)),
+            None,
+        ),
+        AdminCmd::Listings => ("GET", "/admin/v1/listings".into(), None),
+        AdminCmd::NeverAdd { entry, reason } => (
+            "POST",
+            "/admin/v1/neverlist".into(),
+            Some(json!({"entry": entry, "reason": reason})),
+        ),
+        AdminCmd::NeverRemove { entry } => (
+            "DELETE",
+            format!("/admin/v1/neverlist/{}", enc(&entry)),
+            None,
+        ),
+        AdminCmd::Never => ("GET", "/admin/v1/neverlist".into(), None),
+        AdminCmd::Review => ("GET", "/admin/v1/review".into(), None),
+        AdminCmd::Approve { id } => ("POST", format!("/admin/v1/review/{id}/approve"), None),
+        AdminCmd::Deny { id } => ("POST", format!("/admin/v1/review/{id}/deny"), None),
+        AdminCmd::Audit {
+            key,
+            zone,
+            action,
+            since,
+            limit,
+        } => {
+            let mut q = vec![format!("limit={limit}")];
+            for (k, v) in [("key", key), ("zone", zone), ("action", action)] {
+                if let Some(v) = v {
+                    q.push(format!("{k}={}", enc(&v)));
+                }
+            }
+            if let Some(t) = since {
+                q.push(format!("since={t}"));
+            }
+            ("GET", format!("/admin/v1/audit?{}", q.join("&")), None)
+        }
+        AdminCmd::Reporters => ("GET", "/admin/v1/reporters".into(), None),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let auth = format!("Bearer {token}");
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+        ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+        (_, Some(b)) => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(b.to_string().as_bytes()),
+        (_, None) => agent.post(&url).header("Authorization", &auth).send_empty(),
+    }
+    .with_context(|| format!("cannot reach the admin API at {server}"))?;
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    println!("{text}");
+    if status >= 300 {
+        bail!("admin API answered HTTP {status}");
     }
     Ok(())
 }

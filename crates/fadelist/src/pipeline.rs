@@ -113,6 +113,10 @@ impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     }
 }
 
+/// A manual listing change: zone, key, and the (return code, reason) to
+/// list it with, or `None` to remove it.
+pub type ManualChange = (String, ListingKey, Option<(std::net::Ipv4Addr, String)>);
+
 /// Everything the server shares between DNS publication, HTTP and timers.
 #[derive(Debug)]
 pub struct App {
@@ -159,6 +163,17 @@ impl App {
             };
             if feeds.set(&l.zone, key, Some(&l.category)) && !touched.contains(&l.zone) {
                 touched.push(l.zone);
+            }
+        }
+        for m in store.manual_listings()? {
+            match (
+                m.key.parse::<ListingKey>(),
+                m.code.parse::<std::net::Ipv4Addr>(),
+            ) {
+                (Ok(key), Ok(code)) => {
+                    feeds.set_manual(&m.zone, key, Some((code, m.reason)));
+                }
+                _ => error!(key = %m.key, "unreadable manual listing in the store, skipped"),
             }
         }
         let all: Vec<String> = feeds.zones.keys().cloned().collect();
@@ -236,14 +251,41 @@ impl App {
     /// Applies listing changes to the feeds and publishes when anything
     /// changed. `changes`: (zone, key, Some(category) = listed / None).
     pub fn apply(&self, changes: &[(String, ListingKey, Option<String>)], now: u64) {
+        self.update(now, |feeds| {
+            let mut touched: Vec<String> = Vec::new();
+            for (zone, key, cat) in changes {
+                if feeds.set(zone, key.clone(), cat.as_deref()) && !touched.contains(zone) {
+                    touched.push(zone.clone());
+                }
+            }
+            touched
+        });
+    }
+
+    /// Applies manual listing changes: (zone, key, Some((code, reason)) =
+    /// listed / None = removed).
+    pub fn apply_manual(
+        &self,
+        changes: &[ManualChange],
+        now: u64,
+    ) {
+        self.update(now, |feeds| {
+            let mut touched: Vec<String> = Vec::new();
+            for (zone, key, l) in changes {
+                if feeds.set_manual(zone, key.clone(), l.clone()) && !touched.contains(zone) {
+                    touched.push(zone.clone());
+                }
+            }
+            touched
+        });
+    }
+
+    /// Runs `f` on the feeds; rebuilds and publishes the zones it reports
+    /// as changed, with new serials.
+    fn update(&self, now: u64, f: impl FnOnce(&mut Feeds) -> Vec<String>) {
         let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
         let (zones, feeds) = &mut *data;
-        let mut touched: Vec<String> = Vec::new();
-        for (zone, key, cat) in changes {
-            if feeds.set(zone, key.clone(), cat.as_deref()) && !touched.contains(zone) {
-                touched.push(zone.clone());
-            }
-        }
+        let touched = f(feeds);
         if touched.is_empty() {
             return;
         }
@@ -355,14 +397,36 @@ pub async fn decay_loop(app: Arc<App>, shutdown: CancellationToken) {
                 if let Err(e) = s.expire_raw((now as i64).saturating_sub(retention)) {
                     error!("dropping old raw samples failed: {e}");
                 }
-                s.decay_pass(
+                let manual = s.expire_manual(now as i64).unwrap_or_else(|e| {
+                    error!("expiring manual listings failed: {e}");
+                    Vec::new()
+                });
+                let decayed = s.decay_pass(
                     |z| policies.get(z).cloned().unwrap_or_else(|| default.clone()),
                     now as i64,
-                )
+                );
+                (manual, decayed)
             })
             .await;
-        match result {
-            Ok(Ok(delisted)) if !delisted.is_empty() => {
+        let (manual, decayed) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                error!("decay pass: {e}");
+                continue;
+            }
+        };
+        if !manual.is_empty() {
+            let changes: Vec<_> = manual
+                .into_iter()
+                .filter_map(|d| {
+                    info!(zone = %d.zone, key = %d.key, "manual listing expired");
+                    Some((d.zone, d.key.parse::<ListingKey>().ok()?, None))
+                })
+                .collect();
+            app.apply_manual(&changes, now);
+        }
+        match decayed {
+            Ok(delisted) if !delisted.is_empty() => {
                 let changes: Vec<_> = delisted
                     .into_iter()
                     .filter_map(|d| {
@@ -372,9 +436,8 @@ pub async fn decay_loop(app: Arc<App>, shutdown: CancellationToken) {
                     .collect();
                 app.apply(&changes, now);
             }
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => error!("decay pass failed: {e}"),
-            Err(e) => error!("decay pass: {e}"),
+            Ok(_) => {}
+            Err(e) => error!("decay pass failed: {e}"),
         }
     }
 }
