@@ -2,13 +2,16 @@
 # benches/ingest.sh — fadelist's report ingestion: throughput, report-to-DNS latency,
 # and what ingesting costs the DNS side.
 #
-#   benches/ingest.sh            # full: 3 x 15 s throughput runs, 200 latency samples, 3 rounds x 15 s dnsperf (~4 min)
-#   benches/ingest.sh --quick    # smoke test: 3 x 4 s, 50 samples, 1 round x 5 s on the 100k-IP set (~1 min)
+#   benches/ingest.sh            # full: 3 x 15 s + 4 x 10 s throughput runs, 200 latency samples,
+#                                #       3 rounds x 2 x 15 s dnsperf (~4 min with a warm build)
+#   benches/ingest.sh --quick    # smoke test: 3 x 4 s + 2 x 4 s, 50 samples, 1 round x 2 x 5 s on the
+#                                #       100k-IP set (~45 s)
 #
-# 1. Reports per second: N clients (1, 4, 16) POST generated 5-50 KB messages (built from
-#    tests/data/mail/*.eml, each with its own Message-ID, source IP and domains) through
-#    HTTP + parsing + SQLite (WAL, synchronous=FULL), each message by two reporters so that
-#    the second post lists; accepted/s, latency, errors, server CPU per report.
+# 1. Reports per second: N clients (1, 4, 16; a fresh server and database each) POST generated
+#    5-50 KB messages (built from tests/data/mail/*.eml, each with its own Message-ID, source IP
+#    and domains) through HTTP + parsing + SQLite (WAL, synchronous=FULL), each message by two
+#    reporters so that the second post lists; accepted/s, latency, errors, server CPU per report.
+#    Then 4 clients on one server for consecutive runs: the same figures as listings accumulate.
 # 2. Report-to-DNS latency: one pair at a time, from the listing POST to the first UDP answer
 #    NOERROR + A for the source IP under iprbl.test (polled in a tight loop).
 # 3. DNS QPS while ingesting vs idle: the gen-data.py data set as file datasets next to the
@@ -61,7 +64,7 @@ fi
 CLIENTS=(${FADELIST_INGEST_CLIENTS:-1 4 16})
 RATE=${FADELIST_INGEST_RATE:-200}
 GROWTH_CLIENTS=4          # clients of the "as listings accumulate" runs
-WORKERS=8                 # keep-alive connections of the paced generator
+WORKERS=32                # keep-alive connections of the paced generator (enough to hold 200/s at 150 ms a post)
 PROBE_EVERY=10            # part 3: probe every 10th pair's listing post
 PROBE_LIMIT=5             # seconds a report-to-DNS probe polls at most
 LOAD_LIMIT=60             # seconds a server may take to answer its first query
@@ -365,18 +368,19 @@ NOTES+=("$(log_notes "$WORK/server-p1-growth.log" "growth + part 2")")
 rm -f "$DB" "$DB-wal" "$DB-shm"
 
 # ---------------------------------------------------------------- 4. part 3: DNS while ingesting vs idle
-log "part 3: file datasets from $DATA next to the report feeds, fresh database"
-new_db p3
-DNS_PORT=$(free_port); HTTP_PORT=$(free_port)
-[[ $DNS_PORT != "$HTTP_PORT" ]] || HTTP_PORT=$(free_port)
-write_config "$WORK/ingest.toml" "$DNS_PORT" "$HTTP_PORT" 1
-start_server "$WORK/ingest.toml" "$DB" "$WORK/server-p3.log" "$DATA_PROBE"
-log "server up in ${T_LOAD}s on DNS $DNS_PORT, HTTP $HTTP_PORT (pid $SPID)"
-COMMON=(--port "$HTTP_PORT" --token-a "$TOKEN_A" --token-b "$TOKEN_B" --server-pid "$SPID")
-P3_BASE=$(zone_entries "$HTTP_PORT")   # file data + test entries, before any report
-
+log "part 3: file datasets from $DATA next to the report feeds; a fresh server and database every round"
 : >"$WORK/dns.jsonl"
+T_LOADS=()
 for ((r = 1; r <= ROUNDS; r++)); do
+    new_db "p3-r$r"
+    DNS_PORT=$(free_port); HTTP_PORT=$(free_port)
+    [[ $DNS_PORT != "$HTTP_PORT" ]] || HTTP_PORT=$(free_port)
+    write_config "$WORK/ingest-r$r.toml" "$DNS_PORT" "$HTTP_PORT" 1
+    start_server "$WORK/ingest-r$r.toml" "$DB" "$WORK/server-p3-r$r.log" "$DATA_PROBE"
+    T_LOADS+=("$T_LOAD")
+    log "round $r: server up in ${T_LOAD}s on DNS $DNS_PORT, HTTP $HTTP_PORT (pid $SPID)"
+    COMMON=(--port "$HTTP_PORT" --token-a "$TOKEN_A" --token-b "$TOKEN_B" --server-pid "$SPID")
+    P3_BASE=$(zone_entries "$HTTP_PORT")   # file data, before any report
     for mode in idle ingesting; do
         dlog=$WORK/r$r-$mode.dnsperf; glog=$WORK/r$r-gen.json; gpid=
         if [[ $mode == ingesting ]]; then
@@ -392,7 +396,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         dpid=$!; PIDS+=("$dpid")
         wait "$dpid" || { cat "$dlog" >&2; die "dnsperf failed ($mode, round $r)"; }
         forget "$dpid"
-        c1=$(cpu_ticks "$SPID") || { tail -20 "$WORK/server-p3.log" >&2; die "fadelist died during part 3"; }
+        c1=$(cpu_ticks "$SPID") || { tail -20 "$WORK/server-p3-r$r.log" >&2; die "fadelist died during part 3"; }
         st1=$(cpu_stat)
         gen_field=null
         if [[ -n $gpid ]]; then
@@ -420,10 +424,11 @@ for ((r = 1; r <= ROUNDS; r++)); do
         log "round $r/$ROUNDS $mode: $qps qps, server cpu ${cpu_s}s$([[ -n $gpid ]] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(", reports %.1f/s accepted, errors %d, probes p50 %s ms" % (r["accepted_per_s"], r["errors"], r["probes"]["send_p50_ms"] and round(r["probes"]["send_p50_ms"], 2)))' "$glog")"
         sleep 1
     done
+    LISTED_AFTER=$(zone_entries "$HTTP_PORT")
+    stop_server "$SPID" "$TPID"
+    NOTES+=("$(log_notes "$WORK/server-p3-r$r.log" "part 3 round $r")")
+    rm -f "$DB" "$DB-wal" "$DB-shm"
 done
-LISTED_AFTER=$(zone_entries "$HTTP_PORT")
-stop_server "$SPID" "$TPID"
-NOTES+=("$(log_notes "$WORK/server-p3.log" "part 3")")
 
 # ---------------------------------------------------------------- 5. report
 python3 - "$WORK" <<'EOF' >"$WORK/results.json"
@@ -446,7 +451,7 @@ export LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) DATE=$(date -u +'%Y-%m-%d %H:%M 
 export MIX_NOTE="$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["templates"]; print(len(t))' "$WORK/guard.json") fixture templates (9 weighted; 2/12 bulk → niprbl, 1/12 IPv6, 1/12 phishing), sizes log-uniform 5–50 KB"
 export DB_NOTE="database after the last level: $(calc "$DB_BYTES / 1048576" 0) MiB for $DB_REPORTS accepted reports ($(calc "$DB_BYTES / ($DB_REPORTS + 9) / 1024" 1) KiB each, raw samples kept); server peak RSS $(calc "${HWM:-0} / 1024" 1) MiB"
 export FSYNC_NOTE=$(python3 -c 'import json,sys; r=json.load(sys.stdin); print("append 4 KiB + fsync in the database folder: p50 %.3f ms, p99 %.3f ms, mean %.3f ms (300 times, before part 1)" % (r["p50_ms"], r["p99_ms"], r["mean_ms"]))' <<<"$FSYNC_JSON")
-export LISTED_BEFORE DATA_NOTE="data \`gen-data.py ${GEN_ARGS[*]:-(defaults)}\`: $summ; server start → first answer ${T_LOAD} s; entries served before / after the runs: $P3_BASE / $LISTED_AFTER"
+export LISTED_BEFORE DATA_NOTE="data \`gen-data.py ${GEN_ARGS[*]:-(defaults)}\`: $summ; server start → first answer ${T_LOADS[*]} s; entries served before / after the last round: $P3_BASE / $LISTED_AFTER"
 export P3_BASE
 export SERVER_NOTES=$(IFS=';'; echo "${NOTES[*]}" | sed 's/;/; /g')
 mkdir -p "$(dirname "$RESULTS")"

@@ -268,7 +268,10 @@ class Prober:
     def __init__(self, port, name, limit_s):
         self.port, self.name, self.limit = port, name, limit_s
         self.t_visible = None
+        self.t_done = None       # set by the poster when its POST has returned
         self.polls = 0
+        self.timeouts = 0        # queries without an answer within 0.25 s
+        self.last = None         # the last answer seen
         self.started = threading.Event()
         self.th = threading.Thread(target=self.run, daemon=True)
 
@@ -281,9 +284,14 @@ class Prober:
         s.connect(("127.0.0.1", self.port))
         s.settimeout(0.25)
         qid = random.randint(0, 0xFFFF)
-        deadline = time.perf_counter() + self.limit
+        t0 = time.perf_counter()
         self.started.set()
-        while time.perf_counter() < deadline:
+        while True:
+            now = time.perf_counter()
+            # poll for `limit` seconds from the send, but at least 2 s after the POST came back
+            # (a POST slower than the limit is not a DNS failure), and never more than 60 s
+            if now - t0 > 60 or (now - t0 > self.limit and self.t_done is not None and now > self.t_done + 2.0):
+                break
             qid = (qid + 1) & 0xFFFF
             s.send(dns_query(qid, self.name))
             self.polls += 1
@@ -293,8 +301,10 @@ class Prober:
                     if len(r) >= 2 and struct.unpack("!H", r[:2])[0] == qid:
                         break
             except socket.timeout:
+                self.timeouts += 1
                 continue
             rcode, has_a = dns_has_a(r)
+            self.last = "NOERROR+A" if rcode == 0 and has_a else {0: "NOERROR-no-A", 3: "NXDOMAIN"}.get(rcode, "rcode%d" % rcode)
             if rcode == 0 and has_a:
                 self.t_visible = time.perf_counter()
                 break
@@ -375,7 +385,7 @@ class Sampler:
         if "cpu1" in s1 and "cpu1" in self.s0:
             b1 = s1["cpu1"][0] - self.s0["cpu1"][0]
             t1 = s1["cpu1"][1] - self.s0["cpu1"][1]
-            r["cpu1_other_pct"] = 100.0 * (b1 - (c1 - self.c0)) / t1 if t1 else None
+            r["cpu1_other_pct"] = max(0.0, 100.0 * (b1 - (c1 - self.c0)) / t1) if t1 else None  # ticks: ±1
         return r
 
 
@@ -580,9 +590,13 @@ def probe_summary(samples, limit):
     after = [s["after_202_ms"] for s in samples if s["after_202_ms"] is not None]
     post = [s["post_ms"] for s in samples if s.get("post_ms") is not None]
     missing = sum(1 for s in samples if s["send_to_visible_ms"] is None)
+    missing_post = [round(s["post_ms"], 1) for s in samples if s["send_to_visible_ms"] is None]
+    missing_detail = [{k: s.get(k) for k in ("ip", "post_ms", "polls", "timeouts", "last")}
+                      for s in samples if s["send_to_visible_ms"] is None]
     worst = lambda xs: max(xs) if xs else None
     return {
-        "samples": len(samples), "not_visible": missing, "limit_s": limit,
+        "samples": len(samples), "not_visible": missing, "not_visible_post_ms": missing_post,
+        "not_visible_detail": missing_detail, "limit_s": limit,
         "within_1s": sum(1 for x in send if x <= 1000),
         "send_p50_ms": pct(send, 50), "send_p95_ms": pct(send, 95), "send_max_ms": worst(send),
         "after202_p50_ms": pct(after, 50), "after202_p95_ms": pct(after, 95), "after202_max_ms": worst(after),
@@ -590,6 +604,7 @@ def probe_summary(samples, limit):
         "visible_before_202": sum(1 for x in after if x < 0),
         "post_p50_ms": pct(post, 50), "post_p95_ms": pct(post, 95),
         "polls_median": statistics.median([s["polls"] for s in samples]) if samples else None,
+        "raw": {"send": send, "after": after, "post": post, "polls": [s["polls"] for s in samples]},
     }
 
 
@@ -620,6 +635,7 @@ def cmd_latency(a, gen):
         t_send = time.perf_counter()
         s2, d2 = cli.post(a.token_b, body, info["category"])
         t_202 = time.perf_counter()
+        pr.t_done = t_202
         pr.join()
         mine, _ = keys_listed(d2, info["zone"], source_key(info)) if s2 == 202 else (False, 0)
         if not mine:
@@ -627,6 +643,7 @@ def cmd_latency(a, gen):
         tv = pr.t_visible
         samples.append({
             "ip": info["ip"], "post_ms": 1000 * (t_202 - t_send), "polls": pr.polls,
+            "timeouts": pr.timeouts, "last": pr.last,
             "send_to_visible_ms": None if tv is None else 1000 * (tv - t_send),
             "after_202_ms": None if tv is None else 1000 * (tv - t_202),
         })
@@ -664,11 +681,11 @@ def cmd_paced(a, gen):
             now = time.perf_counter()
             if due > now:
                 time.sleep(due - now)
-            else:
-                with lock:
-                    lags.append(now - due)
-                    if now - due > 0.05:
-                        late[0] += 1
+            lag = max(0.0, time.perf_counter() - due)
+            with lock:
+                lags.append(lag)
+                if lag > 0.05:
+                    late[0] += 1
             m = a.start + k // 2
             body, info = gen.message(m)
             second = k % 2 == 1
@@ -679,6 +696,8 @@ def cmd_paced(a, gen):
                 pr = Prober(a.dns_port, rev_name(info["ip"], info["zone"]), a.limit)
                 pr.start()
             status, data, ts, te = do_post(cli, stats, a.token_b if second else a.token_a, body, info, second)
+            if pr:
+                pr.t_done = te
             with lock:
                 last_end[0] = max(last_end[0], te)
             if pr:
@@ -701,7 +720,8 @@ def cmd_paced(a, gen):
             not_listing += 1
             continue
         tv = pr.t_visible
-        probes.append({"polls": pr.polls, "post_ms": 1000 * (te - ts),
+        probes.append({"polls": pr.polls, "post_ms": 1000 * (te - ts), "ip": pr.name, "timeouts": pr.timeouts,
+                       "last": pr.last, "watched_s": round(time.perf_counter() - ts, 1) if tv is None else None,
                        "send_to_visible_ms": None if tv is None else 1000 * (tv - ts),
                        "after_202_ms": None if tv is None else 1000 * (tv - te)})
     r = stats.summary(elapsed)
@@ -776,14 +796,14 @@ def cmd_report(a, _gen):
             fmt(100 * r["client_cpu_s"] / r["wall_s"], "{:.0f}"), fmt(r.get("cpu0_busy_pct"), "{:.0f}"),
             fmt(r.get("cpu1_other_pct"), "{:.0f}")))
 
-    head = ("| %s | run s | reports accepted (202) | **accepted / s** | keys served at the end: IPs / domains | p50 ms | p99 ms | "
+    head = ("| {label} | run s | reports accepted (202) | **accepted / s** | keys served at the end: IPs / domains | p50 ms | p99 ms | "
             "listing post p50 / p99 ms | errors | dup (200) | server CPU ms / report | server CPU % | generator CPU % | "
             "CPU0 busy % | CPU1 other % |")
     sep = "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
     o.append("## fadelist ingestion: reports per second (HTTP + parsing + SQLite, synchronous=FULL)\n")
     if tp:
         o.append("Each concurrency level on a fresh server and an empty database:\n")
-        o.append(head % "clients")
+        o.append(head.replace("{label}", "clients"))
         o.append(sep)
         for r in tp:
             tp_row(str(r["clients"]), r)
@@ -791,7 +811,7 @@ def cmd_report(a, _gen):
         o.append("")
         o.append("As listings accumulate (%d clients, one server, consecutive runs; keys served at the start of the "
                  "first run: %s):\n" % (gr[0]["clients"], keys(gr[0], "before")))
-        o.append(head % "run")
+        o.append(head.replace("{label}", "run"))
         o.append(sep)
         for k, r in enumerate(gr, 1):
             tp_row(str(k), r)
@@ -803,7 +823,7 @@ def cmd_report(a, _gen):
                  "(\"listing post\"). Every client is a thread with its own keep-alive HTTP/1.1 connection "
                  "(`http.client`), sending its next message as soon as the previous answer is in. "
                  "\"keys served\": report-fed entries of iprbl.test + niprbl.test / urirbl.test "
-                 "(from `/api/v1/zones`, RFC 5782 test entries included).")
+                 "(from `/api/v1/zones`).")
         o.append("- messages: %s, mean size %s bytes (min %s, max %s); %s" % (
             E.get("MIX_NOTE", "?"), fmt(statistics.mean(sizes)), fmt(min(r["size_min_b"] for r in allr)),
             fmt(max(r["size_max_b"] for r in allr)), E.get("DB_NOTE", "")))
@@ -821,7 +841,7 @@ def cmd_report(a, _gen):
     if lat or pc:
         o.append("")
         o.append("## Report-to-DNS latency (listing report → `A` answer under iprbl.test)\n")
-        o.append("| situation | samples | not visible in %ss | within 1 s | send → visible p50 / p95 / max ms | "
+        o.append("| situation | samples | not visible (%ss, ≥ 2 s after the 202) | within 1 s | send → visible p50 / p95 / max ms | "
                  "202 → visible p50 / p95 / max ms | visible before the 202 arrived | listing POST p50 / p95 ms | polls per sample (median) |"
                  % fmt((lat or pc[0]["probes"])["limit_s"], "{:g}"))
         o.append("|---|--:|--:|--:|--:|--:|--:|--:|--:|")
@@ -836,16 +856,20 @@ def cmd_report(a, _gen):
         if lat:
             row("one report pair at a time, no other load (%s listed keys already served)" % E.get("LISTED_BEFORE", "?"), lat)
         if pc:
-            merged = []
-            for r in pc:
-                merged.append(r["probes"])
+            merged = [r["probes"] for r in pc]
             agg = {k: sum(p[k] for p in merged) for k in ("samples", "not_visible", "within_1s", "visible_before_202")}
-            # percentiles over the union are not derivable from the per-round summaries: take the worst round
-            for k in ("send_p50_ms", "send_p95_ms", "send_max_ms", "after202_p50_ms", "after202_p95_ms",
-                      "after202_max_ms", "post_p50_ms", "post_p95_ms", "polls_median"):
-                vals = [p[k] for p in merged if p[k] is not None]
-                agg[k] = max(vals) if vals else None
-            row("during part 3's ingesting runs (%s reports/s + dnsperf saturating the server; worst round)" % E.get("RATE", "?"), agg)
+            raw = {k: [x for p in merged for x in p["raw"][k]] for k in ("send", "after", "post", "polls")}
+            agg.update(send_p50_ms=pct(raw["send"], 50), send_p95_ms=pct(raw["send"], 95),
+                       send_max_ms=max(raw["send"]) if raw["send"] else None,
+                       after202_p50_ms=pct(raw["after"], 50), after202_p95_ms=pct(raw["after"], 95),
+                       after202_max_ms=max(raw["after"]) if raw["after"] else None,
+                       post_p50_ms=pct(raw["post"], 50), post_p95_ms=pct(raw["post"], 95),
+                       polls_median=statistics.median(raw["polls"]) if raw["polls"] else None)
+            row("during part 3's ingesting runs (%s POSTs/s offered + dnsperf saturating the server; all %d rounds)"
+                % (E.get("RATE", "?"), len(pc)), agg)
+            for k, r in enumerate(pc, 1):
+                p = r["probes"]
+                row("… round %d only" % k, p)
         o.append("")
         o.append("- send → visible: from just before the listing POST is written to the socket until the first UDP "
                  "answer NOERROR with an A record is *received* (a thread polls `A` in a tight loop, one query in "
@@ -858,9 +882,21 @@ def cmd_report(a, _gen):
                 extra.append("**%d anomalies**: %s" % (lat["anomalies_n"], "; ".join(lat["anomalies"][:3])))
             if lat["skipped"]:
                 extra.append("skipped: %s" % lat["skipped"])
+            if lat["not_visible"]:
+                extra.append("**not visible**: the POSTs of those samples took %s ms" % lat["not_visible_post_ms"])
             if extra:
                 o.append("- " + "; ".join(extra))
             o.append("- only non-bulk IPv4 messages are sampled (the key polled is the source IP under iprbl.test).")
+        for k, r in enumerate(pc, 1):
+            p = r["probes"]
+            if p["not_visible"]:
+                o.append("- **round %d: %d listing(s) not visible** within %gs of the send and 2 s after the 202: %s" % (
+                    k, p["not_visible"], p["limit_s"], "; ".join(
+                        "`%s` (POST %.1f ms, %d polls, %d without answer, last answer %s)" % (
+                            d["ip"], d["post_ms"], d["polls"], d["timeouts"], d["last"]) for d in p["not_visible_detail"])))
+            if p.get("not_listing_post"):
+                o.append("- round %d: %d probe(s) dropped because the other reporter's post was processed last "
+                         "(it listed, not the probed one)" % (k, p["not_listing_post"]))
     rounds = R.get("dns", [])
     if rounds:
         idle = [r for r in rounds if r["mode"] == "idle"]
@@ -884,7 +920,7 @@ def cmd_report(a, _gen):
         o.append("")
         o.append("Per run (alternating idle / ingesting; CPU1 other = CPU 1 time not used by the server):\n")
         o.append("| round | mode | QPS | QPS/CPU-s | lost % | latency avg µs / max ms | server CPU % | NOERROR % | CPU0 busy % | CPU1 other % | "
-                 "reports accepted / s | report p50 / p99 ms | sent late: > 50 ms / lag p99 ms | errors | generator CPU s | keys served after: IPs / domains |")
+                 "reports accepted / s | report p50 / p99 ms | sent late: > 50 ms / lag p99 ms | errors | generator CPU s | report-fed keys after: IPs / domains |")
         o.append("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
         base = dict(x.split("=") for x in E.get("P3_BASE", "").split() if "=" in x)
         for r in rounds:
@@ -895,7 +931,7 @@ def cmd_report(a, _gen):
                     kk[z] -= int(base[z])
             o.append("| %d | %s | %s | %s | %.2f | %.0f / %.1f | %.0f | %.2f | %.0f | %.0f | %s | %s | %s | %s | %s | %s |" % (
                 r["round"], r["mode"], fmt(r["qps"]), fmt(r["qps_cpu"]), r["lost_pct"], r["lat_us"], r["lat_max_ms"], r["cpu_pct"],
-                r["noerror_pct"], r["cpu0_busy"], r["cpu1_other"],
+                r["noerror_pct"], r["cpu0_busy"], max(0.0, r["cpu1_other"]),
                 fmt(g and g["accepted_per_s"], "{:.1f}"),
                 ("%s / %s" % (fmt(g["p50_ms"], "{:.1f}"), fmt(g["p99_ms"], "{:.1f}"))) if g else "—",
                 ("%s / %s" % (fmt(g["late_50ms"]), fmt(g["lag_p99_ms"], "{:.0f}"))) if g else "—",
@@ -907,13 +943,14 @@ def cmd_report(a, _gen):
                  "the client core also carries the generator (its CPU seconds are in the last column): when CPU0 is "
                  "~100 %% busy, raw QPS partly measures the client; QPS per server CPU-second does not." % E.get("SECS3", "?"))
         o.append("- ingesting: the generator posts at a fixed schedule of %s POSTs/s (message pairs: A then B, so half of "
-                 "the posts list a source IP and its domains), %s keep-alive connections, from 1 s before dnsperf "
+                 "the posts list a source IP and its domains), up to %s keep-alive connections, from 1 s before dnsperf "
                  "starts to 1 s after it ends; every %sth pair's listing post is probed for report-to-DNS latency "
                  "(table above). Achieved rate over the generator's window: %s." % (
                      E.get("RATE", "?"), E.get("WORKERS", "?"), E.get("PROBE_EVERY", "?"),
                      ", ".join("%.1f/s" % x for x in gen_rates) or "—"))
-        o.append("- server: `fadelist serve --config ingest.toml --db FRESH.sqlite`, zones iprbl.test (feed ip + "
-                 "ip4set.txt), niprbl.test (feed bulk-ip), urirbl.test (feed domain + dnset.txt); %s" % E.get("DATA_NOTE", ""))
+        o.append("- server: `fadelist serve --config ingest.toml --db FRESH.sqlite`, a fresh server and database every "
+                 "round (idle run first, then the ingesting run), zones iprbl.test (feed ip + ip4set.txt), niprbl.test "
+                 "(feed bulk-ip), urirbl.test (feed domain + dnset.txt); %s" % E.get("DATA_NOTE", ""))
         busy = max(r["cpu1_other"] for r in rounds)
         if busy > 20:
             o.append("")

@@ -264,11 +264,7 @@ impl App {
 
     /// Applies manual listing changes: (zone, key, Some((code, reason)) =
     /// listed / None = removed).
-    pub fn apply_manual(
-        &self,
-        changes: &[ManualChange],
-        now: u64,
-    ) {
+    pub fn apply_manual(&self, changes: &[ManualChange], now: u64) {
         self.update(now, |feeds| {
             let mut touched: Vec<String> = Vec::new();
             for (zone, key, l) in changes {

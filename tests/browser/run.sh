@@ -1,0 +1,208 @@
+#!/usr/bin/env bash
+# Browser test of self-service delisting, as a person does it: a real server
+# lists 89.160.20.112 from two reporters' `fadelist report`, dig sees it
+# listed, then headless Debian Chromium (driven by playwright-core, see
+# delist.mjs) opens the lookup page, clicks "Request delisting", types into
+# the form, waits out the form's minimum fill time, clicks the button, sees
+# "Removed" and "Not listed"; dig then sees NXDOMAIN. Screenshots of every
+# step go to ${FADELIST_SCREENSHOTS:-target/browser-screenshots} (relative
+# paths are taken from the repository root).
+#
+# Installs what is missing: Debian's chromium and dnsutils (apt-get), and
+# playwright-core (npm ci in tests/browser). Builds fadelist unless
+# FADELIST_BIN names a binary. After the installs and the build the run is
+# bounded to well under 3 minutes: every step has its own timeout.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+cd "$ROOT"
+
+fails=0
+passes=0
+pass() { printf 'PASS  %s\n' "$*"; passes=$((passes + 1)); }
+fail() { printf 'FAIL  %s\n' "$*"; fails=$((fails + 1)); }
+die() {
+    fail "$*"
+    printf '\n=== browser delisting: FAIL (%d) ===\n' "$fails"
+    printf 'browser: %d passed, %d failed\n' "$passes" "$fails"
+    exit 1
+}
+
+# --- installs (not counted in the time bound) -------------------------------
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+missing=()
+[[ -x $CHROMIUM ]] || missing+=(chromium)
+command -v dig >/dev/null || missing+=(dnsutils)
+if ((${#missing[@]})); then
+    echo "browser: installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null || die "apt-get update"
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]}"
+fi
+[[ -x $CHROMIUM ]] || die "no Chromium at $CHROMIUM"
+command -v dig >/dev/null || die "dig is missing (dnsutils)"
+command -v node >/dev/null || die "node is missing (Node.js 20 or later is needed)"
+command -v npm >/dev/null || die "npm is missing"
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
+    || die "Node.js $(node --version) is too old: playwright-core needs 20 or later"
+
+if [[ -f $HERE/package-lock.json ]]; then
+    (cd "$HERE" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/browser"
+else
+    (cd "$HERE" && timeout 300 npm install --no-audit --no-fund --loglevel=error) || die "npm install in tests/browser"
+fi
+
+BIN=${FADELIST_BIN:-}
+if [[ -z $BIN ]]; then
+    cargo build --release --locked -p fadelist || die "cargo build -p fadelist"
+    BIN=$ROOT/target/release/fadelist
+fi
+[[ -x $BIN ]] || die "no fadelist binary at $BIN"
+
+# --- the bounded part --------------------------------------------------------
+START=$SECONDS
+SHOTS=${FADELIST_SCREENSHOTS:-target/browser-screenshots}
+[[ $SHOTS == /* ]] || SHOTS=$ROOT/$SHOTS
+mkdir -p "$SHOTS"
+rm -f "$SHOTS"/[0-9][0-9]-*.png   # this script's own, from an earlier run
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/fadelist-browser.XXXXXX")
+SERVER_PID=
+NODE_PID=
+cleanup() {
+    local rc=$?
+    # The browser runs under `timeout`, which leads its own process group:
+    # ending the group ends node and every Chromium process it started.
+    if [[ -n $NODE_PID ]]; then
+        kill -TERM -- "-$NODE_PID" 2>/dev/null || true
+        sleep 0.5
+        kill -KILL -- "-$NODE_PID" 2>/dev/null || true
+        wait "$NODE_PID" 2>/dev/null || true
+    fi
+    # Belt and braces: any Chromium still using this run's profile folder.
+    local p
+    for p in $(pgrep -f -- "$WORK/" 2>/dev/null || true); do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    if [[ -n $SERVER_PID ]]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if ((rc != 0)) && [[ -f $WORK/serve.err ]] && [[ -s $WORK/serve.err ]]; then
+        echo "--- server stderr (last 20 lines) ---"
+        tail -n 20 "$WORK/serve.err" | sed $'s/\x1b\[[0-9;]*m//g'
+    fi
+    rm -rf "$WORK"
+    return "$rc"
+}
+trap cleanup EXIT
+trap 'fail "interrupted by a signal"; printf "\n=== browser delisting: FAIL ===\nbrowser: %d passed, %d failed\n" "$passes" "$fails"; exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+DPORT=$(free_port)
+HPORT=$(free_port)
+while [[ $HPORT == "$DPORT" ]]; do HPORT=$(free_port); done
+MIN_FILL_SECS=2
+cat > "$WORK/fadelist.toml" <<TOML
+[server]
+dns_listen = ["127.0.0.1:$DPORT"]
+http_listen = "127.0.0.1:$HPORT"
+[policy]
+# The fixture mails are dated 2026.
+max_report_age = "36500d"
+[web]
+form_min_fill = "${MIN_FILL_SECS}s"
+[[zone]]
+name = "iprbl.test"
+feed = "ip"
+[[zone]]
+name = "urirbl.test"
+feed = "domain"
+TOML
+DB=$WORK/db.sqlite
+BASE=http://127.0.0.1:$HPORT
+IP=89.160.20.112
+NAME=112.20.160.89.iprbl.test
+MAIL=tests/data/mail/spam-plain.eml
+
+token() { timeout 20 "$BIN" reporter --db "$DB" add "$@" --trusted 81.2.69.160/27 | sed -n 's/^token: //p'; }
+TA=$(token alice) || true
+TB=$(token trap1 --kind trap) || true
+[[ -n $TA && -n $TB ]] && pass "two reporters added" || die "reporter add did not print tokens"
+
+# The server itself is bounded too, in case cleanup never runs.
+timeout 300 "$BIN" serve --config "$WORK/fadelist.toml" --db "$DB" > "$WORK/serve.out" 2> "$WORK/serve.err" &
+SERVER_PID=$!
+status() { dig +tries=1 +time=1 @127.0.0.1 -p "$DPORT" "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
+up=
+for _ in $(seq 100); do
+    if grep -q "HTTP listening on http://127.0.0.1:$HPORT" "$WORK/serve.out" 2>/dev/null \
+        && [[ $(status 2.0.0.127.iprbl.test) == NOERROR ]]; then
+        up=1
+        break
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || break
+    sleep 0.1
+done
+[[ -n $up ]] && pass "server up (DNS 127.0.0.1:$DPORT, HTTP $BASE)" || die "server did not come up within 10 s"
+
+timeout 20 "$BIN" report --server "$BASE" --token "$TA" "$MAIL" > "$WORK/r1.out" 2>&1 \
+    && pass "first report sent" || die "first report: $(head -c 300 "$WORK/r1.out")"
+timeout 20 "$BIN" report --server "$BASE" --token "$TB" "$MAIL" > "$WORK/r2.out" 2>&1 \
+    && pass "second report sent" || die "second report: $(head -c 300 "$WORK/r2.out")"
+listed=
+for _ in $(seq 40); do
+    [[ $(dig +short +tries=1 +time=1 @127.0.0.1 -p "$DPORT" "$NAME" A) == 127.0.0.* ]] && { listed=1; break; }
+    sleep 0.05
+done
+[[ -n $listed ]] && pass "dig: $NAME is listed ($(dig +short +tries=1 +time=1 @127.0.0.1 -p "$DPORT" "$NAME" A | tr '\n' ' '))" \
+    || die "dig: $NAME is not listed after two reports ($(status "$NAME"))"
+
+# The browser part. `timeout` makes itself a process-group leader, so the
+# cleanup above can end node and Chromium together.
+echo "browser: screenshots go to $SHOTS"
+TMPDIR=$WORK timeout -k 5 120 env \
+    BASE_URL="$BASE" IP="$IP" SCREENSHOTS="$SHOTS" CHROMIUM="$CHROMIUM" \
+    FORM_MIN_FILL_MS=$((MIN_FILL_SECS * 1000)) RESULT_FILE="$WORK/browser-result" \
+    node "$HERE/delist.mjs" &
+NODE_PID=$!
+node_rc=0
+wait "$NODE_PID" || node_rc=$?
+NODE_PID=
+if [[ -s $WORK/browser-result ]]; then
+    read -r bp bf < "$WORK/browser-result"
+    passes=$((passes + bp))
+    fails=$((fails + bf))
+fi
+if ((node_rc == 0)); then
+    pass "browser: delisting through the pages (delist.mjs)"
+elif ((node_rc == 124 || node_rc == 137)); then
+    fail "browser: delist.mjs timed out after 120 s"
+else
+    fail "browser: delist.mjs failed (exit $node_rc)"
+fi
+
+gone=
+for _ in $(seq 40); do
+    [[ $(status "$NAME") == NXDOMAIN ]] && { gone=1; break; }
+    sleep 0.05
+done
+[[ -n $gone ]] && pass "dig: $NAME is NXDOMAIN after the delisting" \
+    || fail "dig: $NAME still answers $(status "$NAME") after the delisting"
+
+kill "$SERVER_PID" 2>/dev/null || true
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=
+elapsed=$((SECONDS - START))
+((elapsed < 180)) && pass "bounded: ${elapsed} s after installs (limit 180 s)" || fail "took ${elapsed} s after installs (limit 180 s)"
+
+echo "browser: screenshots:"
+ls -1 "$SHOTS"/[0-9][0-9]-*.png 2>/dev/null | sed 's/^/  /' || true
+if ((fails == 0)); then
+    printf '\n=== browser delisting: PASS ===\n'
+else
+    printf '\n=== browser delisting: FAIL (%d) ===\n' "$fails"
+fi
+printf 'browser: %d passed, %d failed\n' "$passes" "$fails"
+exit $((fails > 0))
