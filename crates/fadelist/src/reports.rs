@@ -320,11 +320,15 @@ pub async fn post_report(
         Ok((id, outcomes)) => {
             let changes: Vec<_> = outcomes
                 .iter()
+                // A report only ever adds score, so it can list but never
+                // delist. Applying "not listed" here would race: a slower
+                // request's stale outcome could undo a newer listing.
+                .filter(|o| o.listed)
                 .filter_map(|o| {
                     Some((
                         o.zone.clone(),
                         o.key.parse::<ListingKey>().ok()?,
-                        o.listed.then(|| o.category.clone()),
+                        Some(o.category.clone()),
                     ))
                 })
                 .collect();
