@@ -353,3 +353,79 @@ fn lookup_explains_a_listing_and_escapes_user_text() {
     assert_eq!(status, 400);
     assert!(!page.contains("<b>"), "{page}");
 }
+
+/// Concurrent reports about many sources: every listing a 202 announces is
+/// already in DNS when the 202 arrives, whatever order the requests
+/// committed in. (A benchmark once found a slower request's stale "not
+/// listed" outcome undoing a newer listing; listings are now published from
+/// the store thread, in commit order.)
+#[test]
+fn concurrent_reports_publish_every_listing_before_the_answer() {
+    let srv = TestServer::start_with(&[], &[], |c| {
+        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.ingest.rate_per_minute = 100_000;
+    });
+    let tokens = [
+        srv.add_reporter("r1", false, &TRUSTED),
+        srv.add_reporter("r2", false, &TRUSTED),
+    ];
+    let template = String::from_utf8(mail("spam-plain.eml")).unwrap();
+    let sources: Vec<String> = (10..40).map(|i| format!("89.160.20.{i}")).collect();
+    // Every (reporter, source) pair, interleaved across four clients.
+    let mut jobs: Vec<(String, String)> = Vec::new();
+    for t in &tokens {
+        for s in &sources {
+            jobs.push((t.clone(), s.clone()));
+        }
+    }
+    let dns = srv.dns;
+    let http = srv.http;
+    let results: Vec<(String, bool)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|n| {
+                let mine: Vec<_> = jobs.iter().skip(n).step_by(4).cloned().collect();
+                let template = &template;
+                scope.spawn(move || {
+                    let mut seen = Vec::new();
+                    for (token, src) in mine {
+                        let body = template
+                            .replace("89.160.20.112", &src)
+                            .replace("89-160-20-112", &src.replace('.', "-"))
+                            .replace("7781@", &format!("7781.{src}@"));
+                        let (status, _, answer) = http_request(
+                            http,
+                            "POST",
+                            "/api/v1/reports",
+                            Some(&token),
+                            body.as_bytes(),
+                        );
+                        assert_eq!(status, 202, "{answer}");
+                        let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                        let listed = a["keys"].as_array().unwrap().iter().any(|k| {
+                            k["key"] == src.as_str() && k["listed"] == true
+                        });
+                        // Check right away, without waiting.
+                        if listed {
+                            let o: Vec<&str> = src.split('.').rev().collect();
+                            let name = format!("{}.iprbl.test", o.join("."));
+                            let r = udp(dns, &query(&name, RecordType::A));
+                            assert!(!a_values(&r).is_empty(), "{src} listed but not in DNS");
+                        }
+                        seen.push((src, listed));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    // Both reporters reported every source, so every source ends listed.
+    for s in &sources {
+        assert!(
+            results.iter().any(|(src, l)| src == s && *l),
+            "{s} never announced as listed"
+        );
+        let o: Vec<&str> = s.split('.').rev().collect();
+        assert!(listed(&srv, &format!("{}.iprbl.test", o.join("."))), "{s}");
+    }
+}

@@ -130,3 +130,48 @@ pub struct DatasetData {
     /// TTL given on the `$NS` line, when set.
     pub ns_ttl: Option<u32>,
 }
+
+impl DatasetData {
+    /// Drops the answers no entry references and renumbers the entries
+    /// (a dataset merged from a base and its delta can carry answers whose
+    /// last entry was removed).
+    pub fn retain_used_answers(&mut self) {
+        let mut used = vec![false; self.answers.len()];
+        let values = self
+            .ip4
+            .iter()
+            .map(|e| e.value)
+            .chain(self.ip6.iter().map(|e| e.value))
+            .chain(self.domains.iter().map(|e| e.value));
+        for v in values {
+            if let EntryValue::Listed(i) = v
+                && let Some(u) = used.get_mut(i as usize)
+            {
+                *u = true;
+            }
+        }
+        let mut new_index = vec![u32::MAX; self.answers.len()];
+        let mut next = 0u32;
+        for (i, u) in used.iter().enumerate() {
+            if *u {
+                new_index[i] = next;
+                next += 1;
+            }
+        }
+        let mut i = 0;
+        self.answers.retain(|_| {
+            i += 1;
+            used[i - 1]
+        });
+        let renumber = |v: &mut EntryValue| {
+            if let EntryValue::Listed(i) = v {
+                // Out-of-table indices stay out of the table (the builder
+                // treats them as unlisted).
+                *i = new_index.get(*i as usize).copied().unwrap_or(u32::MAX);
+            }
+        };
+        self.ip4.iter_mut().for_each(|e| renumber(&mut e.value));
+        self.ip6.iter_mut().for_each(|e| renumber(&mut e.value));
+        self.domains.iter_mut().for_each(|e| renumber(&mut e.value));
+    }
+}

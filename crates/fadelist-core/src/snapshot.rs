@@ -12,6 +12,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use crate::dataset::dnset::{self, MAX_KEY};
+use crate::dataset::layer::Layer;
 use crate::dataset::{Answer, Dataset, EXCLUDED};
 use crate::qname::{self, V4Key, V6Key};
 
@@ -51,7 +52,7 @@ pub struct Zone {
     /// TTL of the NS records.
     pub ns_ttl: u32,
     /// The datasets, consulted in order; their answers are combined.
-    pub datasets: Vec<Arc<Dataset>>,
+    pub datasets: Vec<Layer>,
     /// Answer of the built-in test entries when no dataset lists them.
     pub test_answer: Answer,
     /// TTL of the built-in test answer.
@@ -68,6 +69,18 @@ impl Zone {
         ns: Vec<String>,
         ns_ttl: u32,
         datasets: Vec<Arc<Dataset>>,
+    ) -> Option<Zone> {
+        let layers = datasets.into_iter().map(Layer::new).collect();
+        Zone::layered(name, soa, ns, ns_ttl, layers)
+    }
+
+    /// Like [`Zone::new`], with datasets that may carry deltas.
+    pub fn layered(
+        name: &str,
+        soa: Soa,
+        ns: Vec<String>,
+        ns_ttl: u32,
+        datasets: Vec<Layer>,
     ) -> Option<Zone> {
         let name = normalize_name(name)?;
         let labels = name
@@ -281,18 +294,24 @@ impl Snapshot {
         }
 
         let mut hits = Hits::new();
-        for ds in &zone.datasets {
+        for layer in &zone.datasets {
             let subject_v4 = |a: u32| Subject::V4(Ipv4Addr::from(a));
             let found = v6_addr
-                .and_then(|a| ds.v6.lookup(a).map(|v| (v, Subject::V6(Ipv6Addr::from(a)))))
-                .or_else(|| v4_addr.and_then(|a| ds.v4.lookup(a).map(|v| (v, subject_v4(a)))))
+                .and_then(|a| {
+                    let (ds, v) = layer.find_v6(a)?;
+                    Some((ds, v, Subject::V6(Ipv6Addr::from(a))))
+                })
+                .or_else(|| {
+                    let a = v4_addr?;
+                    let (ds, v) = layer.find_v4(a)?;
+                    Some((ds, v, subject_v4(a)))
+                })
                 .or_else(|| {
                     let n = dlen?;
-                    ds.domains
-                        .lookup(&dkey[..n], &ends, rel)
-                        .map(|(v, k)| (v, Subject::Domain(k)))
+                    let (ds, v, k) = layer.find_domain(&dkey[..n], &ends, rel)?;
+                    Some((ds, v, Subject::Domain(k)))
                 });
-            if let Some((id, subject)) = found
+            if let Some((ds, id, subject)) = found
                 && id != EXCLUDED
                 && let Some(answer) = ds.answer(id)
             {
@@ -350,11 +369,11 @@ impl Snapshot {
         if in_range(v4_range, TEST_LISTED_V4) || in_range(mapped, TEST_LISTED_V4) {
             return true;
         }
-        zone.datasets.iter().any(|ds| {
-            v4_range.is_some_and(|(lo, hi)| ds.v4.any_listed_in(lo, hi))
-                || mapped.is_some_and(|(lo, hi)| ds.v4.any_listed_in(lo, hi))
-                || v6_range.is_some_and(|(lo, hi)| ds.v6.any_listed_in(lo, hi))
-                || dkey.is_some_and(|k| ds.domains.has_listed_descendant(k))
+        zone.datasets.iter().any(|l| {
+            v4_range.is_some_and(|(lo, hi)| l.any_v4_in(lo, hi))
+                || mapped.is_some_and(|(lo, hi)| l.any_v4_in(lo, hi))
+                || v6_range.is_some_and(|(lo, hi)| l.any_v6_in(lo, hi))
+                || dkey.is_some_and(|k| l.has_listed_descendant(k))
         })
     }
 }

@@ -20,7 +20,7 @@ use fadelist_store::AuditFilter;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::pipeline::App;
+use crate::pipeline::{App, FeedChanges};
 
 type Reply = Result<Response, (StatusCode, Json<serde_json::Value>)>;
 
@@ -172,15 +172,22 @@ async fn add_manual(State(app): State<Arc<App>>, Json(b): Json<ManualBody>) -> R
         code.to_string(),
         reason.clone(),
     );
-    app.store
-        .call(move |s| s.add_manual(&z, &k, &c, &r, until, "admin", now))
-        .await
-        .map_err(unavailable)?
-        .map_err(unavailable)?;
-    app.apply_manual(
-        &[(zone.clone(), key.clone(), Some((code, reason)))],
-        now as u64,
-    );
+    let change = (zone.clone(), key.clone(), Some((code, reason)));
+    app.store_then_publish(move |s| {
+        let res = s.add_manual(&z, &k, &c, &r, until, "admin", now);
+        let changes = FeedChanges {
+            manual: if res.is_ok() {
+                vec![change]
+            } else {
+                Vec::new()
+            },
+            ..FeedChanges::default()
+        };
+        (res, changes)
+    })
+    .await
+    .map_err(unavailable)?
+    .map_err(unavailable)?;
     Ok((
         StatusCode::CREATED,
         Json(
@@ -205,9 +212,20 @@ async fn remove(State(app): State<Arc<App>>, Path((zone, key)): Path<(String, St
     let key = key_of(&key)?;
     let now = crate::clock::unix_now() as i64;
     let (z, k) = (zone.clone(), key.to_string());
+    let removed_key = key.clone();
     let any = app
-        .store
-        .call(move |s| s.remove_listing(&z, &k, "admin", now))
+        .store_then_publish(move |s| {
+            let r = s.remove_listing(&z, &k, "admin", now);
+            let changes = match r {
+                Ok(true) => {
+                    let mut c = FeedChanges::removed(std::slice::from_ref(&z), &removed_key);
+                    c.manual.push((z.clone(), removed_key, None));
+                    c
+                }
+                _ => FeedChanges::default(),
+            };
+            (r, changes)
+        })
         .await
         .map_err(unavailable)?
         .map_err(unavailable)?;
@@ -218,8 +236,6 @@ async fn remove(State(app): State<Arc<App>>, Path((zone, key)): Path<(String, St
             format!("{key} is not listed in {zone}"),
         ));
     }
-    app.apply(&[(zone.clone(), key.clone(), None)], now as u64);
-    app.apply_manual(&[(zone.clone(), key.clone(), None)], now as u64);
     Ok(Json(json!({"removed": true, "zone": zone, "key": key.to_string()})).into_response())
 }
 
@@ -322,18 +338,11 @@ async fn decide(State(app): State<Arc<App>>, Path((id, decision)): Path<(i64, St
             ));
         }
     };
-    let zones: Vec<String> = app
-        .config
-        .zones
-        .iter()
-        .filter(|z| z.feed.is_some())
-        .filter_map(|z| fadelist_core::snapshot::normalize_name(&z.name))
-        .collect();
+    let zones = app.feed_zone_names();
     let now = crate::clock::unix_now() as i64;
     let key_zones = app
-        .store
-        .call(
-            move |s| -> fadelist_store::Result<Option<(String, Vec<String>)>> {
+        .store_then_publish(move |s| {
+            let r = (|| -> fadelist_store::Result<Option<(String, Vec<String>)>> {
                 let key = s
                     .review_queue()?
                     .into_iter()
@@ -341,8 +350,16 @@ async fn decide(State(app): State<Arc<App>>, Path((id, decision)): Path<(i64, St
                     .map(|r| r.key);
                 let removed = s.decide(id, approve, "admin", &zones, now)?;
                 Ok(key.zip(removed))
-            },
-        )
+            })();
+            let changes = match &r {
+                Ok(Some((key, removed))) => match key.parse::<ListingKey>() {
+                    Ok(k) => FeedChanges::removed(removed, &k),
+                    Err(_) => FeedChanges::default(),
+                },
+                _ => FeedChanges::default(),
+            };
+            (r, changes)
+        })
         .await
         .map_err(unavailable)?
         .map_err(unavailable)?;
@@ -353,13 +370,6 @@ async fn decide(State(app): State<Arc<App>>, Path((id, decision)): Path<(i64, St
             format!("no queued request #{id}"),
         ));
     };
-    if let Ok(k) = key.parse::<ListingKey>() {
-        let changes: Vec<_> = removed
-            .iter()
-            .map(|z| (z.clone(), k.clone(), None))
-            .collect();
-        app.apply(&changes, now as u64);
-    }
     Ok(
         Json(json!({"id": id, "decision": decision, "key": key, "removed_from": removed}))
             .into_response(),

@@ -24,7 +24,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::pipeline::App;
+use crate::pipeline::{App, FeedChanges};
 
 /// Longest accepted explanation, characters.
 pub const MAX_EXPLANATION: usize = 2000;
@@ -143,21 +143,15 @@ fn validate(key: &str, email: &str, explanation: &str) -> Result<Request, String
 /// Runs a validated request: records it, removes the key if allowed, and
 /// publishes the change to DNS before returning.
 async fn execute(app: &Arc<App>, req: Request, client: IpAddr) -> Result<DelistResult, String> {
-    let zones: Vec<String> = app
-        .config
-        .zones
-        .iter()
-        .filter(|z| z.feed.is_some())
-        .filter_map(|z| fadelist_core::snapshot::normalize_name(&z.name))
-        .collect();
+    let zones = app.feed_zone_names();
     let now = crate::clock::unix_now() as i64;
     let limit = app.config.web.self_service_limit;
     let window = i64::try_from(app.config.web.self_service_window.as_secs()).unwrap_or(i64::MAX);
     let key_text = req.key.to_string();
+    let key = req.key.clone();
     let result = app
-        .store
-        .call(move |s| {
-            s.request_delisting(
+        .store_then_publish(move |s| {
+            let r = s.request_delisting(
                 &key_text,
                 &zones,
                 &client.to_string(),
@@ -166,7 +160,15 @@ async fn execute(app: &Arc<App>, req: Request, client: IpAddr) -> Result<DelistR
                 now,
                 limit,
                 window,
-            )
+            );
+            // The removal reaches DNS from the store thread, in commit order.
+            let changes = match &r {
+                Ok(res) if res.outcome == DelistOutcome::Removed => {
+                    FeedChanges::removed(&res.zones, &key)
+                }
+                _ => FeedChanges::default(),
+            };
+            (r, changes)
         })
         .await
         .map_err(|e| e.to_string())?
@@ -174,14 +176,6 @@ async fn execute(app: &Arc<App>, req: Request, client: IpAddr) -> Result<DelistR
             tracing::error!("delisting failed: {e}");
             "the database is unavailable; please retry later".to_string()
         })?;
-    if result.outcome == DelistOutcome::Removed {
-        let changes: Vec<_> = result
-            .zones
-            .iter()
-            .map(|z| (z.clone(), req.key.clone(), None))
-            .collect();
-        app.apply(&changes, now as u64);
-    }
     Ok(result)
 }
 

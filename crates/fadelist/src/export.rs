@@ -134,12 +134,11 @@ pub fn export_rbldnsd(snapshot: &Snapshot, dir: &Path) -> anyhow::Result<Vec<Str
         let data_lists_v4 = zone
             .datasets
             .iter()
-            .any(|d| d.v4.lookup(test_v4).is_some_and(|v| v != EXCLUDED));
+            .any(|d| d.find_v4(test_v4).is_some_and(|(_, v)| v != EXCLUDED));
         let test_key = b"\x04test";
         let data_lists_test = zone.datasets.iter().any(|d| {
-            d.domains
-                .lookup(test_key, &[0, test_key.len()], 1)
-                .is_some_and(|(v, _)| v != EXCLUDED)
+            d.find_domain(test_key, &[0, test_key.len()], 1)
+                .is_some_and(|(_, v, _)| v != EXCLUDED)
         });
         header.answers = vec![test_answer.clone()];
         header.ttl = Some(zone.test_ttl);

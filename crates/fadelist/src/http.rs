@@ -30,6 +30,8 @@ pub struct ZoneStatus {
     pub ipv6_entries: usize,
     /// Domain entries.
     pub domain_entries: usize,
+    /// Report-fed changes not yet folded into the base dataset.
+    pub pending_changes: usize,
 }
 
 /// Builds the router.
@@ -73,12 +75,18 @@ async fn zones(State(app): State<Arc<App>>) -> Json<Vec<ZoneStatus>> {
                     ipv4_entries: 0,
                     ipv6_entries: 0,
                     domain_entries: 0,
+                    pending_changes: 0,
                 };
-                for d in &z.datasets {
-                    let (e, i) = d.v4.counts();
-                    s.ipv4_entries += e + i;
-                    s.ipv6_entries += d.v6.entry_count();
-                    s.domain_entries += d.domains.exact.len() + d.domains.wild.len();
+                for l in &z.datasets {
+                    // Base and delta both count: a key changed since the
+                    // last compaction shows twice until the next one.
+                    for d in std::iter::once(l.base()).chain(l.delta()) {
+                        let (e, i) = d.v4.counts();
+                        s.ipv4_entries += e + i;
+                        s.ipv6_entries += d.v6.entry_count();
+                        s.domain_entries += d.domains.exact.len() + d.domains.wild.len();
+                    }
+                    s.pending_changes += l.entry_counts().1;
                 }
                 s
             })

@@ -22,10 +22,10 @@ use fadelist_dns::Publisher;
 use fadelist_store::{KeyInput, Store};
 use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{debug, error, info};
 
 use crate::config::{Config, Feed};
-use crate::feeds::Feeds;
+use crate::feeds::{Compaction, Feeds};
 use crate::zones::ZoneSet;
 
 /// A job for the store thread.
@@ -117,6 +117,28 @@ impl<K: std::hash::Hash + Eq> RateLimiter<K> {
 /// list it with, or `None` to remove it.
 pub type ManualChange = (String, ListingKey, Option<(std::net::Ipv4Addr, String)>);
 
+/// Feed changes made by one store job.
+#[derive(Debug, Default)]
+pub struct FeedChanges {
+    /// Report-fed listings: (zone, key, Some(category) = listed / None).
+    pub listed: Vec<(String, ListingKey, Option<String>)>,
+    /// Manual listings.
+    pub manual: Vec<ManualChange>,
+}
+
+impl FeedChanges {
+    /// Removal of `key` from each of `zones` (both kinds of listing).
+    pub fn removed(zones: &[String], key: &ListingKey) -> FeedChanges {
+        FeedChanges {
+            listed: zones
+                .iter()
+                .map(|z| (z.clone(), key.clone(), None))
+                .collect(),
+            manual: Vec::new(),
+        }
+    }
+}
+
 /// Everything the server shares between DNS publication, HTTP and timers.
 #[derive(Debug)]
 pub struct App {
@@ -126,8 +148,11 @@ pub struct App {
     pub publisher: Publisher,
     /// The store writer.
     pub store: StoreHandle,
-    /// File zones and feeds, behind one lock so publications are ordered.
-    pub data: Mutex<(ZoneSet, Feeds)>,
+    /// File zones and feeds, behind one lock so publications are ordered
+    /// (shared with background compactions).
+    pub data: Arc<Mutex<(ZoneSet, Feeds)>>,
+    /// Background compactions of feed deltas.
+    compactor: std::sync::mpsc::Sender<Compaction>,
     /// Per-zone policies.
     pub policies: HashMap<String, Policy>,
     /// Default policy.
@@ -182,7 +207,7 @@ impl App {
             listed = touched.len(),
             "report-fed listings loaded from the store"
         );
-        let snapshot = zones.snapshot_with(|z| feeds.dataset(z));
+        let snapshot = zones.snapshot_with(|z| feeds.layer(z));
         let default_policy = config.policy.to_policy();
         let policies = config
             .zones
@@ -216,13 +241,16 @@ impl App {
                 b
             }
         };
+        let data = Arc::new(Mutex::new((zones, feeds)));
+        let publisher = Publisher::new(snapshot);
         Ok(App {
+            compactor: spawn_compactor(data.clone(), publisher.clone()),
             rate: RateLimiter::new(config.ingest.rate_per_minute),
             delist_rate: RateLimiter::new(config.web.delist_per_minute),
             form_secret,
-            publisher: Publisher::new(snapshot),
+            publisher,
             store: StoreHandle::spawn(store),
-            data: Mutex::new((zones, feeds)),
+            data,
             policies,
             default_policy,
             never_nets,
@@ -246,6 +274,40 @@ impl App {
     pub fn feed_of(&self, zone: &str) -> Option<Feed> {
         let data = self.data.lock().unwrap_or_else(|p| p.into_inner());
         data.1.zones.get(zone).and_then(|z| z.feed)
+    }
+
+    /// Runs `f` on the store thread and applies the feed changes it returns
+    /// there, right after its transaction: DNS then sees changes in commit
+    /// order, so a slow request can never publish a state older than one
+    /// already published.
+    pub async fn store_then_publish<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut Store) -> (T, FeedChanges) + Send + 'static,
+    ) -> Result<T, StoreGone> {
+        let app = self.clone();
+        self.store
+            .call(move |s| {
+                let (out, changes) = f(s);
+                let now = crate::clock::unix_now();
+                if !changes.listed.is_empty() {
+                    app.apply(&changes.listed, now);
+                }
+                if !changes.manual.is_empty() {
+                    app.apply_manual(&changes.manual, now);
+                }
+                out
+            })
+            .await
+    }
+
+    /// The normalised names of the report-fed zones.
+    pub fn feed_zone_names(&self) -> Vec<String> {
+        self.config
+            .zones
+            .iter()
+            .filter(|z| z.feed.is_some())
+            .filter_map(|z| fadelist_core::snapshot::normalize_name(&z.name))
+            .collect()
     }
 
     /// Applies listing changes to the feeds and publishes when anything
@@ -276,8 +338,9 @@ impl App {
         });
     }
 
-    /// Runs `f` on the feeds; rebuilds and publishes the zones it reports
-    /// as changed, with new serials.
+    /// Runs `f` on the feeds; publishes the zones it reports as changed,
+    /// with new serials. Only the changed keys are rebuilt (the delta);
+    /// compactions it makes due run on their own thread.
     fn update(&self, now: u64, f: impl FnOnce(&mut Feeds) -> Vec<String>) {
         let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
         let (zones, feeds) = &mut *data;
@@ -285,12 +348,25 @@ impl App {
         if touched.is_empty() {
             return;
         }
-        feeds.rebuild(&touched);
+        let due = feeds.refresh(&touched);
         for z in &touched {
             zones.touch(z, now);
         }
         self.publisher
-            .publish(zones.snapshot_with(|z| feeds.dataset(z)));
+            .publish(zones.snapshot_with(|z| feeds.layer(z)));
+        drop(data);
+        for job in due {
+            self.compact(job);
+        }
+    }
+
+    /// Hands a compaction to the compactor thread (or, should that thread
+    /// be gone, runs it here).
+    fn compact(&self, job: Compaction) {
+        if let Err(std::sync::mpsc::SendError(job)) = self.compactor.send(job) {
+            error!("the compactor thread is gone; compacting inline");
+            compact_now(&self.data, &self.publisher, job);
+        }
     }
 
     /// Re-reads changed data files and publishes (the reload timer).
@@ -299,7 +375,7 @@ impl App {
         let (zones, feeds) = &mut *data;
         if zones.refresh(now) {
             self.publisher
-                .publish(zones.snapshot_with(|z| feeds.dataset(z)));
+                .publish(zones.snapshot_with(|z| feeds.layer(z)));
             info!("new data published");
         }
     }
@@ -350,6 +426,45 @@ impl App {
     }
 }
 
+/// Folds a feed's delta into a new base, then publishes the result (same
+/// content, so the serial stays).
+fn compact_now(data: &Mutex<(ZoneSet, Feeds)>, publisher: &Publisher, job: Compaction) {
+    let started = Instant::now();
+    // The expensive part runs without the lock.
+    let base = job.run();
+    let mut data = data.lock().unwrap_or_else(|p| p.into_inner());
+    let (zones, feeds) = &mut *data;
+    feeds.finish_compaction(&job, base);
+    publisher.publish(zones.snapshot_with(|z| feeds.layer(z)));
+    debug!(
+        zone = %job.zone,
+        ms = started.elapsed().as_millis() as u64,
+        pending = feeds.pending(&job.zone),
+        "feed compacted"
+    );
+}
+
+/// Starts the thread that runs compactions one at a time, in order.
+fn spawn_compactor(
+    data: Arc<Mutex<(ZoneSet, Feeds)>>,
+    publisher: Publisher,
+) -> std::sync::mpsc::Sender<Compaction> {
+    let (tx, rx) = std::sync::mpsc::channel::<Compaction>();
+    let spawned = std::thread::Builder::new()
+        .name("fadelist-compact".into())
+        .spawn(move || {
+            while let Ok(job) = rx.recv() {
+                compact_now(&data, &publisher, job);
+            }
+        });
+    if let Err(e) = spawned {
+        // The receiver is dropped with the closure, so every send fails
+        // and compactions run inline.
+        error!("cannot start the compactor thread: {e}");
+    }
+    tx
+}
+
 /// A parsed never-list entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Never {
@@ -387,8 +502,7 @@ pub async fn decay_loop(app: Arc<App>, shutdown: CancellationToken) {
         let default = app.default_policy.clone();
         let retention = i64::try_from(app.config.store.raw_retention.as_secs()).unwrap_or(i64::MAX);
         let result = app
-            .store
-            .call(move |s| {
+            .store_then_publish(move |s| {
                 // Raw samples past their retention go; the extraction stays.
                 if let Err(e) = s.expire_raw((now as i64).saturating_sub(retention)) {
                     error!("dropping old raw samples failed: {e}");
@@ -397,43 +511,33 @@ pub async fn decay_loop(app: Arc<App>, shutdown: CancellationToken) {
                     error!("expiring manual listings failed: {e}");
                     Vec::new()
                 });
-                let decayed = s.decay_pass(
-                    |z| policies.get(z).cloned().unwrap_or_else(|| default.clone()),
-                    now as i64,
-                );
-                (manual, decayed)
+                let decayed = s
+                    .decay_pass(
+                        |z| policies.get(z).cloned().unwrap_or_else(|| default.clone()),
+                        now as i64,
+                    )
+                    .unwrap_or_else(|e| {
+                        error!("decay pass failed: {e}");
+                        Vec::new()
+                    });
+                let mut changes = FeedChanges::default();
+                for d in manual {
+                    info!(zone = %d.zone, key = %d.key, "manual listing expired");
+                    if let Ok(k) = d.key.parse::<ListingKey>() {
+                        changes.manual.push((d.zone, k, None));
+                    }
+                }
+                for d in decayed {
+                    info!(zone = %d.zone, key = %d.key, "delisted: score decayed");
+                    if let Ok(k) = d.key.parse::<ListingKey>() {
+                        changes.listed.push((d.zone, k, None));
+                    }
+                }
+                ((), changes)
             })
             .await;
-        let (manual, decayed) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                error!("decay pass: {e}");
-                continue;
-            }
-        };
-        if !manual.is_empty() {
-            let changes: Vec<_> = manual
-                .into_iter()
-                .filter_map(|d| {
-                    info!(zone = %d.zone, key = %d.key, "manual listing expired");
-                    Some((d.zone, d.key.parse::<ListingKey>().ok()?, None))
-                })
-                .collect();
-            app.apply_manual(&changes, now);
-        }
-        match decayed {
-            Ok(delisted) if !delisted.is_empty() => {
-                let changes: Vec<_> = delisted
-                    .into_iter()
-                    .filter_map(|d| {
-                        info!(zone = %d.zone, key = %d.key, "delisted: score decayed");
-                        Some((d.zone, d.key.parse::<ListingKey>().ok()?, None))
-                    })
-                    .collect();
-                app.apply(&changes, now);
-            }
-            Ok(_) => {}
-            Err(e) => error!("decay pass failed: {e}"),
+        if let Err(e) = result {
+            error!("decay pass: {e}");
         }
     }
 }

@@ -22,7 +22,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::Feed;
-use crate::pipeline::App;
+use crate::pipeline::{App, FeedChanges};
 
 /// An API error: status, machine-readable code, human message.
 #[derive(Debug)]
@@ -298,8 +298,7 @@ pub async fn post_report(
     let rejected_c = rejected.clone();
     let extracted_c = extracted.clone();
     let result = app
-        .store
-        .call(move |s| {
+        .store_then_publish(move |s| {
             let report = NewReport {
                 reporter_id,
                 received_at: now,
@@ -309,36 +308,39 @@ pub async fn post_report(
                 subject: subject.as_deref(),
                 raw: &body,
             };
-            s.ingest(&report, weight, &keys, |id, outcomes| {
+            let r = s.ingest(&report, weight, &keys, |id, outcomes| {
                 answer(id, &extracted_c, outcomes, &rejected_c).to_string()
-            })
+            });
+            let changes = match &r {
+                Ok(Ok((_, outcomes))) => FeedChanges {
+                    listed: outcomes
+                        .iter()
+                        // A report only ever adds score, so it can list but
+                        // never delist: "not listed" changes nothing.
+                        .filter(|o| o.listed)
+                        .filter_map(|o| {
+                            Some((
+                                o.zone.clone(),
+                                o.key.parse::<ListingKey>().ok()?,
+                                Some(o.category.clone()),
+                            ))
+                        })
+                        .collect(),
+                    manual: Vec::new(),
+                },
+                _ => FeedChanges::default(),
+            };
+            (r, changes)
         })
         .await
         .map_err(ApiError::unavailable)?
         .map_err(ApiError::unavailable)?;
     match result {
-        Ok((id, outcomes)) => {
-            let changes: Vec<_> = outcomes
-                .iter()
-                // A report only ever adds score, so it can list but never
-                // delist. Applying "not listed" here would race: a slower
-                // request's stale outcome could undo a newer listing.
-                .filter(|o| o.listed)
-                .filter_map(|o| {
-                    Some((
-                        o.zone.clone(),
-                        o.key.parse::<ListingKey>().ok()?,
-                        Some(o.category.clone()),
-                    ))
-                })
-                .collect();
-            app.apply(&changes, now as u64);
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(answer(id, &extracted, &outcomes, &rejected)),
-            )
-                .into_response())
-        }
+        Ok((id, outcomes)) => Ok((
+            StatusCode::ACCEPTED,
+            Json(answer(id, &extracted, &outcomes, &rejected)),
+        )
+            .into_response()),
         Err(dup) => {
             let first: Value = serde_json::from_str(&dup.outcome).unwrap_or(Value::Null);
             Ok((

@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use anyhow::Context;
 use fadelist_core::data::{DatasetData, SoaSpec};
 use fadelist_core::dataset::Dataset;
+use fadelist_core::dataset::layer::Layer;
 use fadelist_core::rbldnsd::{self, DatasetType};
 use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
 use tracing::{error, info};
@@ -252,7 +253,7 @@ impl ZoneSet {
 
     /// The snapshot of the current data, with `extra(zone)` (the
     /// report-fed dataset) appended to each zone's datasets.
-    pub fn snapshot_with(&self, extra: impl Fn(&str) -> Option<Arc<Dataset>>) -> Snapshot {
+    pub fn snapshot_with(&self, extra: impl Fn(&str) -> Option<Layer>) -> Snapshot {
         let zones = self
             .zones
             .iter()
@@ -272,10 +273,13 @@ impl ZoneSet {
                     .find_map(|d| d.ns_ttl)
                     .filter(|_| z.config.ns.is_empty())
                     .unwrap_or(secs32(z.config.ns_ttl));
-                let mut datasets: Vec<Arc<Dataset>> =
-                    z.datasets.iter().map(|d| d.built.clone()).collect();
+                let mut datasets: Vec<Layer> = z
+                    .datasets
+                    .iter()
+                    .map(|d| Layer::new(d.built.clone()))
+                    .collect();
                 datasets.extend(extra(&z.name));
-                let zone = Zone::new(&z.name, soa, ns, ns_ttl, datasets);
+                let zone = Zone::layered(&z.name, soa, ns, ns_ttl, datasets);
                 if zone.is_none() {
                     error!(zone = %z.name, "zone name rejected");
                 }

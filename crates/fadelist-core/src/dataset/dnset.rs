@@ -168,6 +168,17 @@ impl NameTable {
         false
     }
 
+    /// The keys that start with `prefix` (including `prefix` itself), in
+    /// order, with their values.
+    pub fn with_prefix<'a>(
+        &'a self,
+        prefix: &'a [u8],
+    ) -> impl Iterator<Item = (&'a [u8], u32)> + 'a {
+        (self.lower_bound(prefix)..self.len())
+            .map(|i| (self.key(i), self.vals.get(i)))
+            .take_while(move |(k, _)| k.starts_with(prefix))
+    }
+
     /// Heap bytes used.
     pub fn heap_bytes(&self) -> usize {
         self.arena.len() + self.offsets.len() * 4 + self.vals.heap_bytes()

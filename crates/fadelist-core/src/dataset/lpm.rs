@@ -191,6 +191,25 @@ impl<K: LpmKey> LpmSet<K> {
         false
     }
 
+    /// The value of the full-length entry `k` itself, ignoring intervals.
+    #[inline]
+    pub fn get_exact(&self, k: K) -> Option<u32> {
+        self.exact
+            .binary_search(&k)
+            .ok()
+            .map(|i| self.exact_vals.get(i))
+    }
+
+    /// The full-length entries with keys in `lo..=hi`, in key order.
+    pub fn exact_in(&self, lo: K, hi: K) -> impl Iterator<Item = (K, u32)> + '_ {
+        let first = self.exact.partition_point(|&s| s < lo);
+        self.exact[first..]
+            .iter()
+            .take_while(move |&&k| k <= hi)
+            .enumerate()
+            .map(move |(j, &k)| (k, self.exact_vals.get(first + j)))
+    }
+
     /// Calls `f(key, value)` for every full-length entry, in key order.
     pub fn for_each_exact(&self, mut f: impl FnMut(K, u32)) {
         for (i, &k) in self.exact.iter().enumerate() {
