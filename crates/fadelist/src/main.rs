@@ -334,6 +334,9 @@ fn main() -> anyhow::Result<()> {
                 "fadelist: HTTP listening on http://{}",
                 listeners.http_addr()?
             );
+            if let Some(a) = listeners.admin_addr() {
+                println!("fadelist: admin API listening on http://{a}");
+            }
             for z in &config.zones {
                 println!(
                     "fadelist: serving zone {}",

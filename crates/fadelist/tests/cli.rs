@@ -258,3 +258,107 @@ fn reporter_and_neverlist_commands() {
     assert!(neverlist(&["remove", "example.com"]).0);
     assert!(!neverlist(&["remove", "example.com"]).0);
 }
+
+/// Reads the server's start-up lines until `prefix` appears; returns the
+/// rest of that line.
+fn wait_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, prefix: &str) -> String {
+    for line in lines.by_ref() {
+        let line = line.expect("utf-8");
+        if let Some(rest) = line.strip_prefix(prefix) {
+            return rest.to_string();
+        }
+    }
+    panic!("the server never printed {prefix:?}");
+}
+
+/// `fadelist admin …` against a running server: a manual listing reaches
+/// DNS, shows up in `listings` and the audit log, and `unlist` removes it;
+/// a wrong token is refused with a non-zero exit.
+#[test]
+fn admin_cli_lists_and_unlists_through_the_api() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("fadelist.toml");
+    std::fs::write(
+        &config,
+        "[server]\n\
+         dns_listen = [\"127.0.0.1:0\"]\n\
+         http_listen = \"127.0.0.1:0\"\n\
+         [admin]\n\
+         listen = \"127.0.0.1:0\"\n\
+         [[zone]]\n\
+         name = \"iprbl.test\"\n\
+         feed = \"ip\"\n",
+    )
+    .expect("write");
+    let mut child = bin()
+        .args(["serve", "--config"])
+        .arg(&config)
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite"))
+        .env("FADELIST_ADMIN_TOKEN", "s3cret-admin")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let dns: SocketAddr = wait_line(&mut lines, "fadelist: DNS listening on ")
+        .split(' ')
+        .next()
+        .expect("address")
+        .parse()
+        .expect("address");
+    let admin = wait_line(&mut lines, "fadelist: admin API listening on ");
+    let run = |token: &str, args: &[&str]| {
+        let out = bin()
+            .args(["admin", "--server", &admin, "--token", token])
+            .args(args)
+            .output()
+            .expect("run admin");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let name = "112.20.160.89.iprbl.test";
+    assert_eq!(ask(dns, name).0, 3, "not listed before");
+
+    let (ok, out, err) = run(
+        "s3cret-admin",
+        &[
+            "list",
+            "89.160.20.112",
+            "--zone",
+            "iprbl.test",
+            "--code",
+            "127.0.0.9",
+            "--reason",
+            "hand-picked <test>",
+        ],
+    );
+    assert!(ok, "{out}{err}");
+    // The API answers after publishing, so DNS has it now.
+    assert_eq!(ask(dns, name), (0, 1), "listed by hand");
+    let (ok, out, _) = run("s3cret-admin", &["listings"]);
+    assert!(
+        ok && out.contains("89.160.20.112") && out.contains("hand-picked"),
+        "{out}"
+    );
+    let (ok, out, _) = run("s3cret-admin", &["audit", "--key", "89.160.20.112"]);
+    assert!(ok && out.contains("manual"), "{out}");
+
+    let (ok, out, err) = run("wrong-token", &["listings"]);
+    assert!(!ok, "a wrong token must fail: {out}");
+    assert!(err.contains("401"), "{err}");
+
+    let (ok, out, err) = run("s3cret-admin", &["unlist", "iprbl.test", "89.160.20.112"]);
+    assert!(ok, "{out}{err}");
+    assert_eq!(ask(dns, name).0, 3, "removed");
+    let (ok, _, err) = run("s3cret-admin", &["unlist", "iprbl.test", "89.160.20.112"]);
+    assert!(!ok && err.contains("404"), "nothing left to remove: {err}");
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
