@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, end-to-end tests (real server, real DNS
 # and HTTP), and interop tests with third-party software (dig, Unbound,
-# SpamAssassin, rbldnsd), which installs its Debian packages if missing.
+# SpamAssassin, rbldnsd), which installs its Debian packages if missing,
+# and the browser test (headless Debian Chromium via playwright-core) of
+# the lookup page and the delisting form.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
 cargo build --release --locked -p fadelist
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/run.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh
+FADELIST_BIN="$PWD/target/release/fadelist" tests/browser/run.sh
