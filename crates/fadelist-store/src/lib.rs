@@ -334,11 +334,25 @@ fn migrations() -> Migrations<'static> {
     ])
 }
 
-fn compress(raw: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(raw);
-    enc.finish().unwrap_or_default()
+/// Deflates `raw` (raw deflate, no zlib header, as [`decompress`] reads).
+fn compress(deflater: &mut flate2::Compress, raw: &[u8]) -> Vec<u8> {
+    deflater.reset();
+    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+    loop {
+        let consumed = deflater.total_in() as usize;
+        match deflater.compress_vec(
+            &raw[consumed.min(raw.len())..],
+            &mut out,
+            flate2::FlushCompress::Finish,
+        ) {
+            Ok(flate2::Status::StreamEnd) => return out,
+            // Out of room: grow and go on.
+            Ok(_) => out.reserve(out.capacity().max(1024)),
+            // Compressing into memory does not fail; store nothing rather
+            // than a corrupt stream if it ever did.
+            Err(_) => return Vec::new(),
+        }
+    }
 }
 
 /// Inflates a stored raw sample.
@@ -351,6 +365,9 @@ pub fn decompress(stored: &[u8]) -> std::io::Result<Vec<u8>> {
 /// The store.
 pub struct Store {
     conn: Connection,
+    /// Reused for every raw sample: a fresh deflate state costs a few
+    /// hundred KiB of zeroed memory, more than compressing a sample.
+    deflater: flate2::Compress,
 }
 
 impl std::fmt::Debug for Store {
@@ -377,7 +394,12 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations().to_latest(&mut conn)?;
-        Ok(Store { conn })
+        // Every statement of the ingest transaction stays prepared.
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Store {
+            conn,
+            deflater: flate2::Compress::new(flate2::Compression::fast(), false),
+        })
     }
 
     // ------------------------------------------------------------ reporters
@@ -562,27 +584,25 @@ impl Store {
         keys: &[KeyInput],
         outcome: impl FnOnce(i64, &[KeyOutcome]) -> String,
     ) -> Result<std::result::Result<(i64, Vec<KeyOutcome>), Duplicate>> {
+        let raw = compress(&mut self.deflater, report.raw);
         let tx = self.conn.transaction()?;
         let dup: Option<Duplicate> = tx
-            .query_row(
+            .prepare_cached(
                 "SELECT id, outcome FROM reports WHERE reporter_id = ?1 AND dedupe_key = ?2",
-                params![report.reporter_id, report.dedupe_key()],
-                |r| {
-                    Ok(Duplicate {
-                        report_id: r.get(0)?,
-                        outcome: r.get(1)?,
-                    })
-                },
-            )
+            )?
+            .query_row(params![report.reporter_id, report.dedupe_key()], |r| {
+                Ok(Duplicate {
+                    report_id: r.get(0)?,
+                    outcome: r.get(1)?,
+                })
+            })
             .optional()?;
         if let Some(d) = dup {
             return Ok(Err(d));
         }
         let now = report.received_at;
-        tx.execute(
-            "INSERT INTO reports (reporter_id, received_at, dedupe_key, message_id, body_hash, category, subject, raw, raw_size, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '')",
-            params![
+        tx.prepare_cached("INSERT INTO reports (reporter_id, received_at, dedupe_key, message_id, body_hash, category, subject, raw, raw_size, outcome)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '')")?.execute(params![
                 report.reporter_id,
                 now,
                 report.dedupe_key(),
@@ -590,7 +610,7 @@ impl Store {
                 report.body_hash,
                 report.category,
                 report.subject,
-                compress(report.raw),
+                raw,
                 report.raw.len() as i64,
             ],
         )?;
@@ -603,10 +623,10 @@ impl Store {
                 .add_report(&mut state, report.reporter_id, weight, now);
             k.policy.prune(&mut state, now);
             save_state(&tx, &k.zone, &k.key, &k.category, &state, existed, now, 1)?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT OR IGNORE INTO evidence (report_id, zone, key) VALUES (?1, ?2, ?3)",
-                params![report_id, k.zone, k.key],
-            )?;
+            )?
+            .execute(params![report_id, k.zone, k.key])?;
             if let Some(Transition::Listed { nth, min_until }) = eval.transition {
                 let reason = format!(
                     "score {:.2} from {} reporters reached the threshold; listing #{nth} in the repeat window, at least until {min_until}",
@@ -625,10 +645,8 @@ impl Store {
             outcomes.push(key_outcome(k, &eval));
         }
         let json = outcome(report_id, &outcomes);
-        tx.execute(
-            "UPDATE reports SET outcome = ?2 WHERE id = ?1",
-            params![report_id, json],
-        )?;
+        tx.prepare_cached("UPDATE reports SET outcome = ?2 WHERE id = ?1")?
+            .execute(params![report_id, json])?;
         tx.commit()?;
         Ok(Ok((report_id, outcomes)))
     }
@@ -1178,10 +1196,7 @@ fn key_outcome(k: &KeyInput, e: &Evaluation) -> KeyOutcome {
 }
 
 fn load_state(tx: &Transaction<'_>, zone: &str, key: &str) -> Result<(KeyState, bool)> {
-    let row: Option<(Option<i64>, Option<i64>, String)> = tx
-        .query_row(
-            "SELECT listed_since, min_until, past_listings FROM listings WHERE zone = ?1 AND key = ?2",
-            params![zone, key],
+    let row: Option<(Option<i64>, Option<i64>, String)> = tx.prepare_cached("SELECT listed_since, min_until, past_listings FROM listings WHERE zone = ?1 AND key = ?2")?.query_row(params![zone, key],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
@@ -1222,35 +1237,31 @@ fn save_state(
         serde_json::to_string(&s.past_listings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let count = s.past_listings.len() as i64;
     if existed {
-        tx.execute(
+        tx.prepare_cached(
             "UPDATE listings SET category = CASE WHEN ?8 > 0 THEN ?3 ELSE category END,
                  last_seen = CASE WHEN ?8 > 0 THEN ?4 ELSE last_seen END,
                  listed_since = ?5, min_until = ?6, past_listings = ?7,
                  listing_count = max(listing_count, ?9), report_count = report_count + ?8
              WHERE zone = ?1 AND key = ?2",
-            params![
-                zone,
-                key,
-                category,
-                now,
-                s.listed_since,
-                s.min_until,
-                past,
-                new_reports,
-                count
-            ],
-        )?;
+        )?
+        .execute(params![
+            zone,
+            key,
+            category,
+            now,
+            s.listed_since,
+            s.min_until,
+            past,
+            new_reports,
+            count
+        ])?;
     } else {
-        tx.execute(
-            "INSERT INTO listings (zone, key, category, first_seen, last_seen, listed_since, min_until, past_listings, listing_count, report_count)
-             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?9, ?8)",
-            params![zone, key, category, now, s.listed_since, s.min_until, past, new_reports, count],
+        tx.prepare_cached("INSERT INTO listings (zone, key, category, first_seen, last_seen, listed_since, min_until, past_listings, listing_count, report_count)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?9, ?8)")?.execute(params![zone, key, category, now, s.listed_since, s.min_until, past, new_reports, count],
         )?;
     }
-    tx.execute(
-        "DELETE FROM contributions WHERE zone = ?1 AND key = ?2",
-        params![zone, key],
-    )?;
+    tx.prepare_cached("DELETE FROM contributions WHERE zone = ?1 AND key = ?2")?
+        .execute(params![zone, key])?;
     let mut ins = tx.prepare_cached(
         "INSERT INTO contributions (zone, key, reporter_id, score, at) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
@@ -1269,9 +1280,7 @@ fn audit_tx(
     report: Option<i64>,
     now: i64,
 ) -> Result<()> {
-    tx.execute(
-        "INSERT INTO audit (at, zone, key, action, reason, report_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![now, zone, key, action, reason, report],
+    tx.prepare_cached("INSERT INTO audit (at, zone, key, action, reason, report_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(params![now, zone, key, action, reason, report],
     )?;
     Ok(())
 }
@@ -1591,5 +1600,33 @@ mod tests {
         assert!(!ev[0].from_trap);
         assert_eq!(s.reporter_count("iprbl.test", "example.com").unwrap(), 1);
         assert!(s.listing("iprbl.test", "other.com").unwrap().is_none());
+    }
+    #[test]
+    fn compressor_is_reused_and_round_trips_any_size() {
+        let mut d = flate2::Compress::new(flate2::Compression::fast(), false);
+        // Incompressible bytes need more room than the first guess.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        for sample in [
+            &b""[..],
+            b"Subject: x\r\n\r\nhello",
+            &noise,
+            &[b'a'; 100_000][..],
+        ] {
+            let packed = compress(&mut d, sample);
+            assert_eq!(
+                decompress(&packed).unwrap(),
+                sample,
+                "{} bytes",
+                sample.len()
+            );
+        }
     }
 }
