@@ -11,7 +11,7 @@
 //! only a killed process.
 #![warn(missing_docs)]
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 
 use fadelist_core::policy::{Contribution, Evaluation, KeyState, Policy, Transition};
