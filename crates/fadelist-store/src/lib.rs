@@ -331,43 +331,36 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/001_initial.sql")),
         M::up(include_str!("../migrations/002_delisting.sql")),
         M::up(include_str!("../migrations/003_manual_listings.sql")),
+        M::up(include_str!("../migrations/004_raw_codec.sql")),
     ])
 }
 
-/// Deflates `raw` (raw deflate, no zlib header, as [`decompress`] reads).
-fn compress(deflater: &mut flate2::Compress, raw: &[u8]) -> Vec<u8> {
-    deflater.reset();
-    let mut out = Vec::with_capacity(raw.len() / 2 + 64);
-    loop {
-        let consumed = deflater.total_in() as usize;
-        match deflater.compress_vec(
-            &raw[consumed.min(raw.len())..],
-            &mut out,
-            flate2::FlushCompress::Finish,
-        ) {
-            Ok(flate2::Status::StreamEnd) => return out,
-            // Out of room: grow and go on.
-            Ok(_) => out.reserve(out.capacity().max(1024)),
-            // Compressing into memory does not fail; store nothing rather
-            // than a corrupt stream if it ever did.
-            Err(_) => return Vec::new(),
-        }
-    }
+/// Compresses a raw sample for storage (codec `lz4`).
+fn compress(raw: &[u8]) -> Vec<u8> {
+    lz4_flex::block::compress_prepend_size(raw)
 }
 
-/// Inflates a stored raw sample.
-pub fn decompress(stored: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    flate2::read::DeflateDecoder::new(stored).read_to_end(&mut out)?;
-    Ok(out)
+/// Decompresses a stored raw sample written with `codec` (`lz4`, or
+/// `deflate` for rows written by earlier versions).
+pub fn decompress(stored: &[u8], codec: &str) -> std::io::Result<Vec<u8>> {
+    match codec {
+        "lz4" => lz4_flex::block::decompress_size_prepended(stored)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        "deflate" => {
+            let mut out = Vec::new();
+            flate2::read::DeflateDecoder::new(stored).read_to_end(&mut out)?;
+            Ok(out)
+        }
+        other => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("unknown raw sample codec {other:?}"),
+        )),
+    }
 }
 
 /// The store.
 pub struct Store {
     conn: Connection,
-    /// Reused for every raw sample: a fresh deflate state costs a few
-    /// hundred KiB of zeroed memory, more than compressing a sample.
-    deflater: flate2::Compress,
 }
 
 impl std::fmt::Debug for Store {
@@ -396,10 +389,7 @@ impl Store {
         migrations().to_latest(&mut conn)?;
         // Every statement of the ingest transaction stays prepared.
         conn.set_prepared_statement_cache_capacity(64);
-        Ok(Store {
-            conn,
-            deflater: flate2::Compress::new(flate2::Compression::fast(), false),
-        })
+        Ok(Store { conn })
     }
 
     // ------------------------------------------------------------ reporters
@@ -584,7 +574,7 @@ impl Store {
         keys: &[KeyInput],
         outcome: impl FnOnce(i64, &[KeyOutcome]) -> String,
     ) -> Result<std::result::Result<(i64, Vec<KeyOutcome>), Duplicate>> {
-        let raw = compress(&mut self.deflater, report.raw);
+        let raw = compress(report.raw);
         let tx = self.conn.transaction()?;
         let dup: Option<Duplicate> = tx
             .prepare_cached(
@@ -601,8 +591,8 @@ impl Store {
             return Ok(Err(d));
         }
         let now = report.received_at;
-        tx.prepare_cached("INSERT INTO reports (reporter_id, received_at, dedupe_key, message_id, body_hash, category, subject, raw, raw_size, outcome)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '')")?.execute(params![
+        tx.prepare_cached("INSERT INTO reports (reporter_id, received_at, dedupe_key, message_id, body_hash, category, subject, raw, raw_size, outcome, raw_codec)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', 'lz4')")?.execute(params![
                 report.reporter_id,
                 now,
                 report.dedupe_key(),
@@ -1579,11 +1569,17 @@ mod tests {
         let s = Store::open(&path).unwrap();
         assert_eq!(s.report_count().unwrap(), 1);
         assert_eq!(s.never_list().unwrap()[0].0, "gmail.com");
-        let raw: Vec<u8> = s
+        let (raw, codec): (Vec<u8>, String) = s
             .conn
-            .query_row("SELECT raw FROM reports", [], |r| r.get(0))
+            .query_row("SELECT raw, raw_codec FROM reports", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .unwrap();
-        assert_eq!(decompress(&raw).unwrap(), b"Subject: hello\r\n\r\nbody");
+        assert_eq!(codec, "lz4");
+        assert_eq!(
+            decompress(&raw, &codec).unwrap(),
+            b"Subject: hello\r\n\r\nbody"
+        );
         assert!(s.key_state("iprbl.test", "example.com").unwrap().is_some());
         let row = s.listing("iprbl.test", "example.com").unwrap().unwrap();
         assert_eq!(
@@ -1602,9 +1598,8 @@ mod tests {
         assert!(s.listing("iprbl.test", "other.com").unwrap().is_none());
     }
     #[test]
-    fn compressor_is_reused_and_round_trips_any_size() {
-        let mut d = flate2::Compress::new(flate2::Compression::fast(), false);
-        // Incompressible bytes need more room than the first guess.
+    fn raw_samples_round_trip_in_both_codecs() {
+        use std::io::Write as _;
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let noise: Vec<u8> = (0..300_000)
             .map(|_| {
@@ -1620,13 +1615,15 @@ mod tests {
             &noise,
             &[b'a'; 100_000][..],
         ] {
-            let packed = compress(&mut d, sample);
-            assert_eq!(
-                decompress(&packed).unwrap(),
-                sample,
-                "{} bytes",
-                sample.len()
-            );
+            assert_eq!(decompress(&compress(sample), "lz4").unwrap(), sample);
+            // Rows written before migration 4 are raw deflate.
+            let mut enc =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(sample).unwrap();
+            let old = enc.finish().unwrap();
+            assert_eq!(decompress(&old, "deflate").unwrap(), sample);
         }
+        assert!(decompress(b"\xff\xff\xff\x7fjunk", "lz4").is_err());
+        assert!(decompress(b"x", "zstd").is_err());
     }
 }
