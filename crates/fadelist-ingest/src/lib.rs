@@ -105,7 +105,7 @@ pub struct Extraction {
     pub subject: Option<String>,
     /// `Date`, unix seconds, when present and valid.
     pub date: Option<i64>,
-    /// Hex SHA-256 of the raw (transfer-encoded) body of the analysed
+    /// Hex BLAKE3 hash of the raw (transfer-encoded) body of the analysed
     /// message, line endings normalised to LF and trailing blank lines
     /// dropped. Empty-body hash for header-only originals. Use together
     /// with `message_id` to de-duplicate.

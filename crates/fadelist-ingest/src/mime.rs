@@ -10,7 +10,6 @@ use std::collections::HashSet;
 
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::{Encoding, Message, MessagePart, MimeHeaders, PartType};
-use sha2::{Digest, Sha256};
 
 use crate::guard::{self, NEUTRAL_MESSAGE_SUBTYPES};
 use crate::uris::UriCollector;
@@ -89,9 +88,11 @@ pub(crate) fn first_embedded<'a>(
     (first, count)
 }
 
-/// Hex SHA-256 of a message body, with line endings normalised to LF and
-/// trailing blank lines removed, so that the same spam uploaded raw, with
-/// CRLF, or forwarded as an attachment hashes the same.
+/// Hex BLAKE3 hash of a message body, with line endings normalised to LF
+/// and trailing blank lines removed, so that the same spam uploaded raw,
+/// with CRLF, or forwarded as an attachment hashes the same. (BLAKE3 rather
+/// than SHA-256: on CPUs without SHA extensions SHA-256 was a tenth of the
+/// CPU spent per report; BLAKE3 uses the vector units.)
 pub(crate) fn body_hash(body: &[u8]) -> String {
     let end = body.len()
         - body
@@ -100,7 +101,7 @@ pub(crate) fn body_hash(body: &[u8]) -> String {
             .take_while(|b| b.is_ascii_whitespace())
             .count();
     let body = &body[..end];
-    let mut h = Sha256::new();
+    let mut h = blake3::Hasher::new();
     let mut start = 0;
     for (i, w) in body.windows(2).enumerate() {
         if w == b"\r\n" {
@@ -109,7 +110,7 @@ pub(crate) fn body_hash(body: &[u8]) -> String {
         }
     }
     h.update(&body[start..]);
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize().to_hex().to_string()
 }
 
 /// Feeds every text and HTML body of `msg` (and of the messages embedded in
@@ -274,8 +275,8 @@ mod tests {
         assert_eq!(body_hash(b"a\nb\n"), body_hash(b"a\nb\n\n\n"));
         assert_ne!(body_hash(b"a\nb"), body_hash(b"a\n\nb"));
         assert_eq!(
-            body_hash(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+            body_hash(b""), // the published BLAKE3 test vector of ""
+            "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
         );
     }
 

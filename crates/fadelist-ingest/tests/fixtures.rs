@@ -185,7 +185,7 @@ fn arf_with_headers_only() {
     assert!(x.domains.is_empty());
     assert_eq!(
         x.body_hash,
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        "af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262"
     );
     assert!(x.warnings.is_empty(), "{:?}", x.warnings);
 }
