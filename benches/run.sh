@@ -1,26 +1,39 @@
 #!/usr/bin/env bash
-# benches/run.sh — fadelist against rbldnsd, side by side, with dnsperf.
+# benches/run.sh — fadelist against rbldnsd, side by side, with dnsperf: every target of the
+# "faster and leaner than rbldnsd" issue in one command and one table.
 #
-#   benches/run.sh            # 1M-IP data set, 3 alternating rounds x 15 s per server
-#   benches/run.sh --quick    # 100k-IP data set, 1 round x 5 s per server
+#   benches/run.sh            # 1M-IP data set, 3 alternating rounds x 15 s per variant (~9-11 min)
+#   benches/run.sh --quick    # 100k-IP data set, 1 round x 5 s per variant, short steps (~2-3 min)
 #
-# Installs dnsperf, rbldnsd and dig from Debian if missing, builds fadelist
-# (release), generates the deterministic data set with gen-data.py, checks that
-# both servers give the same answers, then times them alternately (server on
-# CPU 1, dnsperf on CPU 0) and prints one markdown table of medians and
-# fadelist/rbldnsd ratios. The table also goes to benches/results/latest.md
-# (latest-quick.md for --quick). See benches/README.md for how to read it.
+# Installs dnsperf, rbldnsd and dig from Debian if missing, builds fadelist (release),
+# generates the deterministic data set with gen-data.py, checks that the servers give the
+# same answers (correctness guard), then, with every server pinned to CPU 1 and every client
+# to CPU 0:
+#   1. main rounds, alternating: rbldnsd, fadelist (--udp-mode fast), fadelist --udp-mode
+#      hickory, fadelist --udp-mode null (fixed reply, no lookup): dnsperf UDP; QPS, QPS per
+#      server CPU-second, RSS, load time; plus dnsperf -m tcp (pipelined) against fadelist;
+#   2. peak UDP QPS with <= 0.1 % loss: stepped dnsperf -Q search, rbldnsd and fadelist;
+#   3. reload under load: the ip4set file rewritten several times while dnsperf saturates
+#      fadelist and a checker asks names with known answers (lost and wrong answers);
+#   4. fadelist's UDP throughput while reports are POSTed at 200/s vs idle;
+# and prints one markdown table (metric | rbldnsd | fadelist | ratio | target | met?) with
+# detail tables, also saved to benches/results/latest.md (latest-quick.md for --quick).
+# See benches/README.md for every method. Helpers: benches/bench_helpers.py (dnsperf runs,
+# peak search, reload checker, report), benches/ingest_load.py (report generator).
+# A benchmark, never part of the test suite.
 #
 # Environment overrides:
 #   FADELIST_BENCH_GEN      path to gen-data.py (default: <repo>/../shared/bench/gen-data.py)
 #   FADELIST_BENCH_DATA     data folder (default: ${TMPDIR:-/tmp}/fadelist-bench-data/<mode>-<hash>;
 #                           reused when gen-data.py and its arguments are unchanged)
 #   FADELIST_BENCH_BIN      use this fadelist binary instead of building one
-#   FADELIST_BENCH_ROUNDS   number of rounds          (default 3, --quick 1)
-#   FADELIST_BENCH_SECS     dnsperf seconds per run   (default 15, --quick 5)
+#   FADELIST_BENCH_ROUNDS   number of main rounds (and idle/ingesting rounds) (default 3, --quick 1)
+#   FADELIST_BENCH_SECS     dnsperf seconds per main run                     (default 15, --quick 5)
+#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null tcp peak reload ingest
+#   FADELIST_BENCH_PEAK_Q   queries in flight allowed in the peak search (dnsperf -q; default 1000)
 #   FADELIST_BENCH_RESULTS  where to write the table  (default benches/results/latest[-quick].md)
 #   FADELIST_BENCH_LOAD_LIMIT  seconds a server may take to answer its first query (default 60)
-#   FADELIST_BENCH_KEEP=1   keep the work folder (server and dnsperf logs) after a successful run
+#   FADELIST_BENCH_KEEP=1   keep the work folder (server and dnsperf logs, JSON) after a successful run
 set -euo pipefail
 shopt -s extglob
 
@@ -38,14 +51,26 @@ ENV_NOTE=$(env | grep -E '^FADELIST_BENCH_' | sort | tr '\n' ' ' || true)
 
 if ((QUICK)); then
     MODE=quick; GEN_ARGS=(--ips 100000); ROUNDS=${FADELIST_BENCH_ROUNDS:-1}; SECS=${FADELIST_BENCH_SECS:-5}
+    PEAK_SECS=2; PEAK_STEPS=6; RELOAD_SECS=10; RELOAD_GAP=2
 else
     MODE=full; GEN_ARGS=(); ROUNDS=${FADELIST_BENCH_ROUNDS:-3}; SECS=${FADELIST_BENCH_SECS:-15}
+    PEAK_SECS=5; PEAK_STEPS=7; RELOAD_SECS=15; RELOAD_GAP=2.5
 fi
+SKIP=" ${FADELIST_BENCH_SKIP:-} "
+want() { [[ $SKIP != *" $1 "* ]]; }
 LOAD_LIMIT=${FADELIST_BENCH_LOAD_LIMIT:-60}  # seconds a server may take to answer its first query
-SERVER_LIMIT=$((SECS + LOAD_LIMIT + 120))   # hard cap on each server process (timeout)
-DNSPERF_LIMIT=$((SECS + 60))                # hard cap on each dnsperf run (timeout)
-SERVERS=(rbldnsd fadelist)                  # timed in this order, alternating, every round
-GUARD_NAMES=20                              # names compared before timing
+SERVER_LIMIT=$((4 * SECS + LOAD_LIMIT + 300)) # hard cap on each server process (timeout)
+DNSPERF_LIMIT=$((SECS + 60))                 # hard cap on each dnsperf run
+PEAK_Q=${FADELIST_BENCH_PEAK_Q:-1000}        # queries in flight allowed in the peak search (-q)
+CHECK_TIMEOUT=1                              # seconds the reload checker waits for an answer
+RATE=200                                     # report POSTs per second while ingesting
+GEN_WORKERS=32                               # keep-alive connections of the report generator
+VARIANTS=(rbldnsd fadelist)                  # main rounds, in this order every round
+want hickory && VARIANTS+=(fadelist-hickory)
+want null && VARIANTS+=(fadelist-null)
+GUARDED=(rbldnsd fadelist)                   # compared by the correctness guard
+want hickory && GUARDED+=(fadelist-hickory)
+GUARD_NAMES=20                               # names compared before timing
 
 log() { printf '[bench] %s\n' "$*" >&2; }
 die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -53,10 +78,14 @@ die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel 2>/dev/null || (cd "$SCRIPT_DIR/.." && pwd))
 GEN=${FADELIST_BENCH_GEN:-$REPO/../shared/bench/gen-data.py}
+HELPERS=$SCRIPT_DIR/bench_helpers.py
+LOADGEN=$SCRIPT_DIR/ingest_load.py
 RESULTS=${FADELIST_BENCH_RESULTS:-$REPO/benches/results/latest$( ((QUICK)) && echo -quick || true).md}
 
 # ---------------------------------------------------------------- cleanup
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/fadelist-bench.XXXXXX")
+JL=$WORK/results.jsonl   # one JSON object per measurement; the report is built from it
+: >"$JL"
 PIDS=()     # every background process this script started and has not reaped yet
 forget() {  # forget PID...: drop reaped processes from PIDS (so a recycled PID is never killed)
     local p keep=()
@@ -85,6 +114,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+T_BEGIN=$(date +%s)
 
 # ---------------------------------------------------------------- 1. tools and build
 as_root() { if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root to run: $*"; fi; }
@@ -102,7 +132,8 @@ if ((${#missing[@]})); then
 fi
 RBLDNSD=$(find_rbldnsd)
 [[ -n $RBLDNSD ]] || die "rbldnsd not found after install"
-command -v python3 >/dev/null || die "python3 is required (gen-data.py and the report)"
+command -v python3 >/dev/null || die "python3 is required (gen-data.py, the helpers and the report)"
+[[ -f $HELPERS ]] || die "helper script not found at $HELPERS"
 
 if [[ -n ${FADELIST_BENCH_BIN:-} ]]; then
     FADELIST=$FADELIST_BENCH_BIN
@@ -110,17 +141,30 @@ if [[ -n ${FADELIST_BENCH_BIN:-} ]]; then
     log "using fadelist binary $FADELIST (not building)"
 else
     log "building fadelist (cargo build --release -p fadelist)"
-    (cd "$REPO" && cargo build --release -p fadelist >&2)
+    (cd "$REPO" && timeout 1800 cargo build --release -p fadelist >&2) \
+        || die "cargo build --release -p fadelist failed (work in progress in crates/? retry in a few minutes)"
     FADELIST=${CARGO_TARGET_DIR:-$REPO/target}/release/fadelist
     FL_BUILD="release build"
 fi
 [[ -x $FADELIST ]] || die "no fadelist binary at $FADELIST"
+# The flags this script depends on; a clear message beats a server that exits at start.
+FL_HELP=$(timeout 10 "$FADELIST" serve --help 2>&1 || true)
+for flag in --udp-mode --udp-workers --db --zone --dns-listen --http-listen; do
+    [[ $FL_HELP == *"$flag"* ]] || die "this fadelist has no 'serve $flag' (needed by run.sh)"
+done
+for m in hickory null; do
+    if want "$m" && ! grep -qE "^ *- $m:|\[possible values:.*\b$m\b" <<<"$FL_HELP"; then
+        die "'fadelist serve --udp-mode $m' is not offered by this binary (set FADELIST_BENCH_SKIP=\"$m\" to run without it)"
+    fi
+done
 
 NCPU=$(nproc)
 if ((NCPU >= 2)); then
-    PIN_SERVER=(taskset -c 1); PIN_CLIENT=(taskset -c 0); PINNING="server on CPU 1, dnsperf on CPU 0 (taskset)"
+    PIN_SERVER=(taskset -c 1); PIN_CLIENT=(taskset -c 0); CLIENT_CPU=0
+    PINNING="servers on CPU 1, dnsperf and every other client on CPU 0 (taskset)"
 else
-    PIN_SERVER=(); PIN_CLIENT=(); PINNING="NOT pinned (only $NCPU CPU)"
+    PIN_SERVER=(); PIN_CLIENT=(); CLIENT_CPU=
+    PINNING="NOT pinned (only $NCPU CPU)"
     log "warning: only $NCPU CPU, running unpinned"
 fi
 
@@ -134,7 +178,7 @@ else
     log "generating data: python3 $GEN ${GEN_ARGS[*]} --outdir $DATA"
     rm -f "$DATA/.complete"
     mkdir -p "$DATA"
-    python3 "$GEN" "${GEN_ARGS[@]}" --outdir "$DATA" >"$WORK/gen-data.log"
+    timeout 900 python3 "$GEN" "${GEN_ARGS[@]}" --outdir "$DATA" >"$WORK/gen-data.log" || die "gen-data.py failed (log $WORK/gen-data.log)"
     echo "$KEY" >"$DATA/.complete"
 fi
 chmod a+rX "$DATA" "$DATA"/*     # rbldnsd started as root drops to user rbldns and must read it
@@ -161,68 +205,103 @@ EOF
 }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { printf \"%.${2:-3}f\", ($1) }"; }   # calc EXPR [DECIMALS]
-cpu_ticks() {  # utime+stime of a process (all its threads), in clock ticks
-    local s; s=$(<"/proc/$1/stat") || return 1
-    s=${s##*) }
-    # shellcheck disable=SC2086
-    set -- $s
-    echo $((${12} + ${13}))
-}
 proc_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }   # VmRSS / VmHWM in kB
-cpu_stat() { awk '$1=="cpu0"||$1=="cpu1"{b=$2+$3+$4+$7+$8; printf "%d %d ", b, b+$5+$6+$9}' /proc/stat; }
 dig_q() { dig @127.0.0.1 -p "$1" +norec +tries=1 +time=1 "${@:2}" 2>/dev/null; }
+jf() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r[sys.argv[2]] if not isinstance(r[sys.argv[2]], float) else "%.2f" % r[sys.argv[2]])' "$1" "$2"; }
+emit() {  # emit JSONFILE KEY=VALUE...: append the object in JSONFILE, plus the fields, to $JL
+    python3 - "$@" >>"$JL" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1])) if sys.argv[1] != "-" else {}
+for kv in sys.argv[2:]:
+    k, _, v = kv.partition("=")
+    try:
+        r[k] = json.loads(v)
+    except ValueError:
+        r[k] = v
+print(json.dumps(r))
+EOF
+}
 
-# start_server NAME PORT LOG -> sets SPID (the server), TPID (its timeout wrapper), T_START, T_READY
-start_server() {
-    local name=$1 port=$2 slog=$3 tpid
-    SPID= TPID=
+# spawn LOG READY PORT CMD...: start a server (pinned, under timeout) and wait until it answers.
+# READY: "listed" = A 127.x for $PROBE; "any" = any DNS answer (null responder); "http" = as
+# "listed" and the log says HTTP is listening. Sets SPID (the server), TPID (its timeout
+# wrapper), SPORT (its DNS port), T_START, T_READY.
+spawn() {
+    local slog=$1 ready=$2 port=$3 tpid c
+    shift 3
+    SPID= TPID= SPORT=$port
     T_START=$(now)
-    case $name in
-        rbldnsd)
-            timeout -k 5 "$SERVER_LIMIT" "${PIN_SERVER[@]}" "$RBLDNSD" -n -b "127.0.0.1/$port" -w "$DATA" \
-                iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt >"$slog" 2>&1 &
-            ;;
-        fadelist)
-            timeout -k 5 "$SERVER_LIMIT" "${PIN_SERVER[@]}" "$FADELIST" serve \
-                --dns-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 \
-                --zone "iprbl.test:ip4set:$DATA/ip4set.txt" --zone "urirbl.test:dnset:$DATA/dnset.txt" \
-                >"$slog" 2>&1 &
-            ;;
-    esac
+    timeout -k 5 "$SERVER_LIMIT" "${PIN_SERVER[@]}" "$@" >"$slog" 2>&1 &
     tpid=$!
     TPID=$tpid
     PIDS+=("$tpid")
     # The server is timeout's child once taskset has exec'd it.
     for _ in $(seq 500); do
-        local c; c=$(cat "/proc/$tpid/task/$tpid/children" 2>/dev/null || true)
+        c=$(cat "/proc/$tpid/task/$tpid/children" 2>/dev/null || true)
         c=${c%% *}
         # (comm is "taskset" until it has exec'd the server)
         if [[ -n $c && $(cat "/proc/$c/comm" 2>/dev/null || echo taskset) != @(taskset|timeout) ]]; then SPID=$c; break; fi
         kill -0 "$tpid" 2>/dev/null || break
         sleep 0.01
     done
-    [[ -n $SPID ]] || { tail -20 "$slog" >&2; die "$name did not start"; }
+    [[ -n $SPID ]] || { tail -20 "$slog" >&2; die "the server did not start (log $slog; command: $*)"; }
     PIDS+=("$SPID")
-    # Load time: until it answers A for a listed name.
     local deadline; deadline=$(calc "$T_START + $LOAD_LIMIT")
     while :; do
         if ! kill -0 "$SPID" 2>/dev/null; then
             tail -20 "$slog" >&2
-            die "$name exited while loading the data (log above, full log $slog)"
+            die "the server exited while loading the data (log above, full log $slog; command: $*)"
         fi
-        if [[ $(dig_q "$port" +short "$PROBE" A) == 127.* ]]; then break; fi
-        (($(calc "$(now) > $deadline" 0))) && { tail -20 "$slog" >&2; die "$name did not answer $PROBE within ${LOAD_LIMIT}s"; }
+        case $ready in
+            listed) [[ $(dig_q "$port" +short "$PROBE" A) == 127.* ]] && break ;;
+            any) dig_q "$port" "$PROBE" A | grep -q 'status:' && break ;;
+            http) grep -q '^fadelist: HTTP listening' "$slog" && [[ $(dig_q "$port" +short "$PROBE" A) == 127.* ]] && break ;;
+        esac
+        (($(calc "$(now) > $deadline" 0))) && { tail -20 "$slog" >&2; die "the server did not answer $PROBE within ${LOAD_LIMIT}s (log $slog)"; }
         sleep 0.02
     done
     T_READY=$(now)
 }
 
+# start_server VARIANT PORT LOG [IP4SET_FILE]  (rbldnsd: IP4SET_FILE's folder must hold ip4set.txt and dnset.txt)
+start_server() {
+    local v=$1 port=$2 slog=$3 ip4=${4:-$DATA/ip4set.txt} mode
+    case $v in
+        rbldnsd)  # with a file of its own (reload test): its folder, checked every second (-c 1)
+            if [[ -n ${4:-} ]]; then
+                spawn "$slog" listed "$port" "$RBLDNSD" -n -c 1 -b "127.0.0.1/$port" -w "$(dirname "$ip4")" \
+                    iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt
+            else
+                spawn "$slog" listed "$port" "$RBLDNSD" -n -b "127.0.0.1/$port" -w "$DATA" \
+                    iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt
+            fi ;;
+        fadelist | fadelist-hickory | fadelist-null)
+            mode=${v#fadelist}; mode=${mode#-}; mode=${mode:-fast}
+            spawn "$slog" "$([[ $mode == null ]] && echo any || echo listed)" "$port" \
+                "$FADELIST" serve --db "$slog.sqlite" --dns-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 \
+                --zone "iprbl.test:ip4set:$ip4" --zone "urirbl.test:dnset:$DATA/dnset.txt" \
+                --udp-mode "$mode" --udp-workers 1 ;;
+        *) die "unknown server variant $v" ;;
+    esac
+}
+
 stop_server() {  # stop_server SPID TPID: SIGTERM the server, reap its timeout wrapper
     kill -TERM "$1" 2>/dev/null || true
     for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-    ! kill -0 "$1" 2>/dev/null || kill -KILL "$1" 2>/dev/null || true
+    ! kill -0 "$1" 2>/dev/null || { log "server $1 did not stop within 5 s of SIGTERM; killing it"; kill -KILL "$1" 2>/dev/null || true; }
     wait "$2" 2>/dev/null || true
     forget "$1" "$2"
+}
+
+# perf OUT LOG LIMIT DNSPERF-ARGS...: one measured dnsperf run against $SPID on $SPORT (JSON in OUT)
+perf() {
+    local out=$1 dlog=$2 limit=$3 p
+    shift 3
+    timeout -k 5 $((limit + 30)) python3 "$HELPERS" dnsperf --server-pid "$SPID" --log "$dlog" --limit "$limit" \
+        --pin "$CLIENT_CPU" --port "$SPORT" -- "$@" >"$out" &
+    p=$!; PIDS+=("$p")
+    wait "$p" || { tail -20 "$dlog" >&2 2>/dev/null || true; die "dnsperf run failed (log $dlog)"; }
+    forget "$p"
 }
 
 answer() {  # answer PORT NAME TYPE -> "STATUS rdata,rdata" (rdata sorted)
@@ -234,9 +313,9 @@ answer() {  # answer PORT NAME TYPE -> "STATUS rdata,rdata" (rdata sorted)
 }
 
 # ---------------------------------------------------------------- 3a. correctness guard
-log "correctness guard: $GUARD_NAMES names from queries.txt against both servers"
+log "correctness guard: $GUARD_NAMES names from queries.txt against ${GUARDED[*]}"
 declare -A GPORT GPID GTPID
-for s in "${SERVERS[@]}"; do
+for s in "${GUARDED[@]}"; do
     GPORT[$s]=$(free_port)
     start_server "$s" "${GPORT[$s]}" "$WORK/guard-$s.log"
     GPID[$s]=$SPID GTPID[$s]=$TPID
@@ -246,63 +325,224 @@ STRIDE=$((NQ / GUARD_NAMES))
 mapfile -t NAMES < <(awk -v s="$STRIDE" -v n="$GUARD_NAMES" 'NR % s == 1 && c++ < n {print $1}' "$QUERIES")
 mismatch=0; txt_diff=0; listed=0
 for name in "${NAMES[@]}"; do
-    a=$(answer "${GPORT[rbldnsd]}" "$name" A); b=$(answer "${GPORT[fadelist]}" "$name" A)
+    a=$(answer "${GPORT[rbldnsd]}" "$name" A); ta=$(answer "${GPORT[rbldnsd]}" "$name" TXT)
     [[ $a == NOERROR* ]] && listed=$((listed + 1))
-    if [[ $a != "$b" ]]; then
-        mismatch=$((mismatch + 1)); log "MISMATCH $name A: rbldnsd '$a'  fadelist '$b'"
-    fi
-    a=$(answer "${GPORT[rbldnsd]}" "$name" TXT); b=$(answer "${GPORT[fadelist]}" "$name" TXT)
-    if [[ $a != "$b" ]]; then
-        txt_diff=$((txt_diff + 1)); log "note: TXT differs for $name: rbldnsd '$a'  fadelist '$b'"
-    fi
+    for s in "${GUARDED[@]:1}"; do
+        b=$(answer "${GPORT[$s]}" "$name" A)
+        if [[ $a != "$b" ]]; then
+            mismatch=$((mismatch + 1)); log "MISMATCH $name A: rbldnsd '$a'  $s '$b'"
+        fi
+        b=$(answer "${GPORT[$s]}" "$name" TXT)
+        if [[ $ta != "$b" ]]; then
+            txt_diff=$((txt_diff + 1)); log "note: TXT differs for $name: rbldnsd '$ta'  $s '$b'"
+        fi
+    done
 done
-for s in "${SERVERS[@]}"; do stop_server "${GPID[$s]}" "${GTPID[$s]}"; done
-((mismatch == 0)) || die "$mismatch of ${#NAMES[@]} names answer differently (status + A); not timing"
+for s in "${GUARDED[@]}"; do stop_server "${GPID[$s]}" "${GTPID[$s]}"; done
+((mismatch == 0)) || die "$mismatch answers differ (status + A) between rbldnsd and ${GUARDED[*]:1}; not timing"
 [[ $listed -gt 0 && $listed -lt ${#NAMES[@]} ]] || die "guard sample is all listed or all unlisted ($listed/${#NAMES[@]}); check the data"
-GUARD_NOTE="${#NAMES[@]} names (${listed} listed): status + A identical; TXT differs for $txt_diff (not fatal)"
+GUARD_NOTE="${#NAMES[@]} names (${listed} listed), rbldnsd vs ${GUARDED[*]:1}: status + A identical; TXT differs for $txt_diff (not fatal)"
 log "guard passed: $GUARD_NOTE"
 
-# ---------------------------------------------------------------- 3b. timed rounds
-TSV=$WORK/rounds.tsv
-printf 'server\tround\tqps\tlost_pct\tlat_us\tcpu_s\trun_s\tcompleted\trss_load_kb\thwm_kb\tload_s\tcpu0_busy\tcpu1_other\tnoerror_pct\tresp_bytes\n' >"$TSV"
-HZ=$(getconf CLK_TCK)
+# ---------------------------------------------------------------- 3b. main rounds
 for ((r = 1; r <= ROUNDS; r++)); do
-    for s in "${SERVERS[@]}"; do
+    for s in "${VARIANTS[@]}"; do
         port=$(free_port)
-        slog=$WORK/r$r-$s.log; dlog=$WORK/r$r-$s.dnsperf
+        slog=$WORK/r$r-$s.log
         start_server "$s" "$port" "$slog"
         load_s=$(calc "$T_READY - $T_START")
         rss_load=$(proc_kb "$SPID" VmRSS)
-        c0=$(cpu_ticks "$SPID"); st0=$(cpu_stat)
-        "${PIN_CLIENT[@]}" timeout -k 5 "$DNSPERF_LIMIT" dnsperf -s 127.0.0.1 -p "$port" -d "$QUERIES" \
-            -l "$SECS" -T 1 -c 4 -q 100 >"$dlog" 2>&1 &
-        dpid=$!; PIDS+=("$dpid")
-        wait "$dpid" || { cat "$dlog" >&2; die "dnsperf failed against $s"; }
-        forget "$dpid"
-        c1=$(cpu_ticks "$SPID") || { tail -20 "$slog" >&2; die "$s died during the run"; }
-        st1=$(cpu_stat)
-        hwm=$(proc_kb "$SPID" VmHWM)
+        if [[ $s == fadelist-null && $r == 1 ]]; then
+            # A null responder gives the same fixed reply whatever the name; a real server does not.
+            a=$(answer "$port" "$PROBE" A); b=$(answer "$port" 1.0.0.127.iprbl.test A)
+            if [[ $a == "$b" ]]; then is_null=true; note="listed and unlisted names get the same reply ('$a'): a null responder"
+            else is_null=false; note="**--udp-mode null answers like a real server** (listed name: '$a', unlisted: '$b'); the null-responder row is not meaningful with this build"
+                log "WARNING: fadelist --udp-mode null answers like a real server ('$a' / '$b'): not a null responder in this build"; fi
+            emit - kind=null_check "is_null=$is_null" "note=$note"
+        fi
+        perf "$WORK/r$r-$s.json" "$WORK/r$r-$s.dnsperf" "$DNSPERF_LIMIT" \
+            -s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$SECS" -T 1 -c 4 -q 100
+        rss_after=$(proc_kb "$SPID" VmRSS); hwm=$(proc_kb "$SPID" VmHWM)
+        emit "$WORK/r$r-$s.json" kind=run "label=$s" "round=$r" "load_s=$load_s" "rss_load_kb=$rss_load" \
+            "rss_after_kb=$rss_after" "hwm_kb=$hwm"
+        log "round $r/$ROUNDS $s: $(jf "$WORK/r$r-$s.json" qps) qps, $(jf "$WORK/r$r-$s.json" qps_cpu) per CPU-s, lost $(jf "$WORK/r$r-$s.json" lost_pct) %, load ${load_s}s, rss ${rss_after} kB"
+        if [[ $s == fadelist ]] && want tcp; then
+            sleep 1
+            perf "$WORK/r$r-tcp.json" "$WORK/r$r-tcp.dnsperf" "$DNSPERF_LIMIT" \
+                -m tcp -s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$SECS" -T 1 -c 8 -q 100
+            emit "$WORK/r$r-tcp.json" kind=run label=fadelist-tcp "round=$r"
+            log "round $r/$ROUNDS fadelist TCP: $(jf "$WORK/r$r-tcp.json" qps) qps, $(jf "$WORK/r$r-tcp.json" qps_cpu) per CPU-s, lost $(jf "$WORK/r$r-tcp.json" lost_pct) %"
+        fi
         stop_server "$SPID" "$TPID"
-        read -r qps lost lat run done_q noerr resp < <(awk '
-            /Queries completed:/ {c=$3}
-            /Queries lost:/ {l=$4; gsub(/[()%]/, "", l)}
-            /Queries per second:/ {q=$4}
-            /Average Latency/ {a=$4}
-            /Run time/ {t=$4}
-            /Average packet size:/ {r=$NF}
-            /Response codes:/ {for (i=1;i<=NF;i++) if ($i=="NOERROR") {n=$(i+2); gsub(/[()%,]/, "", n)}}
-            END {print q+0, l+0, a*1e6, t+0, c+0, n+0, r+0}' "$dlog")
-        ((done_q > 0)) || { cat "$dlog" >&2; die "no query completed against $s"; }
-        read -r b0 t0 b1 t1 <<<"$st0"; read -r B0 T0 B1 T1 <<<"$st1"
-        cpu_s=$(calc "($c1 - $c0) / $HZ" 2)
-        cpu0_busy=$(calc "100 * ($B0 - $b0) / ($T0 - $t0)" 1)
-        cpu1_other=$(calc "100 * ($B1 - $b1 - ($c1 - $c0)) / ($T1 - $t1)" 1)
-        printf '%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$r" "$qps" "$lost" "$lat" \
-            "$cpu_s" "$run" "$done_q" "$rss_load" "$hwm" "$load_s" "$cpu0_busy" "$cpu1_other" "$noerr" "$resp" >>"$TSV"
-        log "round $r/$ROUNDS $s: $qps qps, lost $lost %, server cpu ${cpu_s}s, load ${load_s}s, rss ${rss_load} kB"
         sleep 1
     done
 done
+
+# ---------------------------------------------------------------- 3c. peak UDP QPS with <= 0.1 % loss
+if want peak; then
+    for s in rbldnsd fadelist; do
+        # Start at 80 % of the closed-loop QPS this server reached in the main rounds.
+        start=$(python3 -c 'import json,sys,statistics as st; print(int(0.8 * st.median(r["qps"] for r in map(json.loads, open(sys.argv[1])) if r.get("kind") == "run" and r["label"] == sys.argv[2])))' "$JL" "$s")
+        port=$(free_port)
+        start_server "$s" "$port" "$WORK/peak-$s.log"
+        log "peak search $s: from $start/s, up to $PEAK_STEPS steps of ${PEAK_SECS}s"
+        timeout -k 5 $((PEAK_STEPS * (PEAK_SECS + 70))) python3 "$HELPERS" peak --server-pid "$SPID" --port "$port" \
+            --queries "$QUERIES" --start-rate "$start" --secs "$PEAK_SECS" --max-steps "$PEAK_STEPS" --outstanding "$PEAK_Q" \
+            --log-prefix "$WORK/peak-$s.dnsperf" --pin "$CLIENT_CPU" >"$WORK/peak-$s.json" &
+        p=$!; PIDS+=("$p")
+        wait "$p" || die "peak search against $s failed (logs $WORK/peak-$s.*)"
+        forget "$p"
+        emit "$WORK/peak-$s.json" kind=peak "server=$s"
+        log "peak $s: $(jf "$WORK/peak-$s.json" peak_qps) qps; limited by $(jf "$WORK/peak-$s.json" limit)"
+        stop_server "$SPID" "$TPID"
+        sleep 1
+    done
+fi
+
+# ---------------------------------------------------------------- 3d. reload under load
+if want reload; then
+    RL=$WORK/reload
+    mkdir -p "$RL"
+    cp "$DATA/ip4set.txt" "$RL/a.master"
+    # X: a /32 in the middle of the file (removed in version B); Y: an unlisted IP (added in B, A+Y).
+    # Always listed: the test entry, the first and last /32, an address inside the last line's
+    # range (the end of the file: a half-read file loses it) and a domain; always unlisted:
+    # 127.0.0.1, another unlisted IP and invalid.urirbl.test.
+    eval "$(python3 - "$RL/a.master" "$DATA/queries-unlisted.txt" "$DATA/dnset.txt" "$PROBE_IP" <<'EOF'
+import ipaddress, re, shlex, sys
+lines = open(sys.argv[1]).read().splitlines()
+ips = [l for l in lines if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", l) and l != "127.0.0.2"]
+x = ips[len(ips) // 2]
+assert x != sys.argv[4]
+last = [l for l in lines if l and l[0].isdigit()][-1]
+inside = str(ipaddress.ip_network(last, strict=False)[1]) if "/" in last else last
+unl = []
+for l in open(sys.argv[2]):
+    n = l.split()[0]
+    if n.endswith(".iprbl.test") and len(n.split(".")) == 6:
+        unl.append(".".join(reversed(n.split(".")[:4])))
+    if len(unl) == 2:
+        break
+dom = next(l.split()[0] for l in open(sys.argv[3]) if l[0].isalnum() and l.split()[0] != "test")
+rev = lambda ip: ".".join(reversed(ip.split("."))) + ".iprbl.test"
+listed = ["2.0.0.127.iprbl.test", rev(ips[0]), rev(ips[-1]), rev(inside), dom.lstrip(".") + ".urirbl.test"]
+unlisted = ["1.0.0.127.iprbl.test", rev(unl[1]), "invalid.urirbl.test"]
+print("RX_LINE=%s RX=%s RY_LINE=%s RY=%s" % (x, rev(x), unl[0], rev(unl[0])))
+print("RL_LISTED=(%s)" % " ".join(shlex.quote(n) for n in listed))
+print("RL_UNLISTED=(%s)" % " ".join(shlex.quote(n) for n in unlisted))
+EOF
+)"
+    ! grep -qxF "$RY_LINE" "$RL/a.master" || die "reload test: $RY_LINE is already in ip4set.txt"
+    [[ $(tail -c1 "$RL/a.master" | od -An -c | tr -d ' ') == '\n' ]] || echo >>"$RL/a.master"
+    { grep -vxF "$RX_LINE" "$RL/a.master"; echo "$RY_LINE"; } >"$RL/b.master"
+    chmod a+rx "$WORK" "$RL"; chmod a+r "$RL"/*.master   # rbldnsd runs as user rbldns
+    largs=()
+    for n in "${RL_LISTED[@]}"; do largs+=(--listed "$n"); done
+    for n in "${RL_UNLISTED[@]}"; do largs+=(--unlisted "$n"); done
+    for s in rbldnsd fadelist; do
+        mkdir -p "$RL/$s"; chmod a+rx "$RL/$s"
+        cp "$RL/a.master" "$RL/$s/ip4set.txt"; chmod a+r "$RL/$s/ip4set.txt"
+        ln -sf "$DATA/dnset.txt" "$RL/$s/dnset.txt"
+        port=$(free_port)
+        slog=$WORK/reload-$s.log
+        start_server "$s" "$port" "$slog" "$RL/$s/ip4set.txt"
+        log "reload under load, $s: ${RELOAD_SECS}s of dnsperf, ip4set.txt rewritten every ${RELOAD_GAP}s (X=$RX_LINE, Y=$RY_LINE)"
+        "${PIN_CLIENT[@]}" timeout -k 5 $((RELOAD_SECS + 60)) python3 "$HELPERS" reload --port "$port" --target "$RL/$s/ip4set.txt" \
+            --a-master "$RL/a.master" --b-master "$RL/b.master" --x-name "$RX" --y-name "$RY" --y-line "$RY_LINE" \
+            "${largs[@]}" --secs $((RELOAD_SECS + 1)) --gap "$RELOAD_GAP" --timeout "$CHECK_TIMEOUT" \
+            >"$WORK/reload-$s-check.json" 2>"$WORK/reload-$s-check.err" &
+        cpid=$!; PIDS+=("$cpid")
+        sleep 0.3
+        perf "$WORK/reload-$s.json" "$WORK/reload-$s.dnsperf" $((RELOAD_SECS + 60)) \
+            -s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$RELOAD_SECS" -T 1 -c 4 -q 100
+        wait "$cpid" || { cat "$WORK/reload-$s-check.err" >&2; die "reload checker failed ($s)"; }
+        forget "$cpid"
+        sleep 1.5  # let the last rewrite's reload be logged
+        plain=$(sed 's/\x1b\[[0-9;]*m//g' "$slog")
+        if [[ $s == rbldnsd ]]; then
+            reloads=$(( $(grep -c 'zones reloaded' <<<"$plain" || true) - 1 ))  # the first one is the initial load
+            rerr=$(grep -iE 'error|cannot|invalid' <<<"$plain" | head -3 | cut -c1-300 | tr '`|' "'/" | paste -sd ';' - || true)
+        else
+            reloads=$(grep -c 'dataset reloaded' <<<"$plain" || true)
+            rerr=$(grep -E 'reload failed|ERROR|panicked' <<<"$plain" | head -3 | cut -c1-300 | tr '`|' "'/" | paste -sd ';' - || true)
+        fi
+        stop_server "$SPID" "$TPID"
+        emit "$WORK/reload-$s.json" kind=reload "server=$s" "checker=$(cat "$WORK/reload-$s-check.json")" "reloads_logged=$reloads" "reload_errors=$rerr"
+        log "reload $s: lost $(jf "$WORK/reload-$s.json" lost), wrong $(jf "$WORK/reload-$s-check.json" wrong), rewrites $(jf "$WORK/reload-$s-check.json" rewrites), seen $(jf "$WORK/reload-$s-check.json" seen), reloads logged $reloads"
+        sleep 1
+    done
+fi
+
+# ---------------------------------------------------------------- 3e. UDP while ingesting vs idle
+if want ingest; then
+    [[ -f $LOADGEN && -d $REPO/tests/data/mail ]] || die "ingest part needs $LOADGEN and $REPO/tests/data/mail (or FADELIST_BENCH_SKIP=ingest)"
+    TRUSTED=(--trusted 81.2.69.160/27 --trusted 2a02:1810:4d02::/48)   # the fixtures' reporter networks
+    for ((r = 1; r <= ROUNDS; r++)); do
+        db=$WORK/ingest-r$r.sqlite
+        tok_a=$(timeout 30 "$FADELIST" reporter --db "$db" add bench-a "${TRUSTED[@]}" | awk '/^token:/ {print $2}')
+        tok_b=$(timeout 30 "$FADELIST" reporter --db "$db" add bench-trap --kind trap "${TRUSTED[@]}" | awk '/^token:/ {print $2}')
+        [[ -n $tok_a && -n $tok_b ]] || die "could not add the reporters to $db"
+        dport=$(free_port); hport=$(free_port)
+        [[ $dport != "$hport" ]] || hport=$(free_port)
+        conf=$WORK/ingest-r$r.toml
+        cat >"$conf" <<EOF
+# written by benches/run.sh (as benches/ingest.sh part 3)
+[server]
+dns_listen = ["127.0.0.1:$dport"]
+http_listen = "127.0.0.1:$hport"
+
+[ingest]
+rate_per_minute = 1000000
+
+[policy]
+max_report_age = "36500d"   # the fixture mails are dated 2026-03
+
+[[zone]]
+name = "iprbl.test"
+feed = "ip"
+
+[[zone.dataset]]
+type = "ip4set"
+files = ["$DATA/ip4set.txt"]
+
+[[zone]]
+name = "niprbl.test"
+feed = "bulk-ip"
+
+[[zone]]
+name = "urirbl.test"
+feed = "domain"
+
+[[zone.dataset]]
+type = "dnset"
+files = ["$DATA/dnset.txt"]
+EOF
+        slog=$WORK/ingest-r$r.log
+        spawn "$slog" http "$dport" "$FADELIST" serve --config "$conf" --db "$db" --udp-mode fast --udp-workers 1
+        for mode in idle ingesting; do
+            gpid=; gen=null
+            if [[ $mode == ingesting ]]; then
+                "${PIN_CLIENT[@]}" timeout -k 5 $((SECS + 120)) python3 "$LOADGEN" --mail-dir "$REPO/tests/data/mail" paced \
+                    --port "$hport" --token-a "$tok_a" --token-b "$tok_b" --server-pid "$SPID" --dns-port "$dport" \
+                    --rate "$RATE" --secs $((SECS + 2)) --workers "$GEN_WORKERS" --probe-every 0 \
+                    --start $((30000000 + r * 1000000)) >"$WORK/ingest-r$r-gen.json" 2>"$WORK/ingest-r$r-gen.err" &
+                gpid=$!; PIDS+=("$gpid")
+                sleep 1
+            fi
+            perf "$WORK/ingest-r$r-$mode.json" "$WORK/ingest-r$r-$mode.dnsperf" "$DNSPERF_LIMIT" \
+                -s 127.0.0.1 -p "$dport" -d "$QUERIES" -l "$SECS" -T 1 -c 4 -q 100
+            if [[ -n $gpid ]]; then
+                wait "$gpid" || { tail -20 "$WORK/ingest-r$r-gen.err" >&2; die "report generator failed (round $r)"; }
+                forget "$gpid"
+                gen=$(cat "$WORK/ingest-r$r-gen.json")
+            fi
+            emit "$WORK/ingest-r$r-$mode.json" kind=ingest "round=$r" "mode=$mode" "gen=$gen"
+            log "ingest round $r/$ROUNDS $mode: $(jf "$WORK/ingest-r$r-$mode.json" qps) qps$([[ -n $gpid ]] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(", reports %.1f/s accepted, %d errors" % (r["accepted_per_s"], r["errors"]))' "$WORK/ingest-r$r-gen.json")"
+            sleep 1
+        done
+        stop_server "$SPID" "$TPID"
+    done
+fi
 
 # ---------------------------------------------------------------- 4. report
 RB_VER=$(dpkg-query -W -f='${Version}' rbldnsd 2>/dev/null || echo '?')
@@ -310,87 +550,16 @@ DP_VER=$(dnsperf -h 2>&1 | awk '/^Version/ {print $2; exit}'); DP_VER=${DP_VER:-
 FL_VER=$("$FADELIST" --version 2>/dev/null || echo fadelist)
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')
 DIRTY=$(GIT_OPTIONAL_LOCKS=0 git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | wc -l || echo 0)
-export FL_BUILD TSV MODE ROUNDS SECS PINNING CMDLINE ENV_NOTE GUARD_NOTE RB_VER DP_VER FL_VER COMMIT DIRTY DATA NCPU
+export FL_BUILD MODE ROUNDS SECS PINNING CMDLINE ENV_NOTE GUARD_NOTE RB_VER DP_VER FL_VER COMMIT DIRTY DATA NCPU
+export PEAK_SECS PEAK_Q RELOAD_SECS RELOAD_GAP CHECK_TIMEOUT RATE
 export GEN_ARGS_S="${GEN_ARGS[*]}"
 export CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 export KERNEL=$(uname -sr) MEM_GIB=$(awk '/^MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)
 export LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) DATE=$(date -u +'%Y-%m-%d %H:%M UTC')
+export TOTAL_S=$(($(date +%s) - T_BEGIN))
 mkdir -p "$(dirname "$RESULTS")"
-python3 - >"$WORK/report.md" <<'EOF'
-import csv, json, os, statistics as st
-E = os.environ
-rows = list(csv.DictReader(open(E["TSV"]), delimiter="\t"))
-for r in rows:
-    for k in r:
-        if k != "server":
-            r[k] = float(r[k])
-    r["cpu_pct"] = 100 * r["cpu_s"] / r["run_s"]
-    r["qps_cpu"] = r["completed"] / r["cpu_s"] if r["cpu_s"] > 0 else float("nan")
-    r["rss_load"] = r["rss_load_kb"] / 1024
-    r["hwm"] = r["hwm_kb"] / 1024
-servers = ["rbldnsd", "fadelist"]
-by = {s: [r for r in rows if r["server"] == s] for s in servers}
-med = lambda s, k: st.median(r[k] for r in by[s])
-try:
-    summ = json.load(open(os.path.join(E["DATA"], "summary.json")))
-    data = "%s /32 + %s ranges in ip4set.txt, %s domains in dnset.txt, %s queries" % (
-        f'{summ["single_ips"]:,}', f'{summ["ranges"]:,}', f'{summ["domains"]:,}', f'{summ["queries"]:,}')
-except Exception:
-    data = "?"
-M = [  # key, label, better, format
-    ("qps", "QPS", "higher", "{:,.0f}"),
-    ("lost_pct", "lost %", "lower", "{:.2f}"),
-    ("lat_us", "average latency (µs)", "lower", "{:.0f}"),
-    ("qps_cpu", "QPS per server CPU-second", "higher", "{:,.0f}"),
-    ("cpu_pct", "server CPU (% of its core)", "—", "{:.0f}"),
-    ("rss_load", "RSS after load, before queries (MiB)", "lower", "{:.1f}"),
-    ("hwm", "peak RSS, VmHWM (MiB)", "lower", "{:.1f}"),
-    ("load_s", "load time: start → first answer (s)", "lower", "{:.2f}"),
-]
-def ratio(a, b):
-    if b == 0:
-        return "= (both 0)" if a == 0 else "∞"
-    return "**{:.2f}**".format(a / b)
-n = E["ROUNDS"]
-out = []
-out.append("## fadelist vs rbldnsd (dnsperf, side by side)\n")
-out.append("| metric (median of %s round%s) | better | rbldnsd | fadelist | fadelist / rbldnsd |" % (n, "" if n == "1" else "s"))
-out.append("|---|---|--:|--:|--:|")
-for k, label, better, f in M:
-    a, b = med("fadelist", k), med("rbldnsd", k)
-    out.append("| %s | %s | %s | %s | %s |" % (label, better, f.format(b), f.format(a), ratio(a, b) if better != "—" else "%.2f" % (a / b)))
-out.append("")
-out.append("- command: `%s%s` (%s mode: %s round%s × %s s per server, servers alternating)" % (
-    (E["ENV_NOTE"].strip() + " ") if E["ENV_NOTE"].strip() else "", E["CMDLINE"], E["MODE"], n, "" if n == "1" else "s", E["SECS"]))
-out.append("- date: %s; fadelist %s (%s at commit %s%s); rbldnsd %s; dnsperf %s" % (
-    E["DATE"], E["FL_VER"].replace("fadelist ", ""), E["FL_BUILD"], E["COMMIT"],
-    ", %s uncommitted file(s)" % E["DIRTY"] if E["DIRTY"] not in ("", "0") else "", E["RB_VER"], E["DP_VER"]))
-out.append("- machine: %s CPU (`nproc`), %s, %s GiB RAM, %s; load average at the end %s" % (
-    E["NCPU"], E["CPU_MODEL"], E["MEM_GIB"], E["KERNEL"], E["LOADAVG"]))
-out.append("- data: `gen-data.py %s` (seed 5782): %s; zones iprbl.test:ip4set, urirbl.test:dnset" % (
-    E["GEN_ARGS_S"] or "(defaults)", data))
-out.append("- load: `dnsperf -s 127.0.0.1 -p PORT -d queries.txt -l %s -T 1 -c 4 -q 100`; %s" % (E["SECS"], E["PINNING"]))
-out.append("- correctness guard: %s" % E["GUARD_NOTE"])
-out.append("")
-out.append("Per round (CPU0 busy = client core incl. anything else on it; CPU1 other = CPU 1 time not used by the server):")
-out.append("")
-out.append("| round | server | QPS | lost % | latency µs | server CPU s | server CPU % | QPS/CPU-s | RSS MiB | HWM MiB | load s | CPU0 busy % | CPU1 other % | NOERROR % | avg reply bytes |")
-out.append("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-for r in rows:
-    out.append("| %d | %s | %s | %.2f | %.0f | %.2f | %.0f | %s | %.1f | %.1f | %.2f | %.0f | %.0f | %.2f | %.0f |" % (
-        r["round"], r["server"], f'{r["qps"]:,.0f}', r["lost_pct"], r["lat_us"], r["cpu_s"], r["cpu_pct"],
-        f'{r["qps_cpu"]:,.0f}', r["rss_load"], r["hwm"], r["load_s"], r["cpu0_busy"], r["cpu1_other"], r["noerror_pct"], r["resp_bytes"]))
-busy = max(r["cpu1_other"] for r in rows)
-if busy > 20:
-    out.append("")
-    out.append("**NOISY**: other processes took up to %.0f%% of CPU 1 (the server's core) during a run; raw QPS and latency are unreliable, QPS per server CPU-second less so." % busy)
-nd = abs(med("fadelist", "noerror_pct") - med("rbldnsd", "noerror_pct"))
-if nd > 0.5:
-    out.append("")
-    out.append("**WARNING**: the share of NOERROR answers differs by %.2f points between the servers: they do not answer the query file alike." % nd)
-print("\n".join(out))
-EOF
+timeout 60 python3 "$HELPERS" report --results "$JL" >"$WORK/report.md" || die "report failed (data in $JL)"
 cp "$WORK/report.md" "$RESULTS"
 cat "$WORK/report.md"
-log "table saved to $RESULTS"
+log "table saved to $RESULTS (total ${TOTAL_S} s)"
 OK=1

@@ -80,8 +80,12 @@ async function shot(page, name, opts = {}) {
   return path;
 }
 
-/** Reports horizontal scrolling (content wider than the viewport) as a warning. */
-async function overflowCheck(page, what) {
+/**
+ * Horizontal scrolling (content wider than the viewport): a failure when
+ * `strict` (the phone pages: document.documentElement.scrollWidth must not
+ * exceed innerWidth), else a warning.
+ */
+async function overflowCheck(page, what, strict = false) {
   const o = await page.evaluate(() => {
     const vw = document.documentElement.clientWidth;
     const wide = [];
@@ -91,11 +95,46 @@ async function overflowCheck(page, what) {
         wide.push(`${el.tagName.toLowerCase()}${el.id ? '#' + el.id : ''} right=${Math.round(r.right)}`);
       }
     }
-    return { vw, sw: document.documentElement.scrollWidth, wide: wide.slice(0, 5) };
+    return { vw, iw: window.innerWidth, sw: document.documentElement.scrollWidth, wide: wide.slice(0, 5) };
   });
-  if (o.sw > o.vw) {
-    warn(`${what}: page scrolls sideways (${o.sw}px of content in a ${o.vw}px viewport; ${o.wide.join(', ')})`);
+  if (o.sw > o.vw || o.sw > o.iw) {
+    const msg = `${what}: page scrolls sideways (${o.sw}px of content in a ${o.vw}px viewport; ${o.wide.join(', ')})`;
+    if (strict) throw new Error(msg);
+    warn(msg);
   }
+  return `no sideways scrolling (${o.sw}px in ${o.vw}px)`;
+}
+
+/**
+ * Basic page structure, as assistive technology sees it: a language, one
+ * h1, a <main> landmark, headings that do not skip a level, a label for
+ * every visible form field, an icon link, no script.
+ */
+async function structureCheck(page, what) {
+  const s = await page.evaluate(() => {
+    const problems = [];
+    if (!document.documentElement.lang) problems.push('no lang attribute on <html>');
+    const h1 = document.querySelectorAll('h1').length;
+    if (h1 !== 1) problems.push(`${h1} h1 elements`);
+    if (document.querySelectorAll('main').length !== 1) problems.push('no single <main> landmark');
+    let last = 0;
+    for (const h of document.querySelectorAll('h1, h2, h3, h4, h5, h6')) {
+      const level = Number(h.tagName[1]);
+      if (last && level > last + 1) problems.push(`${h.tagName} "${h.textContent.trim()}" skips a level after h${last}`);
+      last = level;
+    }
+    for (const f of document.querySelectorAll('input, textarea, select')) {
+      if (f.type === 'hidden' || f.closest('[aria-hidden=true]')) continue;
+      if (!(f.labels && f.labels.length) && !f.getAttribute('aria-label')) {
+        problems.push(`field ${f.name || f.id} has no label`);
+      }
+    }
+    if (!document.querySelector('link[rel=icon]')) problems.push('no <link rel=icon>');
+    if (document.querySelector('script')) problems.push('the page has a script');
+    return problems;
+  });
+  if (s.length) throw new Error(`${what}: ${s.join('; ')}`);
+  return `${what}: lang, one h1, <main>, heading levels, labels`;
 }
 
 const lookupUrl = `${BASE}/lookup?q=${encodeURIComponent(IP)}`;
@@ -190,12 +229,47 @@ try {
     check(text.includes(qn), `the ${ZONE} section does not name the query ${qn}`);
     return `"Listed.", query name ${qn}`;
   });
+  await step('the lookup page shows the TXT record DNS answers', async () => {
+    const txt = (await zoneSection(page).locator('.listed code.txt').first().innerText()).trim();
+    check(txt.startsWith(`${IP} is listed in ${ZONE}`), `TXT shown is ${JSON.stringify(txt)}`);
+    check(txt.includes(`/lookup?q=${IP}`) && !txt.includes('$'), `TXT not expanded: ${JSON.stringify(txt)}`);
+    return JSON.stringify(txt);
+  });
+  await step('"Request delisting" looks like a button', async () => {
+    const link = zoneSection(page).getByRole('link', { name: `Request delisting of ${IP}`, exact: true });
+    await link.waitFor({ state: 'visible' });
+    const look = await link.evaluate((a) => {
+      const cs = getComputedStyle(a);
+      const r = a.getBoundingClientRect();
+      return { bg: cs.backgroundColor, color: cs.color, height: r.height, cls: a.className };
+    });
+    check(look.bg !== 'rgba(0, 0, 0, 0)' && look.bg !== 'transparent', `no background: ${JSON.stringify(look)}`);
+    check(look.height >= 36, `only ${look.height}px high`);
+    return `${look.bg} on ${look.color}, ${Math.round(look.height)}px high`;
+  });
+  await step('lookup page structure', () => structureCheck(page, 'lookup page'));
+  await step('the icon: /favicon.svg and /favicon.ico answer', async () => {
+    const out = [];
+    for (const path of ['/favicon.svg', '/favicon.ico']) {
+      const r = await page.request.get(BASE + path, { timeout: STEP_MS });
+      const type = r.headers()['content-type'] || '';
+      check(r.status() === 200 || r.status() === 204, `GET ${path}: HTTP ${r.status()}`);
+      if (r.status() === 200) {
+        check(type.startsWith('image/svg+xml'), `GET ${path}: Content-Type ${type}`);
+        check((await r.text()).includes('<svg'), `GET ${path}: not an SVG`);
+      }
+      out.push(`${path} ${r.status()} ${type}`);
+    }
+    return out.join(', ');
+  });
   await step('screenshot 01-lookup-listed.png', () => shot(page, '01-lookup-listed.png'));
 
   await step('lookup page (listed) at a phone viewport 375x740: 02-lookup-listed-phone.png', async () => {
     await mobile.goto(lookupUrl, { waitUntil: 'load' });
     await zoneSection(mobile).getByText('Listed.', { exact: true }).waitFor({ state: 'visible' });
-    await overflowCheck(mobile, 'lookup page, phone');
+    await overflowCheck(mobile, 'lookup page, phone', true);
+    const button = zoneSection(mobile).getByRole('link', { name: `Request delisting of ${IP}`, exact: true });
+    check(await button.isVisible(), 'the delisting button is not visible on the phone');
     return shot(mobile, '02-lookup-listed-phone.png');
   });
   await step('lookup page (listed) at a desktop viewport 1280x800: 03-lookup-listed-desktop.png', async () => {
@@ -259,7 +333,8 @@ try {
     // Only looked at, never sent, from the phone.
     await mobile.goto(`${BASE}/delist?q=${encodeURIComponent(IP)}`, { waitUntil: 'load' });
     await mobile.getByRole('button', { name: 'Request delisting' }).waitFor({ state: 'visible' });
-    await overflowCheck(mobile, 'delisting form, phone');
+    await overflowCheck(mobile, 'delisting form, phone', true);
+    await structureCheck(mobile, 'delisting form');
     return shot(mobile, '05-delist-form-phone.png');
   });
 
@@ -276,6 +351,7 @@ try {
     check(new RegExp(`^Removed:\\s*${escapeRe(IP)}$`).test(h1), `heading is ${JSON.stringify(h1)}; ${status}`);
     return `"${h1}" — ${status.trim()}`;
   });
+  await step('result page structure', () => structureCheck(page, 'result page'));
   await step('screenshot 06-delist-removed.png', () => shot(page, '06-delist-removed.png'));
 
   await step(`lookup page again says "Not listed" in ${ZONE}`, async () => {
@@ -288,12 +364,65 @@ try {
     check(links === 0, 'the page still offers "Request delisting" for the address');
     return page.url().replace(BASE, '');
   });
+  await step('after the removal the page says how it ended and shows the reports as history', async () => {
+    const sec = zoneSection(page);
+    const status = (await sec.locator('.clean p').first().innerText()).trim();
+    check(/removed by self-service delisting on \d{4}-\d\d-\d\d/.test(status), `status is ${JSON.stringify(status)}`);
+    await sec.getByRole('heading', { name: 'Earlier reports', exact: true }).waitFor({ state: 'visible' });
+    check((await sec.getByRole('heading', { name: 'Latest reports' }).count()) === 0, 'old reports are still "Latest reports"');
+    // The score line ends at 0 (the bottom of the plot), after a removal mark.
+    const chart = await sec.locator('svg[role=img]').evaluate((svg) => {
+      const pts = svg.querySelector('.c-score').getAttribute('points').trim().split(/\s+/).map((p) => p.split(',').map(Number));
+      const ys = pts.map((p) => p[1]);
+      return {
+        lastY: ys[ys.length - 1],
+        bottom: Math.max(...ys),
+        top: Math.min(...ys),
+        removed: svg.querySelectorAll('.c-removed').length,
+        title: svg.querySelector('title') && svg.querySelector('title').textContent,
+        desc: svg.querySelector('desc') && svg.querySelector('desc').textContent,
+      };
+    });
+    check(chart.removed >= 1, 'no removal mark on the chart');
+    check(chart.top < chart.bottom, 'the chart shows no score at all');
+    check(chart.lastY === chart.bottom, `the score line ends at y=${chart.lastY}, not at 0 (y=${chart.bottom})`);
+    check(chart.title && chart.desc && /Removed by self-service delisting/.test(chart.desc), `chart title/desc: ${JSON.stringify(chart)}`);
+    return status;
+  });
+  await step('lookup page (not listed) structure', () => structureCheck(page, 'lookup page after the removal'));
   await step('screenshot 07-lookup-not-listed.png', () => shot(page, '07-lookup-not-listed.png'));
   await step('lookup page (not listed) at a phone viewport: 08-lookup-not-listed-phone.png', async () => {
     await mobile.goto(lookupUrl, { waitUntil: 'load' });
     await zoneSection(mobile).getByText('Not listed').first().waitFor({ state: 'visible' });
-    await overflowCheck(mobile, 'lookup page (not listed), phone');
+    await overflowCheck(mobile, 'lookup page (not listed), phone', true);
     return shot(mobile, '08-lookup-not-listed-phone.png');
+  });
+  await step('home page at a desktop viewport: 09-home-desktop.png', async () => {
+    const resp = await page.goto(`${BASE}/`, { waitUntil: 'load' });
+    check(resp && resp.status() === 200, `GET /: HTTP ${resp && resp.status()}`);
+    await page.getByRole('heading', { level: 1 }).waitFor({ state: 'visible' });
+    await structureCheck(page, 'home page');
+    await overflowCheck(page, 'home page, desktop');
+    return shot(page, '09-home-desktop.png');
+  });
+  await step('home page at a phone viewport: 10-home-phone.png', async () => {
+    await mobile.goto(`${BASE}/`, { waitUntil: 'load' });
+    await mobile.getByRole('heading', { level: 1 }).waitFor({ state: 'visible' });
+    await overflowCheck(mobile, 'home page, phone', true);
+    return shot(mobile, '10-home-phone.png');
+  });
+  await step('keyboard: Tab from the top reaches the skip link, then the content', async () => {
+    await page.goto(`${BASE}/lookup`, { waitUntil: 'load' });
+    await page.keyboard.press('Tab');
+    const first = await page.evaluate(() => {
+      const a = document.activeElement;
+      const cs = getComputedStyle(a);
+      return { text: a.textContent.trim(), href: a.getAttribute('href'), outline: cs.outlineStyle, left: a.getBoundingClientRect().left };
+    });
+    check(first.href === '#main', `the first Tab stop is ${JSON.stringify(first)}`);
+    check(first.left >= 0, 'the skip link stays off screen when focused');
+    check(first.outline !== 'none', 'no visible focus outline');
+    return `"${first.text}" (outline ${first.outline})`;
   });
 } catch (e) {
   if (!(e instanceof Stop)) fail(`delist.mjs: ${e && e.stack ? e.stack : e}`);

@@ -401,9 +401,11 @@ fn concurrent_reports_publish_every_listing_before_the_answer() {
                         );
                         assert_eq!(status, 202, "{answer}");
                         let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
-                        let listed = a["keys"].as_array().unwrap().iter().any(|k| {
-                            k["key"] == src.as_str() && k["listed"] == true
-                        });
+                        let listed = a["keys"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|k| k["key"] == src.as_str() && k["listed"] == true);
                         // Check right away, without waiting.
                         if listed {
                             let o: Vec<&str> = src.split('.').rev().collect();
@@ -417,7 +419,10 @@ fn concurrent_reports_publish_every_listing_before_the_answer() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     // Both reporters reported every source, so every source ends listed.
     for s in &sources {

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, Cache};
 use fadelist_core::snapshot::{Snapshot, Zone};
 use hickory_proto::rr::rdata::{NS, SOA};
 use hickory_proto::rr::{Name, RData, Record};
+
+use crate::fast::ZoneWire;
 
 /// Per-zone records that do not depend on the query, built once per
 /// publication instead of once per query.
@@ -27,6 +29,9 @@ pub struct Served {
     pub snapshot: Arc<Snapshot>,
     /// `zones[i]` belongs to `snapshot.zones[i]`.
     pub zones: Vec<ZoneRecords>,
+    /// The same records as wire templates for the UDP fast path;
+    /// `wire[i]` belongs to `snapshot.zones[i]`.
+    pub(crate) wire: Vec<ZoneWire>,
 }
 
 impl Served {
@@ -36,18 +41,37 @@ impl Served {
     /// a name hickory still refuses is replaced by the zone apex so that
     /// serving never stops over a cosmetic record.
     pub fn new(snapshot: Arc<Snapshot>) -> Served {
-        let zones = snapshot.zones.iter().map(zone_records).collect();
-        Served { snapshot, zones }
+        let zones: Vec<ZoneRecords> = snapshot.zones.iter().map(zone_records).collect();
+        let wire = snapshot
+            .zones
+            .iter()
+            .zip(&zones)
+            .map(|(z, r)| ZoneWire::build(z, r))
+            .collect();
+        Served {
+            snapshot,
+            zones,
+            wire,
+        }
+    }
+
+    /// Position of `zone` in the snapshot (by identity; a handful of zones
+    /// at most, so a scan is cheaper than any map).
+    fn index_of(&self, zone: &Zone) -> Option<usize> {
+        self.snapshot
+            .zones
+            .iter()
+            .position(|z| std::ptr::eq(z, zone))
     }
 
     /// The records of `zone`, which must belong to this snapshot.
     pub fn records_of(&self, zone: &Zone) -> Option<&ZoneRecords> {
-        let i = self
-            .snapshot
-            .zones
-            .iter()
-            .position(|z| std::ptr::eq(z, zone))?;
-        self.zones.get(i)
+        self.zones.get(self.index_of(zone)?)
+    }
+
+    /// The fast path's wire templates of `zone`.
+    pub(crate) fn wire_of(&self, zone: &Zone) -> Option<&ZoneWire> {
+        self.wire.get(self.index_of(zone)?)
     }
 }
 
@@ -114,6 +138,12 @@ impl Publisher {
     /// The currently served data.
     pub fn load(&self) -> Arc<Served> {
         self.inner.load_full()
+    }
+
+    /// A per-thread reader of the served data: `load()` on it costs no
+    /// shared refcount update unless something new was published.
+    pub(crate) fn cache(&self) -> Cache<Arc<ArcSwap<Served>>, Arc<Served>> {
+        Cache::new(self.inner.clone())
     }
 
     /// The currently served snapshot.

@@ -4,47 +4,110 @@
 //! (they retry truncated UDP answers over TCP to the same server). Binding
 //! is separate from serving so that callers (and tests) can bind port 0,
 //! learn the real ports, print them, and only then start serving.
+//!
+//! TCP is always served by hickory-server. UDP is served by the fast path
+//! ([`crate::fast`]) by default: one `SO_REUSEPORT` socket and one plain
+//! thread per worker. [`UdpMode::Hickory`] serves UDP through
+//! hickory-server instead (one socket per address), e.g. to rule the fast
+//! path out when investigating a problem.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
+use crate::fast::UdpWorkers;
 use crate::handler::DnsblHandler;
 use crate::publisher::Publisher;
+
+/// Which code answers UDP queries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum UdpMode {
+    /// The hand-rolled fast path (default): ~2× hickory-server's
+    /// throughput per core, same answers.
+    #[default]
+    Fast,
+    /// hickory-server, as for TCP.
+    Hickory,
+    /// Benchmarks only: the fast path's threads and sockets, but every
+    /// query gets an empty REFUSED reply without being parsed or looked
+    /// up ([`UdpWorkers::start_null`]): the cost of the I/O loop alone.
+    Null,
+}
+
+/// How to bind and serve DNS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DnsOptions {
+    /// Which code answers UDP queries.
+    pub udp_mode: UdpMode,
+    /// UDP worker threads (and sockets) per address in [`UdpMode::Fast`]
+    /// (and [`UdpMode::Null`]); 0 means one per available CPU.
+    pub workers: usize,
+}
+
+impl DnsOptions {
+    /// The number of UDP sockets to bind per address.
+    pub fn udp_sockets_per_addr(&self) -> usize {
+        match self.udp_mode {
+            UdpMode::Hickory => 1,
+            UdpMode::Fast | UdpMode::Null if self.workers > 0 => self.workers,
+            UdpMode::Fast | UdpMode::Null => {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            }
+        }
+    }
+}
 
 /// Bound but not yet serving DNS sockets.
 #[derive(Debug)]
 pub struct DnsListeners {
-    udp: Vec<std::net::UdpSocket>,
-    tcp: Vec<std::net::TcpListener>,
+    /// Per address: its UDP sockets (several in fast mode, sharing the
+    /// port through `SO_REUSEPORT`).
+    udp: Vec<Vec<UdpSocket>>,
+    tcp: Vec<TcpListener>,
+    options: DnsOptions,
 }
 
 impl DnsListeners {
     /// The addresses actually bound (one per requested address; UDP and
     /// TCP share it).
     pub fn local_addrs(&self) -> io::Result<Vec<SocketAddr>> {
-        self.udp.iter().map(|s| s.local_addr()).collect()
+        self.tcp.iter().map(|s| s.local_addr()).collect()
+    }
+
+    /// The options these listeners were bound with (and will serve with).
+    pub fn options(&self) -> DnsOptions {
+        self.options
+    }
+
+    /// Number of UDP sockets bound, over all addresses.
+    pub fn udp_socket_count(&self) -> usize {
+        self.udp.iter().map(Vec::len).sum()
     }
 }
 
-fn udp_socket(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+fn udp_socket(addr: SocketAddr, reuse_port: bool) -> io::Result<UdpSocket> {
     let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
+    }
+    if reuse_port {
+        s.set_reuse_port(true)?;
     }
     // A bigger receive buffer absorbs bursts from busy resolvers; the
     // kernel caps it at net.core.rmem_max, which is fine.
     let _ = s.set_recv_buffer_size(4 << 20);
     s.bind(&addr.into())?;
+    // hickory wants non-blocking sockets; the fast path's workers switch
+    // theirs back to blocking with a receive timeout.
     s.set_nonblocking(true)?;
     Ok(s.into())
 }
 
-fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+fn tcp_listener(addr: SocketAddr) -> io::Result<TcpListener> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         s.set_only_v6(true)?;
@@ -56,32 +119,74 @@ fn tcp_listener(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     Ok(s.into())
 }
 
-/// Binds UDP and TCP on each address. Port 0 picks a free port that is
-/// free for both protocols.
+/// `count` UDP sockets sharing `addr` (a fixed port) via `SO_REUSEPORT`.
+fn udp_group(addr: SocketAddr, count: usize) -> io::Result<Vec<UdpSocket>> {
+    (0..count)
+        .map(|_| udp_socket(addr, count > 1))
+        .collect::<io::Result<Vec<_>>>()
+}
+
+/// Binds UDP and TCP on each address with the default options (fast UDP
+/// path, one worker per CPU). Port 0 picks a free port that is free for
+/// both protocols.
 pub fn bind(addrs: &[SocketAddr]) -> io::Result<DnsListeners> {
+    bind_with(addrs, DnsOptions::default())
+}
+
+/// Binds UDP and TCP on each address for serving with `options`.
+///
+/// With port 0, a port is first chosen with a plain (not `SO_REUSEPORT`)
+/// socket, which the kernel never places on a port another socket uses;
+/// the worker sockets then join that port. Choosing it with an
+/// `SO_REUSEPORT` socket could silently share the port of another
+/// `SO_REUSEPORT` group of the same user (say, a parallel test).
+pub fn bind_with(addrs: &[SocketAddr], options: DnsOptions) -> io::Result<DnsListeners> {
+    let per_addr = options.udp_sockets_per_addr();
     let mut out = DnsListeners {
         udp: Vec::new(),
         tcp: Vec::new(),
+        options,
+    };
+    let udp_err = |addr: SocketAddr| {
+        move |e: io::Error| io::Error::new(e.kind(), format!("DNS UDP {addr}: {e}"))
     };
     for &addr in addrs {
+        if addr.port() != 0 {
+            // UDP first: with a fixed port, a second instance fails on the
+            // TCP bind (no SO_REUSEPORT there) even if its UDP sockets
+            // could join ours.
+            let udp = udp_group(addr, per_addr).map_err(udp_err(addr))?;
+            let tcp = tcp_listener(addr)
+                .map_err(|e| io::Error::new(e.kind(), format!("DNS TCP {addr}: {e}")))?;
+            out.udp.push(udp);
+            out.tcp.push(tcp);
+            continue;
+        }
         let mut attempts = 0;
         loop {
-            let udp = udp_socket(addr)
-                .map_err(|e| io::Error::new(e.kind(), format!("DNS UDP {addr}: {e}")))?;
-            let bound = udp.local_addr()?;
-            match tcp_listener(bound) {
-                Ok(tcp) => {
+            let probe = udp_socket(addr, false).map_err(udp_err(addr))?;
+            let bound = probe.local_addr()?;
+            let result = tcp_listener(bound).and_then(|tcp| {
+                if per_addr == 1 {
+                    return Ok((vec![probe], tcp));
+                }
+                drop(probe);
+                Ok((udp_group(bound, per_addr)?, tcp))
+            });
+            match result {
+                Ok((udp, tcp)) => {
                     out.udp.push(udp);
                     out.tcp.push(tcp);
                     break;
                 }
-                // The ephemeral UDP port is taken on TCP: try another one.
-                Err(e) if addr.port() == 0 && attempts < 20 => {
+                // The ephemeral port is taken on TCP (or was taken on UDP
+                // in between): try another one.
+                Err(e) if attempts < 20 => {
                     attempts += 1;
-                    tracing::debug!(%bound, error = %e, "TCP port busy, retrying");
+                    tracing::debug!(%bound, error = %e, "DNS port busy, retrying");
                 }
                 Err(e) => {
-                    return Err(io::Error::new(e.kind(), format!("DNS TCP {bound}: {e}")));
+                    return Err(io::Error::new(e.kind(), format!("DNS {bound}: {e}")));
                 }
             }
         }
@@ -90,20 +195,44 @@ pub fn bind(addrs: &[SocketAddr]) -> io::Result<DnsListeners> {
 }
 
 /// Serves DNS on `listeners` from `publisher` until `shutdown` is
-/// cancelled, then waits for in-flight requests to finish.
+/// cancelled, then stops the UDP workers and waits for in-flight requests
+/// to finish. UDP uses the mode the listeners were bound with
+/// ([`bind_with`]).
 pub async fn serve(
     listeners: DnsListeners,
     publisher: Publisher,
     tcp_idle_timeout: Duration,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let mut server = hickory_server::Server::new(DnsblHandler::new(publisher));
-    for udp in listeners.udp {
-        let addr = udp.local_addr()?;
-        server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
-        info!(%addr, "DNS listening on UDP");
+    let DnsListeners { udp, tcp, options } = listeners;
+    let mut server = hickory_server::Server::new(DnsblHandler::new(publisher.clone()));
+    let mut workers = None;
+    match options.udp_mode {
+        UdpMode::Hickory => {
+            for udp in udp.into_iter().flatten() {
+                let addr = udp.local_addr()?;
+                server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
+                info!(%addr, "DNS listening on UDP (hickory)");
+            }
+        }
+        UdpMode::Fast => {
+            for group in &udp {
+                if let Some(s) = group.first() {
+                    let addr = s.local_addr()?;
+                    info!(%addr, workers = group.len(), "DNS listening on UDP (fast path)");
+                }
+            }
+            workers = Some(UdpWorkers::start(
+                udp.into_iter().flatten().collect(),
+                &publisher,
+            )?);
+        }
+        UdpMode::Null => {
+            tracing::warn!("DNS UDP answers every query with REFUSED (null mode, benchmarks only)");
+            workers = Some(UdpWorkers::start_null(udp.into_iter().flatten().collect())?);
+        }
     }
-    for tcp in listeners.tcp {
+    for tcp in tcp {
         let addr = tcp.local_addr()?;
         // 64 KiB: room for the largest DNS message per connection.
         server.register_listener(
@@ -114,6 +243,12 @@ pub async fn serve(
         info!(%addr, "DNS listening on TCP");
     }
     shutdown.cancelled().await;
+    if let Some(w) = workers {
+        // Joining blocks for up to the workers' receive timeout.
+        tokio::task::spawn_blocking(move || w.join())
+            .await
+            .map_err(|e| io::Error::other(format!("DNS UDP workers: {e}")))?;
+    }
     server
         .shutdown_gracefully()
         .await

@@ -324,6 +324,26 @@ pub struct ServerConfig {
     /// Directory that relative data-file paths are resolved against
     /// (default: the working directory).
     pub data_dir: Option<PathBuf>,
+    /// Which code answers UDP queries.
+    pub udp_mode: UdpModeConfig,
+    /// UDP worker threads (one `SO_REUSEPORT` socket each) per DNS
+    /// address for the fast path; 0 = one per CPU.
+    pub udp_workers: usize,
+}
+
+/// `[server] udp_mode`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum UdpModeConfig {
+    /// The hand-rolled UDP fast path (batched system calls, strict parser,
+    /// hickory-proto for anything unusual).
+    #[default]
+    Fast,
+    /// hickory-server, as for TCP (slower; for comparison).
+    Hickory,
+    /// Benchmarking only: the fast path's socket loop answering every
+    /// query with a fixed reply, without parsing or lookup.
+    Null,
 }
 
 impl Default for ServerConfig {
@@ -336,6 +356,8 @@ impl Default for ServerConfig {
             // rbldnsd's default answer TTL.
             default_ttl: Duration::from_secs(35 * 60),
             data_dir: None,
+            udp_mode: UdpModeConfig::Fast,
+            udp_workers: 0,
         }
     }
 }

@@ -97,7 +97,7 @@ pub fn parse_key(q: &str) -> Result<ListingKey, String> {
     let host = q.trim_end_matches('.').to_ascii_lowercase();
     fadelist_ingest::uris::registered_domain(&host)
         .map(ListingKey::Domain)
-        .map_err(|why| format!("{q:?} is neither an IP address nor a domain name ({why})"))
+        .map_err(|why| format!("{q:?} is neither an IP address nor a domain name ({why})."))
 }
 
 fn valid_email(e: &str) -> bool {
@@ -119,18 +119,18 @@ struct Request {
 fn validate(key: &str, email: &str, explanation: &str) -> Result<Request, String> {
     let key = parse_key(key)?;
     if !valid_email(email) {
-        return Err("enter a contact e-mail address we can reach you at".into());
+        return Err("Enter a contact e-mail address we can reach you at.".into());
     }
     let explanation = explanation.trim();
     if explanation.is_empty() {
         return Err(
-            "tell us briefly what was fixed (for example: the compromised account was closed)"
+            "Tell us briefly what was fixed (for example: the compromised account was closed)."
                 .into(),
         );
     }
     if explanation.chars().count() > MAX_EXPLANATION {
         return Err(format!(
-            "the explanation is longer than {MAX_EXPLANATION} characters"
+            "The explanation is longer than {MAX_EXPLANATION} characters."
         ));
     }
     Ok(Request {
@@ -174,7 +174,7 @@ async fn execute(app: &Arc<App>, req: Request, client: IpAddr) -> Result<DelistR
         .map_err(|e| e.to_string())?
         .map_err(|e| {
             tracing::error!("delisting failed: {e}");
-            "the database is unavailable; please retry later".to_string()
+            "The database is unavailable; please retry later.".to_string()
         })?;
     Ok(result)
 }
@@ -182,7 +182,7 @@ async fn execute(app: &Arc<App>, req: Request, client: IpAddr) -> Result<DelistR
 fn too_many(wait: u64) -> Response {
     let mut r = (
         StatusCode::TOO_MANY_REQUESTS,
-        Json(serde_json::json!({"error": "rate_limited", "message": "too many delisting requests from your address; retry later"})),
+        Json(serde_json::json!({"error": "rate_limited", "message": "Too many delisting requests from your address; retry later."})),
     )
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
@@ -256,14 +256,18 @@ pub async fn api_delist(
 fn outcome_message(r: &DelistResult) -> String {
     match r.outcome {
         DelistOutcome::Removed => format!(
-            "removed from {} now; DNS answers change within a second (resolvers may cache the old answer for its TTL). New reports can list it again, for longer each time.",
+            "Removed from {} now; DNS answers change within a second (resolvers may cache the old answer for its TTL). New reports can list it again, for longer each time.",
             r.zones.join(", ")
         ),
         DelistOutcome::Queued => format!(
-            "this key was already removed {} time(s) recently, so the request waits for a person to review it; you will hear back at the address you gave. The listing stays until then, and expires by itself if no new reports arrive.",
-            r.recent_removals
+            "This key was already removed {} recently, so the request waits for a person to review it; you will hear back at the address you gave. The listing stays until then, and expires by itself if no new reports arrive.",
+            if r.recent_removals == 1 {
+                "once".to_string()
+            } else {
+                format!("{} times", r.recent_removals)
+            }
         ),
-        DelistOutcome::NotListed => "not listed in any report-fed zone: nothing to remove".into(),
+        DelistOutcome::NotListed => "Not listed in any report-fed zone: nothing to remove.".into(),
     }
 }
 

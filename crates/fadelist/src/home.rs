@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::config::Feed;
@@ -109,4 +109,21 @@ pub async fn page_home(State(app): State<Arc<App>>) -> Response {
             (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
         }
     }
+}
+
+/// The site icon: a tiny inline SVG (no external assets).
+pub const FAVICON_SVG: &str = include_str!("../templates/favicon.svg");
+
+/// `GET /favicon.svg`, and `GET /favicon.ico` for the clients that ask for
+/// that name whatever the page says: the same SVG icon, cached for a day.
+pub async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        FAVICON_SVG,
+    )
+        .into_response()
 }

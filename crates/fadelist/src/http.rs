@@ -40,6 +40,8 @@ pub fn router(app: Arc<App>) -> Router {
     let limit = app.config.ingest.max_message_bytes.saturating_add(1);
     Router::new()
         .route("/", get(crate::home::page_home))
+        .route("/favicon.svg", get(crate::home::favicon))
+        .route("/favicon.ico", get(crate::home::favicon))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/zones", get(zones))
         .route("/api/v1/lookup/{key}", get(crate::lookup::api_lookup))

@@ -15,6 +15,7 @@ pub mod feeds;
 pub mod home;
 pub mod http;
 pub mod lookup;
+pub mod mem;
 pub mod pipeline;
 pub mod reports;
 pub mod zones;
@@ -60,7 +61,8 @@ impl Listeners {
 
 /// Binds the listeners named in `config`.
 pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
-    let dns = fadelist_dns::server::bind(&config.server.dns_listen).context("cannot bind DNS")?;
+    let dns = fadelist_dns::server::bind_with(&config.server.dns_listen, dns_options(config))
+        .context("cannot bind DNS")?;
     let http = std::net::TcpListener::bind(config.server.http_listen)
         .with_context(|| format!("cannot bind HTTP {}", config.server.http_listen))?;
     http.set_nonblocking(true)?;
@@ -74,6 +76,20 @@ pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
         None => None,
     };
     Ok(Listeners { dns, http, admin })
+}
+
+/// The DNS front's options from `[server]`.
+pub fn dns_options(config: &Config) -> fadelist_dns::server::DnsOptions {
+    use crate::config::UdpModeConfig;
+    use fadelist_dns::server::UdpMode;
+    fadelist_dns::server::DnsOptions {
+        udp_mode: match config.server.udp_mode {
+            UdpModeConfig::Fast => UdpMode::Fast,
+            UdpModeConfig::Hickory => UdpMode::Hickory,
+            UdpModeConfig::Null => UdpMode::Null,
+        },
+        workers: config.server.udp_workers,
+    }
 }
 
 /// Loads the zones of `config` (blocking: reads and parses data files).
@@ -109,6 +125,8 @@ pub async fn run(
     }
     let store = open_store(&config)?;
     let app = Arc::new(pipeline::App::new(config, zones, store)?);
+    // Loading freed far more than it kept.
+    mem::release_free_memory();
 
     let reloader = tokio::spawn(reload_loop(app.clone(), shutdown.clone()));
     let decay = tokio::spawn(pipeline::decay_loop(app.clone(), shutdown.clone()));

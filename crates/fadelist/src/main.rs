@@ -205,6 +205,13 @@ enum Command {
         /// HTTP status API address. Default 127.0.0.1:8300.
         #[arg(long, value_name = "ADDR:PORT")]
         http_listen: Option<SocketAddr>,
+        /// Which code answers UDP: fast (default), hickory, or null (a
+        /// fixed reply to everything, for benchmarks only).
+        #[arg(long, value_enum)]
+        udp_mode: Option<fadelist::config::UdpModeConfig>,
+        /// UDP worker threads per DNS address (fast path; default one per CPU).
+        #[arg(long, value_name = "N")]
+        udp_workers: Option<usize>,
     },
     /// Check a configuration file and load every data file it names;
     /// prints a summary, or the first error with file and line.
@@ -317,8 +324,16 @@ fn main() -> anyhow::Result<()> {
             zones,
             dns_listen,
             http_listen,
+            udp_mode,
+            udp_workers,
         } => {
             let mut config = build_config(&zones)?;
+            if let Some(m) = udp_mode {
+                config.server.udp_mode = m;
+            }
+            if let Some(n) = udp_workers {
+                config.server.udp_workers = n;
+            }
             if !dns_listen.is_empty() {
                 config.server.dns_listen = dns_listen;
             }

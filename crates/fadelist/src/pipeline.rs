@@ -377,6 +377,8 @@ impl App {
             self.publisher
                 .publish(zones.snapshot_with(|z| feeds.layer(z)));
             info!("new data published");
+            drop(data);
+            crate::mem::release_free_memory();
         }
     }
 
@@ -442,6 +444,8 @@ fn compact_now(data: &Mutex<(ZoneSet, Feeds)>, publisher: &Publisher, job: Compa
         pending = feeds.pending(&job.zone),
         "feed compacted"
     );
+    drop(data);
+    crate::mem::release_free_memory();
 }
 
 /// Starts the thread that runs compactions one at a time, in order.

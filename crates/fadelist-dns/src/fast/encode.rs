@@ -1,0 +1,567 @@
+//! Encoding fast-path replies straight into a byte buffer.
+//!
+//! The decision is the same [`Snapshot::resolve`](fadelist_core::snapshot::Snapshot::resolve)
+//! the hickory path uses, and the records are the ones
+//! [`handler::answer`](crate::handler::answer) builds; only the encoding
+//! differs. It compresses every owner name against the question (the
+//! answers' owner is the question name at offset 12, the SOA/NS owner is
+//! the zone apex inside it), which hickory-server does not do, so replies
+//! are smaller (a listed A is 16 bytes of answer instead of ~40).
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use fadelist_core::rbldnsd;
+use fadelist_core::snapshot::{Hits, Resolution, Subject, Zone};
+use hickory_proto::rr::{Name, RData};
+
+use super::parse::{HEADER_LEN, Head, Labels, ParsedQuery, no_labels, parse_into};
+use crate::handler::{Protocol, respond_bytes};
+use crate::publisher::{Served, ZoneRecords};
+
+const TYPE_A: u16 = 1;
+const TYPE_NS: u16 = 2;
+const TYPE_SOA: u16 = 6;
+const TYPE_TXT: u16 = 16;
+const TYPE_OPT: u16 = 41;
+const TYPE_ANY: u16 = 255;
+
+const RCODE_NOERROR: u8 = 0;
+const RCODE_SERVFAIL: u8 = 2;
+const RCODE_NXDOMAIN: u8 = 3;
+const RCODE_REFUSED: u8 = 5;
+
+/// Fixed part of a resource record after a compressed (2-byte) owner:
+/// owner, type, class, TTL, RDLENGTH.
+const RR_FIXED: usize = 2 + 2 + 2 + 4 + 2;
+
+/// RDATA with names that end in the zone apex left as 2-byte holes, filled
+/// per query with a pointer to the apex inside the question.
+#[derive(Clone, Debug, Default)]
+struct Rdata {
+    bytes: Box<[u8]>,
+    /// Offsets in `bytes` of the apex pointers to fill in.
+    holes: Box<[u16]>,
+}
+
+impl Rdata {
+    fn push_name(bytes: &mut Vec<u8>, holes: &mut Vec<u16>, name: &Name, apex: &[&[u8]]) {
+        let labels: Vec<&[u8]> = name.iter().collect();
+        let below_apex = !apex.is_empty()
+            && labels.len() >= apex.len()
+            && labels[labels.len() - apex.len()..]
+                .iter()
+                .zip(apex)
+                .all(|(a, b)| a.eq_ignore_ascii_case(b));
+        let own = if below_apex {
+            labels.len() - apex.len()
+        } else {
+            labels.len()
+        };
+        for l in &labels[..own] {
+            bytes.push(l.len() as u8);
+            bytes.extend_from_slice(l);
+        }
+        if below_apex {
+            holes.push(bytes.len() as u16);
+            bytes.extend_from_slice(&[0, 0]);
+        } else {
+            bytes.push(0);
+        }
+    }
+}
+
+/// Per-zone wire data built once per publication: the SOA and NS RDATA
+/// templates and TTLs, from the same [`ZoneRecords`] the hickory path
+/// sends (so names that hickory replaced by the apex are replaced here
+/// too).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct ZoneWire {
+    /// Wire length of the zone name, root label included: the zone's
+    /// part of any question name in it.
+    apex_wire_len: usize,
+    soa: Rdata,
+    soa_ttl: u32,
+    soa_negative_ttl: u32,
+    ns: Box<[(Rdata, u32)]>,
+}
+
+impl ZoneWire {
+    pub(crate) fn build(zone: &Zone, records: &ZoneRecords) -> ZoneWire {
+        let apex: Vec<&[u8]> = zone.name().split('.').map(str::as_bytes).collect();
+        let apex_wire_len = zone.name().len() + 2;
+        let mut w = ZoneWire {
+            apex_wire_len,
+            soa_ttl: records.soa.ttl,
+            soa_negative_ttl: records.soa_negative.ttl,
+            ..ZoneWire::default()
+        };
+        if let RData::SOA(soa) = &records.soa.data {
+            let (mut bytes, mut holes) = (Vec::new(), Vec::new());
+            Rdata::push_name(&mut bytes, &mut holes, &soa.mname, &apex);
+            Rdata::push_name(&mut bytes, &mut holes, &soa.rname, &apex);
+            bytes.extend_from_slice(&soa.serial.to_be_bytes());
+            bytes.extend_from_slice(&soa.refresh.to_be_bytes());
+            bytes.extend_from_slice(&soa.retry.to_be_bytes());
+            bytes.extend_from_slice(&soa.expire.to_be_bytes());
+            bytes.extend_from_slice(&soa.minimum.to_be_bytes());
+            w.soa = Rdata {
+                bytes: bytes.into(),
+                holes: holes.into(),
+            };
+        }
+        w.ns = records
+            .ns
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::NS(ns) => {
+                    let (mut bytes, mut holes) = (Vec::new(), Vec::new());
+                    Rdata::push_name(&mut bytes, &mut holes, &ns.0, &apex);
+                    Some((
+                        Rdata {
+                            bytes: bytes.into(),
+                            holes: holes.into(),
+                        },
+                        r.ttl,
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        w
+    }
+}
+
+/// Which path answered a packet (see [`Responder::respond`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answered {
+    /// The fast parser and encoder.
+    Fast,
+    /// The hickory-proto fallback.
+    Fallback,
+    /// No reply is due (a response, a runt packet, an unusable source).
+    Silent,
+}
+
+/// The sections as they are written, with hickory's truncation rule: a
+/// section stops at its first record that does not fit the payload limit
+/// (later sections are still tried), and TC tells the client so.
+struct Writer<'o> {
+    out: &'o mut Vec<u8>,
+    base: usize,
+    limit: usize,
+    counts: [u16; 3],
+    section: usize,
+    open: bool,
+    truncated: bool,
+}
+
+const ANSWER: usize = 0;
+const AUTHORITY: usize = 1;
+const ADDITIONAL: usize = 2;
+
+impl Writer<'_> {
+    fn begin(&mut self, section: usize) {
+        self.section = section;
+        self.open = true;
+    }
+
+    /// True when a record of `size` bytes is to be written now.
+    #[inline]
+    fn room(&mut self, size: usize) -> bool {
+        if !self.open {
+            return false;
+        }
+        if self.out.len() - self.base + size > self.limit {
+            self.open = false;
+            self.truncated = true;
+            return false;
+        }
+        self.counts[self.section] += 1;
+        true
+    }
+
+    /// Writes a record header with a compressed owner.
+    #[inline]
+    fn rr(&mut self, owner: usize, rtype: u16, ttl: u32, rdlen: usize) {
+        let o = (0xc000 | owner as u16).to_be_bytes();
+        let t = rtype.to_be_bytes();
+        let ttl = ttl.to_be_bytes();
+        let l = (rdlen as u16).to_be_bytes();
+        self.out.extend_from_slice(&[
+            o[0], o[1], t[0], t[1], 0, 1, ttl[0], ttl[1], ttl[2], ttl[3], l[0], l[1],
+        ]);
+    }
+
+    fn rdata(&mut self, rdata: &Rdata, apex: usize) {
+        let start = self.out.len();
+        self.out.extend_from_slice(&rdata.bytes);
+        let ptr = (0xc000 | apex as u16).to_be_bytes();
+        for &h in rdata.holes.iter() {
+            let at = start + usize::from(h);
+            self.out[at..at + 2].copy_from_slice(&ptr);
+        }
+    }
+
+    fn soa(&mut self, zw: &ZoneWire, apex: usize, ttl: u32) {
+        if self.room(RR_FIXED + zw.soa.bytes.len()) {
+            self.rr(apex, TYPE_SOA, ttl, zw.soa.bytes.len());
+            self.rdata(&zw.soa, apex);
+        }
+    }
+}
+
+/// Per-worker scratch of the fast path, reused for every query so that
+/// answering does not allocate (the TXT texts keep their capacity).
+#[derive(Debug, Default)]
+pub struct Responder {
+    subject: String,
+    texts: Vec<String>,
+}
+
+/// hickory-server drops datagrams it could not answer to (port 0, the
+/// unspecified or broadcast address) before reading them; so do we.
+fn source_ok(src: &SocketAddr) -> bool {
+    match src {
+        SocketAddr::V4(a) => a.port() != 0 && !a.ip().is_unspecified() && !a.ip().is_broadcast(),
+        SocketAddr::V6(a) => a.port() != 0 && !a.ip().is_unspecified(),
+    }
+}
+
+/// Writes an IPv4 address in dotted-quad form without `fmt`.
+fn push_v4(out: &mut String, ip: Ipv4Addr) {
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if o >= 100 {
+            out.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            out.push(char::from(b'0' + o / 10 % 10));
+        }
+        out.push(char::from(b'0' + o % 10));
+    }
+}
+
+/// RDLENGTH of a TXT record holding `len` bytes of text: 255-byte
+/// character-strings, one empty string for an empty text.
+fn txt_rdlen(len: usize) -> usize {
+    if len == 0 { 1 } else { len + len.div_ceil(255) }
+}
+
+impl Responder {
+    /// A responder with empty scratch buffers.
+    pub fn new() -> Self {
+        Responder::default()
+    }
+
+    /// Answers one UDP datagram from `src`, appending the reply (if any)
+    /// to `out`: through the fast path when
+    /// [`parse_query`](super::parse_query) accepts it, otherwise through
+    /// hickory-proto ([`respond_bytes`]).
+    pub fn respond(
+        &mut self,
+        served: &Served,
+        pkt: &[u8],
+        src: SocketAddr,
+        out: &mut Vec<u8>,
+    ) -> Answered {
+        self.respond_with(served, pkt, src, &mut no_labels(), out)
+    }
+
+    /// [`Responder::respond`] with label room kept by the caller across
+    /// packets that live as long (the workers keep one per batch).
+    pub fn respond_with<'a>(
+        &mut self,
+        served: &Served,
+        pkt: &'a [u8],
+        src: SocketAddr,
+        labels: &mut Labels<'a>,
+        out: &mut Vec<u8>,
+    ) -> Answered {
+        if !source_ok(&src) {
+            return Answered::Silent;
+        }
+        if let Some(head) = parse_into(pkt, labels)
+            && self.encode(
+                served,
+                &head,
+                &labels[..usize::from(head.label_count)],
+                pkt,
+                out,
+            )
+        {
+            return Answered::Fast;
+        }
+        match respond_bytes(served, pkt, src, Protocol::Udp) {
+            Some(reply) => {
+                out.extend_from_slice(&reply);
+                Answered::Fallback
+            }
+            None => Answered::Silent,
+        }
+    }
+
+    /// Encodes the reply to `q` (parsed from `pkt`) at the end of `out`,
+    /// as a UDP reply limited to 512 bytes, or to the client's EDNS payload
+    /// size. Returns `false`, leaving `out` as it was, in the rare cases
+    /// it leaves to the hickory path (a TXT text too long for one record).
+    pub fn respond_fast(
+        &mut self,
+        served: &Served,
+        q: &ParsedQuery<'_>,
+        pkt: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.encode(served, &q.head, q.labels(), pkt, out)
+    }
+
+    fn encode(
+        &mut self,
+        served: &Served,
+        q: &Head,
+        labels: &[&[u8]],
+        pkt: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let base = out.len();
+        let limit = q.edns.map_or(512, |e| e.payload.max(512));
+        // Header and question as received; the header is rewritten below.
+        out.extend_from_slice(&pkt[..q.question_end()]);
+        let mut w = Writer {
+            out,
+            base,
+            limit: usize::from(limit),
+            counts: [0; 3],
+            section: ANSWER,
+            open: true,
+            truncated: false,
+        };
+        let qtype = q.qtype;
+        let resolution = served.snapshot.resolve(labels);
+        let mut rcode = RCODE_NOERROR;
+        let mut aa = true;
+        match resolution.zone().map(|z| served.wire_of(z)) {
+            None => {
+                rcode = RCODE_REFUSED;
+                aa = false;
+            }
+            // Only if the snapshot and its wire data disagree (as in
+            // handler::answer).
+            Some(None) => {
+                rcode = RCODE_SERVFAIL;
+                aa = false;
+            }
+            Some(Some(zw)) => {
+                // Where the zone name starts inside the question name.
+                let apex =
+                    HEADER_LEN + usize::from(q.name_wire_len).saturating_sub(zw.apex_wire_len);
+                let mut answered = false;
+                match resolution {
+                    Resolution::NxDomain(_) => rcode = RCODE_NXDOMAIN,
+                    // (A refused name has no zone: it never gets here.)
+                    Resolution::Exists(_) | Resolution::Refused => {}
+                    Resolution::Apex(_) => {
+                        if matches!(qtype, TYPE_SOA | TYPE_ANY) {
+                            answered = true;
+                            w.soa(zw, apex, zw.soa_ttl);
+                        }
+                        if matches!(qtype, TYPE_NS | TYPE_ANY) {
+                            for (rdata, ttl) in zw.ns.iter() {
+                                answered = true;
+                                if w.room(RR_FIXED + rdata.bytes.len()) {
+                                    w.rr(apex, TYPE_NS, *ttl, rdata.bytes.len());
+                                    w.rdata(rdata, apex);
+                                }
+                            }
+                        }
+                    }
+                    Resolution::Listed {
+                        hits, rel_labels, ..
+                    } => match self.listed(&mut w, &hits, &labels[..rel_labels], qtype) {
+                        Some(a) => answered = a,
+                        None => {
+                            w.out.truncate(base);
+                            return false;
+                        }
+                    },
+                }
+                if !answered {
+                    // NXDOMAIN and NODATA carry the SOA with the negative
+                    // TTL (RFC 2308), as in handler::answer.
+                    w.begin(AUTHORITY);
+                    w.soa(zw, apex, zw.soa_negative_ttl);
+                }
+            }
+        }
+        if let Some(e) = q.edns {
+            // Our OPT: version 0, no flags, the client's payload size
+            // (at least 512), exactly what the hickory path echoes.
+            w.begin(ADDITIONAL);
+            if w.room(11) {
+                let p = e.payload.max(512).to_be_bytes();
+                let t = TYPE_OPT.to_be_bytes();
+                w.out
+                    .extend_from_slice(&[0, t[0], t[1], p[0], p[1], 0, 0, 0, 0, 0, 0]);
+            }
+        }
+        let flags = q.flags;
+        let b2 = 0x80 | (u8::from(aa) << 2) | (u8::from(w.truncated) << 1) | (flags >> 8) as u8 & 1;
+        let b3 = (flags as u8 & 0x10) | rcode;
+        let [an, ns, ar] = w.counts;
+        let h = &mut w.out[base..base + HEADER_LEN];
+        h[2] = b2;
+        h[3] = b3;
+        h[4..6].copy_from_slice(&1u16.to_be_bytes());
+        h[6..8].copy_from_slice(&an.to_be_bytes());
+        h[8..10].copy_from_slice(&ns.to_be_bytes());
+        h[10..12].copy_from_slice(&ar.to_be_bytes());
+        true
+    }
+
+    /// The records of a listed name, as `handler::answer` builds them:
+    /// one RRset TTL (the shortest of the hits'), A values and TXT texts
+    /// each without duplicates, in dataset order. Returns whether there is
+    /// any answer record (before truncation), or `None` when a TXT text is
+    /// too long for one record.
+    fn listed(
+        &mut self,
+        w: &mut Writer<'_>,
+        hits: &Hits<'_>,
+        rel: &[&[u8]],
+        qtype: u16,
+    ) -> Option<bool> {
+        let ttl = hits.iter().map(|h| h.ttl).min().unwrap_or(0);
+        let owner = HEADER_LEN;
+        let mut answered = false;
+        if matches!(qtype, TYPE_A | TYPE_ANY) {
+            for (i, hit) in hits.iter().enumerate() {
+                for (j, ip) in hit.answer.a.iter().enumerate() {
+                    // Seen before, in this hit or an earlier one?
+                    let dup = hit.answer.a[..j].contains(ip)
+                        || hits.iter().take(i).any(|h| h.answer.a.contains(ip));
+                    if dup {
+                        continue;
+                    }
+                    answered = true;
+                    if w.room(RR_FIXED + 4) {
+                        w.rr(owner, TYPE_A, ttl, 4);
+                        w.out.extend_from_slice(&ip.octets());
+                    }
+                }
+            }
+        }
+        if matches!(qtype, TYPE_TXT | TYPE_ANY) {
+            let mut n = 0;
+            for hit in hits.iter() {
+                if hit.answer.txt.is_empty() {
+                    continue;
+                }
+                self.subject.clear();
+                push_subject(&mut self.subject, hit.subject, rel);
+                for template in hit.answer.txt.iter() {
+                    if self.texts.len() == n {
+                        self.texts.push(String::new());
+                    }
+                    let (seen, rest) = self.texts.split_at_mut(n);
+                    let text = &mut rest[0];
+                    text.clear();
+                    rbldnsd::expand_txt(template, &self.subject, text);
+                    if seen.contains(text) {
+                        continue;
+                    }
+                    n += 1;
+                    answered = true;
+                    let rdlen = txt_rdlen(text.len());
+                    if rdlen > usize::from(u16::MAX) {
+                        return None;
+                    }
+                    if w.room(RR_FIXED + rdlen) {
+                        w.rr(owner, TYPE_TXT, ttl, rdlen);
+                        let bytes = text.as_bytes();
+                        if bytes.is_empty() {
+                            w.out.push(0);
+                        }
+                        for chunk in bytes.chunks(255) {
+                            w.out.push(chunk.len() as u8);
+                            w.out.extend_from_slice(chunk);
+                        }
+                    }
+                }
+            }
+        }
+        Some(answered)
+    }
+}
+
+/// The text `$` stands for, exactly as
+/// [`snapshot::expand_txt`](fadelist_core::snapshot::expand_txt) writes it,
+/// but into a reused buffer: that function builds a fresh `String` per
+/// call, which would be the only allocation of a listed TXT answer. The
+/// differential tests compare the two paths' TXT answers.
+fn push_subject(out: &mut String, subject: Subject, rel: &[&[u8]]) {
+    match subject {
+        Subject::V4(ip) => push_v4(out, ip),
+        Subject::V6(ip) => {
+            let _ = write!(out, "{ip}");
+        }
+        Subject::Domain(k) => {
+            let start = rel.len().saturating_sub(k);
+            for (j, l) in rel[start..].iter().enumerate() {
+                if j > 0 {
+                    out.push('.');
+                }
+                let from = out.len();
+                match std::str::from_utf8(l) {
+                    Ok(s) => out.push_str(s),
+                    Err(_) => out.push_str(&String::from_utf8_lossy(l)),
+                }
+                // The same as `to_ascii_lowercase` on the label's text.
+                out[from..].make_ascii_lowercase();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v4_text() {
+        for ip in ["0.0.0.0", "1.2.3.4", "10.100.255.9", "255.255.255.255"] {
+            let mut s = String::new();
+            push_v4(&mut s, ip.parse().unwrap());
+            assert_eq!(s, ip);
+        }
+    }
+
+    #[test]
+    fn txt_lengths() {
+        assert_eq!(txt_rdlen(0), 1);
+        assert_eq!(txt_rdlen(1), 2);
+        assert_eq!(txt_rdlen(255), 256);
+        assert_eq!(txt_rdlen(256), 258);
+        assert_eq!(txt_rdlen(510), 512);
+    }
+
+    #[test]
+    fn subject_text_matches_core() {
+        let rel: Vec<&[u8]> = vec![b"WWW", b"Sp\xffam", b"Example"];
+        for subject in [
+            Subject::V4(Ipv4Addr::new(127, 0, 0, 2)),
+            Subject::V6("2001:db8::1".parse().unwrap()),
+            Subject::V6("::ffff:1.2.3.4".parse().unwrap()),
+            Subject::Domain(2),
+            Subject::Domain(3),
+            Subject::Domain(9),
+        ] {
+            let mut ours = String::new();
+            push_subject(&mut ours, subject, &rel);
+            let mut theirs = String::new();
+            fadelist_core::snapshot::expand_txt("$", subject, &rel, &mut theirs);
+            assert_eq!(ours, theirs);
+        }
+    }
+}

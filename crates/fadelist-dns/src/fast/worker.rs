@@ -1,0 +1,204 @@
+//! The UDP worker threads.
+
+use std::io;
+use std::net::UdpSocket;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, warn};
+
+use super::encode::{Answered, Responder};
+use super::parse::no_labels;
+use super::sys::{Batch, Outgoing};
+use crate::publisher::Publisher;
+
+/// Datagrams per `recvmmsg`/`sendmmsg`. 64 was the benchmark's batch;
+/// beyond that the batch no longer fits the L2 cache with the replies.
+pub const BATCH: usize = 64;
+
+/// How long a worker blocks waiting for a datagram before it checks the
+/// stop flag (and lets go of an old snapshot). Bounds shutdown latency.
+pub const RECV_TIMEOUT: Duration = Duration::from_millis(150);
+
+/// Reply arena capacity kept between batches.
+const ARENA_KEEP: usize = 1 << 20;
+
+/// A blocked send gives up after this long and drops the reply.
+const SEND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Running UDP fast-path workers: one plain thread per socket.
+///
+/// Dropping this without [`UdpWorkers::join`] still stops the threads
+/// (within [`RECV_TIMEOUT`]); it just does not wait for them.
+#[derive(Debug)]
+pub struct UdpWorkers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl UdpWorkers {
+    /// Starts one worker thread per socket, each answering from
+    /// `publisher`. The sockets are switched to blocking mode with
+    /// [`RECV_TIMEOUT`] as receive timeout.
+    pub fn start(sockets: Vec<UdpSocket>, publisher: &Publisher) -> io::Result<UdpWorkers> {
+        Self::spawn(sockets, Some(publisher))
+    }
+
+    /// Starts workers that answer every datagram of 12 bytes or more with
+    /// its header turned into an empty REFUSED response, without parsing
+    /// or looking anything up. For benchmarks only: it measures what the
+    /// I/O loop alone costs, the ceiling of the fast path.
+    pub fn start_null(sockets: Vec<UdpSocket>) -> io::Result<UdpWorkers> {
+        Self::spawn(sockets, None)
+    }
+
+    fn spawn(sockets: Vec<UdpSocket>, publisher: Option<&Publisher>) -> io::Result<UdpWorkers> {
+        let mut workers = UdpWorkers {
+            stop: Arc::new(AtomicBool::new(false)),
+            threads: Vec::with_capacity(sockets.len()),
+        };
+        for (i, socket) in sockets.into_iter().enumerate() {
+            socket.set_nonblocking(false)?;
+            socket.set_read_timeout(Some(RECV_TIMEOUT))?;
+            socket.set_write_timeout(Some(SEND_TIMEOUT))?;
+            let publisher = publisher.cloned();
+            let stop = workers.stop.clone();
+            // On error, dropping `workers` stops the threads already started.
+            let t = std::thread::Builder::new()
+                .name(format!("dns-udp-{i}"))
+                .spawn(move || run(socket, publisher, stop))?;
+            workers.threads.push(t);
+        }
+        Ok(workers)
+    }
+
+    /// Number of worker threads.
+    pub fn len(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// True when there are no workers.
+    pub fn is_empty(&self) -> bool {
+        self.threads.is_empty()
+    }
+
+    /// Asks the workers to stop; they finish their current batch.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops the workers and waits for them (at most about
+    /// [`RECV_TIMEOUT`] plus one batch). Blocking: call it from a plain
+    /// thread or `spawn_blocking`.
+    pub fn join(mut self) {
+        self.stop();
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                warn!("a DNS UDP worker panicked");
+            }
+        }
+    }
+}
+
+impl Drop for UdpWorkers {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One worker: receive a batch, answer each datagram from the current
+/// snapshot (or with a null reply), send the replies in one batch.
+fn run(socket: UdpSocket, publisher: Option<Publisher>, stop: Arc<AtomicBool>) {
+    debug!(addr = ?socket.local_addr().ok(), "DNS UDP worker started");
+    // The cache keeps one `Arc` to the current data and only re-reads the
+    // `ArcSwap` when a new publication happened: no shared refcount traffic
+    // per query, and writers never wait for readers.
+    let mut cache = publisher.as_ref().map(Publisher::cache);
+    let mut batch = Batch::new(BATCH);
+    let mut responder = Responder::new();
+    let mut arena: Vec<u8> = Vec::with_capacity(BATCH * 512);
+    let mut out: Vec<Outgoing> = Vec::with_capacity(BATCH);
+    let mut last_warning: Option<Instant> = None;
+    while !stop.load(Ordering::Relaxed) {
+        let n = match batch.recv(&socket) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) =>
+            {
+                // Idle: drop the reference to an outdated snapshot.
+                if let Some(c) = &mut cache {
+                    let _ = c.load();
+                }
+                continue;
+            }
+            Err(e) => {
+                if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    warn!(error = %e, "DNS UDP receive failed");
+                    last_warning = Some(Instant::now());
+                }
+                // Do not spin on a persistent error.
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        let served = cache.as_mut().map(|c| c.load());
+        arena.clear();
+        out.clear();
+        // Label room for the whole batch: its packets live as long.
+        let mut labels = no_labels();
+        for slot in 0..n {
+            let (pkt, src) = batch.packet(slot);
+            let Some(src) = src else { continue };
+            let start = arena.len();
+            // A panic must not take the worker (and every client the
+            // kernel hashes to its socket) down: that datagram goes
+            // unanswered instead, as with SERVFAIL-and-count elsewhere.
+            let answered = panic::catch_unwind(AssertUnwindSafe(|| match served {
+                Some(served) => responder.respond_with(served, pkt, src, &mut labels, &mut arena),
+                None => null_reply(pkt, &mut arena),
+            }))
+            .unwrap_or_else(|_| {
+                arena.truncate(start);
+                if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    warn!(%src, "DNS UDP answer panicked; datagram dropped");
+                    last_warning = Some(Instant::now());
+                }
+                Answered::Silent
+            });
+            if answered != Answered::Silent {
+                out.push(Outgoing {
+                    slot,
+                    start,
+                    len: arena.len() - start,
+                });
+            }
+        }
+        batch.send(&socket, &arena, &out);
+        // A burst of huge (EDNS, TXT) replies should not pin memory.
+        if arena.capacity() > ARENA_KEEP {
+            arena = Vec::with_capacity(BATCH * 512);
+        }
+    }
+    debug!("DNS UDP worker stopped");
+}
+
+/// The null reply: the query's header as an empty REFUSED response (id,
+/// opcode and RD kept, so load generators match it to their query).
+fn null_reply(pkt: &[u8], out: &mut Vec<u8>) -> Answered {
+    let Some(h) = pkt.get(..12) else {
+        return Answered::Silent;
+    };
+    if h[2] & 0x80 != 0 {
+        return Answered::Silent;
+    }
+    out.extend_from_slice(&[h[0], h[1], 0x80 | (h[2] & 0x79), 5, 0, 0, 0, 0, 0, 0, 0, 0]);
+    Answered::Fast
+}
