@@ -138,7 +138,7 @@ impl ChangeKind {
         )
     }
 
-    /// How the listing ended, as a phrase for "… on <date>".
+    /// How the listing ended, as a phrase for "… on `<date>`".
     pub fn phrase(self) -> &'static str {
         match self {
             ChangeKind::Listed => "listed",
