@@ -5,11 +5,13 @@
 //! is separate from serving so that callers (and tests) can bind port 0,
 //! learn the real ports, print them, and only then start serving.
 //!
-//! TCP is always served by hickory-server. UDP is served by the fast path
-//! ([`crate::fast`]) by default: one `SO_REUSEPORT` socket and one plain
-//! thread per worker. [`UdpMode::Hickory`] serves UDP through
-//! hickory-server instead (one socket per address), e.g. to rule the fast
-//! path out when investigating a problem.
+//! UDP is served by the fast path ([`crate::fast`]) by default: one
+//! `SO_REUSEPORT` socket and one plain thread per worker. TCP is served by
+//! the same parser and encoder on tokio tasks ([`crate::fast::serve_tcp`]),
+//! one task per connection answering pipelined queries in batches.
+//! [`UdpMode::Hickory`] and [`TcpMode::Hickory`] serve through
+//! hickory-server instead, e.g. to rule the fast path out when
+//! investigating a problem.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -19,7 +21,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::fast::UdpWorkers;
+use crate::fast::{TcpOptions, UdpWorkers, serve_tcp};
 use crate::handler::DnsblHandler;
 use crate::publisher::Publisher;
 
@@ -38,14 +40,44 @@ pub enum UdpMode {
     Null,
 }
 
-/// How to bind and serve DNS.
+/// Which code answers TCP queries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TcpMode {
+    /// The fast path's parser and encoder, one task per connection
+    /// answering pipelined queries in batches (default).
+    #[default]
+    Fast,
+    /// hickory-server's TCP listener.
+    Hickory,
+}
+
+/// Default for [`DnsOptions::tcp_max_connections`].
+pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 1024;
+
+/// How to bind and serve DNS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DnsOptions {
     /// Which code answers UDP queries.
     pub udp_mode: UdpMode,
     /// UDP worker threads (and sockets) per address in [`UdpMode::Fast`]
     /// (and [`UdpMode::Null`]); 0 means one per available CPU.
     pub workers: usize,
+    /// Which code answers TCP queries.
+    pub tcp_mode: TcpMode,
+    /// TCP connections served at once in [`TcpMode::Fast`]; more wait in
+    /// the listen backlog.
+    pub tcp_max_connections: usize,
+}
+
+impl Default for DnsOptions {
+    fn default() -> Self {
+        DnsOptions {
+            udp_mode: UdpMode::default(),
+            workers: 0,
+            tcp_mode: TcpMode::default(),
+            tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+        }
+    }
 }
 
 impl DnsOptions {
@@ -232,17 +264,39 @@ pub async fn serve(
             workers = Some(UdpWorkers::start_null(udp.into_iter().flatten().collect())?);
         }
     }
+    let mut fast_tcp = Vec::new();
     for tcp in tcp {
         let addr = tcp.local_addr()?;
-        // 64 KiB: room for the largest DNS message per connection.
-        server.register_listener(
-            tokio::net::TcpListener::from_std(tcp)?,
-            tcp_idle_timeout,
-            65_535,
-        );
-        info!(%addr, "DNS listening on TCP");
+        let listener = tokio::net::TcpListener::from_std(tcp)?;
+        match options.tcp_mode {
+            TcpMode::Fast => {
+                fast_tcp.push(listener);
+                info!(%addr, "DNS listening on TCP (fast path)");
+            }
+            TcpMode::Hickory => {
+                // 64 KiB: room for the largest DNS message per connection.
+                server.register_listener(listener, tcp_idle_timeout, 65_535);
+                info!(%addr, "DNS listening on TCP (hickory)");
+            }
+        }
     }
+    let tcp_task = (!fast_tcp.is_empty()).then(|| {
+        let options = TcpOptions {
+            idle_timeout: tcp_idle_timeout,
+            max_connections: options.tcp_max_connections,
+        };
+        tokio::spawn(serve_tcp(
+            fast_tcp,
+            publisher.clone(),
+            options,
+            shutdown.clone(),
+        ))
+    });
     shutdown.cancelled().await;
+    if let Some(t) = tcp_task {
+        t.await
+            .map_err(|e| io::Error::other(format!("DNS TCP: {e}")))?;
+    }
     if let Some(w) = workers {
         // Joining blocks for up to the workers' receive timeout.
         tokio::task::spawn_blocking(move || w.join())

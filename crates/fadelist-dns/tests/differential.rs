@@ -28,10 +28,10 @@ use fadelist_core::dataset::Dataset;
 use fadelist_core::qname;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone};
 use fadelist_dns::Publisher;
-use fadelist_dns::fast::{Answered, Responder, parse_query};
+use fadelist_dns::fast::{Answered, Responder, no_labels, parse_query};
 use fadelist_dns::handler::{Protocol, respond_bytes};
 use fadelist_dns::publisher::Served;
-use fadelist_dns::server::{self, DnsOptions, UdpMode};
+use fadelist_dns::server::{self, DnsOptions, TcpMode, UdpMode};
 use hickory_proto::op::Message;
 use hickory_proto::rr::{RData, Record};
 use tokio_util::sync::CancellationToken;
@@ -876,6 +876,59 @@ fn function_level() {
     tally.check(N);
 }
 
+/// The TCP flavour of both paths, in-process: the fast reply (after its
+/// length prefix) against hickory-proto's TCP encoding.
+fn check_one_tcp(served: &Served, responder: &mut Responder, pkt: &[u8]) -> (Answered, Vec<u8>) {
+    let mut out = vec![0xee];
+    let answered = responder.respond_tcp(served, pkt, CLIENT, &mut no_labels(), &mut out);
+    assert_eq!(out[0], 0xee, "bytes before the reply kept");
+    let hickory = respond_bytes(served, pkt, CLIENT, Protocol::Tcp);
+    let fail = |why: String| -> ! {
+        panic!("TCP: {why}\npacket {pkt:02x?}\nfast    {out:02x?}\nhickory {hickory:02x?}")
+    };
+    let reply = match out.get(1..3) {
+        None => Vec::new(),
+        Some(len) => {
+            if usize::from(u16::from_be_bytes([len[0], len[1]])) != out.len() - 3 {
+                fail("length prefix".into());
+            }
+            out[3..].to_vec()
+        }
+    };
+    match (answered, &hickory) {
+        (Answered::Silent, None) if out.len() == 1 => {}
+        (Answered::Fallback, Some(h)) if *h == reply => {}
+        (Answered::Fast, Some(h)) => {
+            if let Err(e) = compare(&reply, h, h, usize::from(u16::MAX)) {
+                fail(e);
+            }
+        }
+        _ => fail(format!("outcome {answered:?}")),
+    }
+    (answered, reply)
+}
+
+#[test]
+fn function_level_tcp() {
+    let (snapshot, fx) = build();
+    let publisher = Publisher::new(snapshot);
+    let served = publisher.load();
+    let mut responder = Responder::new();
+    let mut rng = Rng(0xd1ff_0007);
+    let (mut fast, mut fallback) = (0, 0);
+    const N: usize = 30_000;
+    for _ in 0..N {
+        let pkt = gen_packet(&mut rng, &fx);
+        match check_one_tcp(&served, &mut responder, &pkt).0 {
+            Answered::Fast => fast += 1,
+            Answered::Fallback => fallback += 1,
+            Answered::Silent => {}
+        }
+    }
+    println!("{N} packets over TCP: {fast} fast, {fallback} fallback");
+    assert!(fast * 2 > N && fallback > N / 20);
+}
+
 /// Hand-picked queries whose answers are known, through both paths.
 #[test]
 fn known_answers() {
@@ -1051,6 +1104,8 @@ fn start_servers(publisher: &Publisher) -> Servers {
         DnsOptions {
             udp_mode: UdpMode::Fast,
             workers: 2,
+            tcp_mode: TcpMode::Fast,
+            ..DnsOptions::default()
         },
     )
     .unwrap();
@@ -1060,6 +1115,8 @@ fn start_servers(publisher: &Publisher) -> Servers {
         DnsOptions {
             udp_mode: UdpMode::Hickory,
             workers: 0,
+            tcp_mode: TcpMode::Hickory,
+            ..DnsOptions::default()
         },
     )
     .unwrap();
@@ -1196,6 +1253,113 @@ fn socket_level() {
     servers.stop();
 }
 
+/// Sends `pkts` pipelined over one TCP connection (all written before
+/// any reply is read, in pieces that cut messages apart) and returns the
+/// replies by packet index.
+fn exchange_tcp(server: SocketAddr, pkts: &[Vec<u8>], expected: usize) -> Vec<Option<Vec<u8>>> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(server).unwrap();
+    let mut wire = Vec::new();
+    for p in pkts {
+        wire.extend_from_slice(&(p.len() as u16).to_be_bytes());
+        wire.extend_from_slice(p);
+    }
+    let writer = {
+        let mut stream = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            for piece in wire.chunks(1000) {
+                stream.write_all(piece).unwrap();
+            }
+        })
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut replies = vec![None; pkts.len()];
+    let mut got = 0;
+    let mut input = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline && got < expected {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => input.extend_from_slice(&buf[..n]),
+            Err(_) => continue,
+        }
+        while input.len() >= 2 {
+            let len = usize::from(u16::from_be_bytes([input[0], input[1]]));
+            if input.len() < 2 + len {
+                break;
+            }
+            let msg: Vec<u8> = input.drain(..2 + len).skip(2).collect();
+            let id = usize::from(u16::from_be_bytes([msg[0], msg[1]]));
+            assert!(
+                id < pkts.len() && replies[id].is_none(),
+                "unexpected reply id {id}"
+            );
+            replies[id] = Some(msg);
+            got += 1;
+        }
+    }
+    writer.join().unwrap();
+    replies
+}
+
+/// Pipelined TCP: the fast TCP front sends exactly the replies
+/// `Responder::respond_tcp` computes, hickory-server's TCP sends exactly
+/// `respond_bytes`' TCP replies, and the two agree in meaning (checked
+/// in-process by `check_one_tcp`).
+#[test]
+fn socket_level_tcp() {
+    let (snapshot, fx) = build();
+    let publisher = Publisher::new(snapshot);
+    let served = publisher.load();
+    let servers = start_servers(&publisher);
+    let mut responder = Responder::new();
+    let mut rng = Rng(0x50c4_0009);
+    const N: usize = 6_000;
+    const CHUNK: usize = 300;
+    let mut answered = 0;
+    for _ in 0..N / CHUNK {
+        let mut pkts = Vec::with_capacity(CHUNK);
+        while pkts.len() < CHUNK {
+            let mut p = gen_packet(&mut rng, &fx);
+            // The id tells the replies apart (runts of 2-11 bytes stay in:
+            // neither front answers them, nor closes the connection).
+            if p.len() < 2 {
+                continue;
+            }
+            p[..2].copy_from_slice(&(pkts.len() as u16).to_be_bytes());
+            pkts.push(p);
+        }
+        let mut want_fast = Vec::with_capacity(CHUNK);
+        let mut want_hickory = Vec::with_capacity(CHUNK);
+        for p in &pkts {
+            let (a, reply) = check_one_tcp(&served, &mut responder, p);
+            want_fast.push((a != Answered::Silent).then_some(reply));
+            want_hickory.push(respond_bytes(&served, p, CLIENT, Protocol::Tcp));
+        }
+        let expected = want_hickory.iter().flatten().count();
+        answered += expected;
+        let got_fast = exchange_tcp(servers.fast, &pkts, expected);
+        let got_hickory = exchange_tcp(servers.hickory, &pkts, expected);
+        for i in 0..CHUNK {
+            assert_eq!(
+                got_hickory[i], want_hickory[i],
+                "hickory-server TCP vs respond_bytes, packet {:02x?}",
+                pkts[i]
+            );
+            assert_eq!(
+                got_fast[i], want_fast[i],
+                "fast TCP vs Responder::respond_tcp, packet {:02x?}",
+                pkts[i]
+            );
+        }
+    }
+    assert!(answered > N / 2, "{answered} of {N} answered");
+    servers.stop();
+}
+
 /// A publication reaches the fast-path workers.
 #[test]
 fn publication_reaches_workers() {
@@ -1229,6 +1393,7 @@ fn null_mode() {
     let options = DnsOptions {
         udp_mode: UdpMode::Null,
         workers: 1,
+        ..DnsOptions::default()
     };
     let listeners = server::bind_with(&local, options).unwrap();
     let addr = listeners.local_addrs().unwrap()[0];

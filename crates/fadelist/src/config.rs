@@ -329,6 +329,23 @@ pub struct ServerConfig {
     /// UDP worker threads (one `SO_REUSEPORT` socket each) per DNS
     /// address for the fast path; 0 = one per CPU.
     pub udp_workers: usize,
+    /// Which code answers TCP queries.
+    pub tcp_mode: TcpModeConfig,
+    /// TCP connections served at once (fast TCP path); more wait in the
+    /// listen backlog.
+    pub tcp_max_connections: usize,
+}
+
+/// `[server] tcp_mode`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum TcpModeConfig {
+    /// The fast path's parser and encoder, pipelined queries answered in
+    /// batches (hickory-proto for anything unusual).
+    #[default]
+    Fast,
+    /// hickory-server's TCP listener (slower; for comparison).
+    Hickory,
 }
 
 /// `[server] udp_mode`.
@@ -358,6 +375,8 @@ impl Default for ServerConfig {
             data_dir: None,
             udp_mode: UdpModeConfig::Fast,
             udp_workers: 0,
+            tcp_mode: TcpModeConfig::Fast,
+            tcp_max_connections: fadelist_dns::server::DEFAULT_TCP_MAX_CONNECTIONS,
         }
     }
 }

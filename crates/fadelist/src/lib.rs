@@ -80,8 +80,8 @@ pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
 
 /// The DNS front's options from `[server]`.
 pub fn dns_options(config: &Config) -> fadelist_dns::server::DnsOptions {
-    use crate::config::UdpModeConfig;
-    use fadelist_dns::server::UdpMode;
+    use crate::config::{TcpModeConfig, UdpModeConfig};
+    use fadelist_dns::server::{TcpMode, UdpMode};
     fadelist_dns::server::DnsOptions {
         udp_mode: match config.server.udp_mode {
             UdpModeConfig::Fast => UdpMode::Fast,
@@ -89,6 +89,11 @@ pub fn dns_options(config: &Config) -> fadelist_dns::server::DnsOptions {
             UdpModeConfig::Null => UdpMode::Null,
         },
         workers: config.server.udp_workers,
+        tcp_mode: match config.server.tcp_mode {
+            TcpModeConfig::Fast => TcpMode::Fast,
+            TcpModeConfig::Hickory => TcpMode::Hickory,
+        },
+        tcp_max_connections: config.server.tcp_max_connections,
     }
 }
 

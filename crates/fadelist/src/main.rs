@@ -212,6 +212,9 @@ enum Command {
         /// UDP worker threads per DNS address (fast path; default one per CPU).
         #[arg(long, value_name = "N")]
         udp_workers: Option<usize>,
+        /// Which code answers TCP: fast (default) or hickory.
+        #[arg(long, value_enum)]
+        tcp_mode: Option<fadelist::config::TcpModeConfig>,
     },
     /// Check a configuration file and load every data file it names;
     /// prints a summary, or the first error with file and line.
@@ -326,6 +329,7 @@ fn main() -> anyhow::Result<()> {
             http_listen,
             udp_mode,
             udp_workers,
+            tcp_mode,
         } => {
             let mut config = build_config(&zones)?;
             if let Some(m) = udp_mode {
@@ -333,6 +337,9 @@ fn main() -> anyhow::Result<()> {
             }
             if let Some(n) = udp_workers {
                 config.server.udp_workers = n;
+            }
+            if let Some(m) = tcp_mode {
+                config.server.tcp_mode = m;
             }
             if !dns_listen.is_empty() {
                 config.server.dns_listen = dns_listen;

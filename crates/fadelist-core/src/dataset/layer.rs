@@ -169,11 +169,9 @@ impl Layer {
             return self.base.v4.any_listed_in(lo, hi);
         };
         delta.v4.any_listed_in(lo, hi)
-            || self
-                .base
-                .v4
-                .exact_in(lo, hi)
-                .any(|(k, v)| v != EXCLUDED && delta.v4.get_exact(k).is_none())
+            || self.base.v4.any_exact_in(lo, hi, |k, v| {
+                v != EXCLUDED && delta.v4.get_exact(k).is_none()
+            })
     }
 
     /// True when some IPv6 address in `lo..=hi` is listed.
@@ -183,18 +181,12 @@ impl Layer {
         };
         let (slo, shi) = ((lo >> 64) as u64, (hi >> 64) as u64);
         delta.v6.any_listed_in(lo, hi)
-            || self
-                .base
-                .v6
-                .long
-                .exact_in(lo, hi)
-                .any(|(k, v)| v != EXCLUDED && delta.v6.long.get_exact(k).is_none())
-            || self
-                .base
-                .v6
-                .short
-                .exact_in(slo, shi)
-                .any(|(k, v)| v != EXCLUDED && delta.v6.short.get_exact(k).is_none())
+            || self.base.v6.long.any_exact_in(lo, hi, |k, v| {
+                v != EXCLUDED && delta.v6.long.get_exact(k).is_none()
+            })
+            || self.base.v6.short.any_exact_in(slo, shi, |k, v| {
+                v != EXCLUDED && delta.v6.short.get_exact(k).is_none()
+            })
     }
 
     /// True when some listed name lies strictly below the name `key`.

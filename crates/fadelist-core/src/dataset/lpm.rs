@@ -2,7 +2,8 @@
 //!
 //! Two flat arrays instead of a trie:
 //! - full-length entries (IPv4 /32, IPv6 /128 or /64 buckets) in a sorted
-//!   key array searched by binary search — 4 bytes per IPv4 entry;
+//!   key column searched by binary search — for large IPv4 sets split by
+//!   the top 16 bits, 2 bytes per entry ([`super::keys`]);
 //! - every shorter prefix flattened, at build time, into disjoint intervals:
 //!   a sorted array of interval starts, each with the value of the most
 //!   specific prefix that covers it (or "nothing").
@@ -12,6 +13,7 @@
 //! longest-prefix match, exclusions included, at the cost of two binary
 //! searches and no pointer chasing.
 
+use super::keys::{KeyColumn, Plain, V4Keys};
 use super::values::{EXCLUDED, NONE, Values};
 
 /// Unsigned key types the set works over.
@@ -26,13 +28,16 @@ pub trait LpmKey: Copy + Ord + std::fmt::Debug {
     fn pred(self) -> Option<Self>;
     /// Zero.
     const ZERO: Self;
+    /// How a column of full-length keys is stored.
+    type Column: KeyColumn<Self>;
 }
 
 macro_rules! lpm_key {
-    ($t:ty, $bits:expr) => {
+    ($t:ty, $bits:expr, $col:ty) => {
         impl LpmKey for $t {
             const BITS: u8 = $bits;
             const ZERO: Self = 0;
+            type Column = $col;
             #[inline]
             fn last_in(self, len: u8) -> Self {
                 if len >= $bits {
@@ -52,14 +57,14 @@ macro_rules! lpm_key {
         }
     };
 }
-lpm_key!(u32, 32);
-lpm_key!(u64, 64);
-lpm_key!(u128, 128);
+lpm_key!(u32, 32, V4Keys);
+lpm_key!(u64, 64, Plain<u64>);
+lpm_key!(u128, 128, Plain<u128>);
 
 /// An immutable longest-prefix-match set; see the module docs.
 #[derive(Clone, Debug)]
-pub struct LpmSet<K> {
-    exact: Box<[K]>,
+pub struct LpmSet<K: LpmKey> {
+    exact: K::Column,
     exact_vals: Values,
     starts: Box<[K]>,
     iv_vals: Values,
@@ -68,7 +73,7 @@ pub struct LpmSet<K> {
 impl<K: LpmKey> Default for LpmSet<K> {
     fn default() -> Self {
         LpmSet {
-            exact: Box::new([]),
+            exact: K::Column::default(),
             exact_vals: Values::Uniform(NONE),
             starts: Box::new([]),
             iv_vals: Values::Uniform(NONE),
@@ -132,7 +137,7 @@ impl<K: LpmKey> LpmSet<K> {
             }
         }
         LpmSet {
-            exact: exact.into_boxed_slice(),
+            exact: K::Column::from_sorted(exact),
             exact_vals: Values::from_vec(exact_vals),
             starts: starts.into_boxed_slice(),
             iv_vals: Values::from_vec(iv_vals),
@@ -148,7 +153,7 @@ impl<K: LpmKey> LpmSet<K> {
     /// [`EXCLUDED`], or `None` when nothing covers it.
     #[inline]
     pub fn lookup(&self, k: K) -> Option<u32> {
-        if let Ok(i) = self.exact.binary_search(&k) {
+        if let Some(i) = self.exact.find(k) {
             return Some(self.exact_vals.get(i));
         }
         let i = self.starts.partition_point(|&s| s <= k);
@@ -168,14 +173,8 @@ impl<K: LpmKey> LpmSet<K> {
     /// excluded by full-length exclusions; that corner costs a NODATA where
     /// NXDOMAIN would be exact, never a false listing.
     pub fn any_listed_in(&self, lo: K, hi: K) -> bool {
-        let first = self.exact.partition_point(|&s| s < lo);
-        for (i, &k) in self.exact.iter().enumerate().skip(first) {
-            if k > hi {
-                break;
-            }
-            if self.exact_vals.get(i) != EXCLUDED {
-                return true;
-            }
+        if self.any_exact_in(lo, hi, |_, v| v != EXCLUDED) {
+            return true;
         }
         let mut i = self.starts.partition_point(|&s| s <= lo).saturating_sub(1);
         // `i` is the interval containing `lo` (or the first one, which
@@ -194,27 +193,26 @@ impl<K: LpmKey> LpmSet<K> {
     /// The value of the full-length entry `k` itself, ignoring intervals.
     #[inline]
     pub fn get_exact(&self, k: K) -> Option<u32> {
-        self.exact
-            .binary_search(&k)
-            .ok()
-            .map(|i| self.exact_vals.get(i))
+        self.exact.find(k).map(|i| self.exact_vals.get(i))
     }
 
-    /// The full-length entries with keys in `lo..=hi`, in key order.
-    pub fn exact_in(&self, lo: K, hi: K) -> impl Iterator<Item = (K, u32)> + '_ {
-        let first = self.exact.partition_point(|&s| s < lo);
-        self.exact[first..]
-            .iter()
-            .take_while(move |&&k| k <= hi)
-            .enumerate()
-            .map(move |(j, &k)| (k, self.exact_vals.get(first + j)))
+    /// True when `pred(key, value)` holds for a full-length entry with its
+    /// key in `lo..=hi` (tried in key order, stopping at the first hit).
+    pub fn any_exact_in(&self, lo: K, hi: K, mut pred: impl FnMut(K, u32) -> bool) -> bool {
+        let mut found = false;
+        self.exact.walk_from(self.exact.lower_bound(lo), |i, k| {
+            found = k <= hi && pred(k, self.exact_vals.get(i));
+            k < hi && !found
+        });
+        found
     }
 
     /// Calls `f(key, value)` for every full-length entry, in key order.
     pub fn for_each_exact(&self, mut f: impl FnMut(K, u32)) {
-        for (i, &k) in self.exact.iter().enumerate() {
+        self.exact.walk_from(0, |i, k| {
             f(k, self.exact_vals.get(i));
-        }
+            true
+        });
     }
 
     /// Calls `f(first, last, value)` for every listed interval, in order.
@@ -240,9 +238,8 @@ impl<K: LpmKey> LpmSet<K> {
 
     /// Heap bytes used.
     pub fn heap_bytes(&self) -> usize {
-        let k = std::mem::size_of::<K>();
-        self.exact.len() * k
-            + self.starts.len() * k
+        self.exact.heap_bytes()
+            + std::mem::size_of_val(&*self.starts)
             + self.exact_vals.heap_bytes()
             + self.iv_vals.heap_bytes()
     }
@@ -342,6 +339,78 @@ mod tests {
         assert!(!set.any_listed_in(v4("10.21.0.0"), v4("10.21.255.255")));
         assert!(set.any_listed_in(0, u32::MAX));
         assert!(!LpmSet::<u32>::default().any_listed_in(0, u32::MAX));
+    }
+
+    /// A set large enough for the split IPv4 column answers exactly like
+    /// the same entries widened to `u64` keys (plain column): lookups,
+    /// range questions and iteration.
+    #[test]
+    fn split_column_matches_plain_column() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut entries: Vec<(u32, u8, u32)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        while entries.len() < 2 * super::super::keys::SPLIT_MIN {
+            let r = next();
+            // Keys crowd into a few /8s so that runs and gaps both occur.
+            let k = ((r >> 40) as u32 % 6) << 26 | (r as u32 & 0x03ff_ffff);
+            if seen.insert((k, 32)) {
+                let v = if r % 17 == 0 {
+                    EXCLUDED
+                } else {
+                    (r >> 20) as u32 % 5
+                };
+                entries.push((k, 32, v));
+            }
+        }
+        for _ in 0..600 {
+            let r = next();
+            let len = 8 + (r % 24) as u8;
+            let net = ((r >> 32) as u32 % (6 << 26)) & !(u32::MAX >> len);
+            if seen.insert((net, len)) {
+                let v = if r % 7 == 0 {
+                    EXCLUDED
+                } else {
+                    (r >> 8) as u32 % 5
+                };
+                entries.push((net, len, v));
+            }
+        }
+        let wide: Vec<(u64, u8, u32)> = entries
+            .iter()
+            .map(|&(k, l, v)| (u64::from(k), l + 32, v))
+            .collect();
+        let v4 = LpmSet::build(entries.clone());
+        let v6 = LpmSet::build(wide);
+        assert!(v4.heap_bytes() < v6.heap_bytes());
+        for &(k, _, _) in entries.iter().step_by(3) {
+            for p in [k, k.wrapping_add(1), k.wrapping_sub(1), k | 0xff] {
+                assert_eq!(v4.lookup(p), v6.lookup(u64::from(p)), "lookup {p:#x}");
+                assert_eq!(v4.get_exact(p), v6.get_exact(u64::from(p)));
+                let (q, hi) = (u64::from(p), p.saturating_add(3));
+                assert_eq!(v4.any_listed_in(p, p), v6.any_listed_in(q, q));
+                assert_eq!(v4.any_listed_in(p, hi), v6.any_listed_in(q, u64::from(hi)));
+            }
+        }
+        for _ in 0..20_000 {
+            let r = next();
+            let lo = (r >> 32) as u32 % (7 << 26);
+            let hi = lo.saturating_add((r as u32) >> (8 + r % 24));
+            assert_eq!(
+                v4.any_listed_in(lo, hi),
+                v6.any_listed_in(u64::from(lo), u64::from(hi)),
+                "any_listed_in {lo:#x}..={hi:#x}"
+            );
+        }
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        v4.for_each_exact(|k, v| a.push((u64::from(k), v)));
+        v6.for_each_exact(|k, v| b.push((k, v)));
+        assert_eq!(a, b);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! one file rebuilds one dataset and nothing else.
 
 pub mod dnset;
+pub mod keys;
 pub mod layer;
 pub mod lpm;
 pub mod values;

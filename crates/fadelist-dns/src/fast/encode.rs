@@ -244,6 +244,12 @@ fn push_v4(out: &mut String, ip: Ipv4Addr) {
     }
 }
 
+/// The reply size limit on UDP: 512 bytes (RFC 1035 4.2.1), or the
+/// client's EDNS payload size when larger.
+fn udp_limit(q: &Head) -> usize {
+    usize::from(q.edns.map_or(512, |e| e.payload.max(512)))
+}
+
 /// RDLENGTH of a TXT record holding `len` bytes of text: 255-byte
 /// character-strings, one empty string for an empty text.
 fn txt_rdlen(len: usize) -> usize {
@@ -283,16 +289,12 @@ impl Responder {
         if !source_ok(&src) {
             return Answered::Silent;
         }
-        if let Some(head) = parse_into(pkt, labels)
-            && self.encode(
-                served,
-                &head,
-                &labels[..usize::from(head.label_count)],
-                pkt,
-                out,
-            )
-        {
-            return Answered::Fast;
+        if let Some(head) = parse_into(pkt, labels) {
+            let limit = udp_limit(&head);
+            let labels = &labels[..usize::from(head.label_count)];
+            if self.encode(served, &head, labels, pkt, limit, out) {
+                return Answered::Fast;
+            }
         }
         match respond_bytes(served, pkt, src, Protocol::Udp) {
             Some(reply) => {
@@ -300,6 +302,46 @@ impl Responder {
                 Answered::Fallback
             }
             None => Answered::Silent,
+        }
+    }
+
+    /// Answers one DNS message received over TCP from `peer`: appends the
+    /// reply with its 2-byte length prefix (RFC 1035 4.2.2) to `out`, or
+    /// nothing when no reply is due. Replies may use the whole 65,535
+    /// bytes a TCP message can hold, so nothing is truncated in practice.
+    pub fn respond_tcp<'a>(
+        &mut self,
+        served: &Served,
+        msg: &'a [u8],
+        peer: SocketAddr,
+        labels: &mut Labels<'a>,
+        out: &mut Vec<u8>,
+    ) -> Answered {
+        let base = out.len();
+        out.extend_from_slice(&[0, 0]);
+        let mut answered = Answered::Silent;
+        if let Some(head) = parse_into(msg, labels) {
+            let labels = &labels[..usize::from(head.label_count)];
+            if self.encode(served, &head, labels, msg, usize::from(u16::MAX), out) {
+                answered = Answered::Fast;
+            }
+        }
+        if answered == Answered::Silent
+            && let Some(reply) = respond_bytes(served, msg, peer, Protocol::Tcp)
+        {
+            out.extend_from_slice(&reply);
+            answered = Answered::Fallback;
+        }
+        // Both encoders stop at 65,535 bytes, so the length fits.
+        match u16::try_from(out.len() - base - 2) {
+            Ok(len) if answered != Answered::Silent => {
+                out[base..base + 2].copy_from_slice(&len.to_be_bytes());
+                answered
+            }
+            _ => {
+                out.truncate(base);
+                Answered::Silent
+            }
         }
     }
 
@@ -314,7 +356,7 @@ impl Responder {
         pkt: &[u8],
         out: &mut Vec<u8>,
     ) -> bool {
-        self.encode(served, &q.head, q.labels(), pkt, out)
+        self.encode(served, &q.head, q.labels(), pkt, udp_limit(&q.head), out)
     }
 
     fn encode(
@@ -323,16 +365,16 @@ impl Responder {
         q: &Head,
         labels: &[&[u8]],
         pkt: &[u8],
+        limit: usize,
         out: &mut Vec<u8>,
     ) -> bool {
         let base = out.len();
-        let limit = q.edns.map_or(512, |e| e.payload.max(512));
         // Header and question as received; the header is rewritten below.
         out.extend_from_slice(&pkt[..q.question_end()]);
         let mut w = Writer {
             out,
             base,
-            limit: usize::from(limit),
+            limit,
             counts: [0; 3],
             section: ANSWER,
             open: true,

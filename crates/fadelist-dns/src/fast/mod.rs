@@ -21,14 +21,20 @@
 //! bytes, garbage) goes to [`respond_bytes`](crate::handler::respond_bytes),
 //! the hickory-proto path, so odd packets get exactly hickory's answer.
 //! `tests/differential.rs` checks that both paths answer the same.
+//!
+//! TCP ([`serve_tcp`]) uses the same [`Responder`] on tokio tasks, one per
+//! connection, answering every complete pipelined message of a read in one
+//! batch and writing the replies together.
 
 mod encode;
 mod parse;
 mod sys;
+mod tcp;
 mod worker;
 
 pub(crate) use encode::ZoneWire;
 pub use encode::{Answered, Responder};
 pub use parse::{EdnsQuery, Labels, MAX_LABELS, ParsedQuery, no_labels, parse_query};
 pub use sys::RECV_BUF;
+pub use tcp::{TcpOptions, serve_tcp};
 pub use worker::{BATCH, RECV_TIMEOUT, UdpWorkers};
