@@ -9,9 +9,10 @@
 # generates the deterministic data set with gen-data.py, checks that the servers give the
 # same answers (correctness guard), then, with every server pinned to CPU 1 and every client
 # to CPU 0:
-#   1. main rounds, alternating: rbldnsd, fadelist (--udp-mode fast), fadelist --udp-mode
-#      hickory, fadelist --udp-mode null (fixed reply, no lookup): dnsperf UDP; QPS, QPS per
-#      server CPU-second, RSS, load time; plus dnsperf -m tcp (pipelined) against fadelist;
+#   1. main rounds, alternating: rbldnsd, fadelist (fast UDP and TCP paths), fadelist
+#      --udp-mode hickory --tcp-mode hickory, fadelist --udp-mode null (fixed reply, no
+#      lookup): dnsperf UDP; QPS, QPS per server CPU-second, RSS, load time; plus dnsperf
+#      -m tcp (pipelined) against fadelist and against its hickory-server TCP;
 #   2. peak UDP QPS with <= 0.1 % loss: stepped dnsperf -Q search, rbldnsd and fadelist;
 #   3. reload under load: the ip4set file rewritten several times while dnsperf saturates
 #      fadelist and a checker asks names with known answers (lost and wrong answers);
@@ -149,7 +150,7 @@ fi
 [[ -x $FADELIST ]] || die "no fadelist binary at $FADELIST"
 # The flags this script depends on; a clear message beats a server that exits at start.
 FL_HELP=$(timeout 10 "$FADELIST" serve --help 2>&1 || true)
-for flag in --udp-mode --udp-workers --db --zone --dns-listen --http-listen; do
+for flag in --udp-mode --tcp-mode --udp-workers --db --zone --dns-listen --http-listen; do
     [[ $FL_HELP == *"$flag"* ]] || die "this fadelist has no 'serve $flag' (needed by run.sh)"
 done
 for m in hickory null; do
@@ -280,7 +281,7 @@ start_server() {
             spawn "$slog" "$([[ $mode == null ]] && echo any || echo listed)" "$port" \
                 "$FADELIST" serve --db "$slog.sqlite" --dns-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 \
                 --zone "iprbl.test:ip4set:$ip4" --zone "urirbl.test:dnset:$DATA/dnset.txt" \
-                --udp-mode "$mode" --udp-workers 1 ;;
+                --udp-mode "$mode" --tcp-mode "$([[ $mode == hickory ]] && echo hickory || echo fast)" --udp-workers 1 ;;
         *) die "unknown server variant $v" ;;
     esac
 }
@@ -366,12 +367,12 @@ for ((r = 1; r <= ROUNDS; r++)); do
         emit "$WORK/r$r-$s.json" kind=run "label=$s" "round=$r" "load_s=$load_s" "rss_load_kb=$rss_load" \
             "rss_after_kb=$rss_after" "hwm_kb=$hwm"
         log "round $r/$ROUNDS $s: $(jf "$WORK/r$r-$s.json" qps) qps, $(jf "$WORK/r$r-$s.json" qps_cpu) per CPU-s, lost $(jf "$WORK/r$r-$s.json" lost_pct) %, load ${load_s}s, rss ${rss_after} kB"
-        if [[ $s == fadelist ]] && want tcp; then
+        if [[ $s == fadelist || $s == fadelist-hickory ]] && want tcp; then
             sleep 1
-            perf "$WORK/r$r-tcp.json" "$WORK/r$r-tcp.dnsperf" "$DNSPERF_LIMIT" \
+            perf "$WORK/r$r-$s-tcp.json" "$WORK/r$r-$s-tcp.dnsperf" "$DNSPERF_LIMIT" \
                 -m tcp -s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$SECS" -T 1 -c 8 -q 100
-            emit "$WORK/r$r-tcp.json" kind=run label=fadelist-tcp "round=$r"
-            log "round $r/$ROUNDS fadelist TCP: $(jf "$WORK/r$r-tcp.json" qps) qps, $(jf "$WORK/r$r-tcp.json" qps_cpu) per CPU-s, lost $(jf "$WORK/r$r-tcp.json" lost_pct) %"
+            emit "$WORK/r$r-$s-tcp.json" kind=run "label=$s-tcp" "round=$r"
+            log "round $r/$ROUNDS $s TCP: $(jf "$WORK/r$r-$s-tcp.json" qps) qps, $(jf "$WORK/r$r-$s-tcp.json" qps_cpu) per CPU-s, lost $(jf "$WORK/r$r-$s-tcp.json" lost_pct) %"
         fi
         stop_server "$SPID" "$TPID"
         sleep 1

@@ -144,6 +144,9 @@ pub struct IngestConfig {
     /// How often listed keys are re-evaluated for decay.
     #[serde(deserialize_with = "duration")]
     pub decay_interval: Duration,
+    /// Nice value (0-19) of the store writer and feed compactor threads:
+    /// above 0 they yield the CPU to the DNS workers (see `sched.rs`).
+    pub writer_nice: u8,
 }
 
 impl Default for IngestConfig {
@@ -155,6 +158,7 @@ impl Default for IngestConfig {
             rate_per_minute: 600,
             public_base_url: None,
             decay_interval: Duration::from_secs(10),
+            writer_nice: 10,
         }
     }
 }
@@ -624,6 +628,15 @@ impl Config {
         if self.ingest.decay_interval.is_zero() {
             bail!("ingest.decay_interval must be more than 0s");
         }
+        if self.server.tcp_max_connections == 0 {
+            bail!("server.tcp_max_connections must be at least 1");
+        }
+        if self.ingest.writer_nice > 19 {
+            bail!(
+                "ingest.writer_nice is {}; nice values go from 0 (normal) to 19 (lowest priority)",
+                self.ingest.writer_nice
+            );
+        }
         let mut feeds = std::collections::HashSet::new();
         let mut seen = std::collections::HashSet::new();
         for z in &self.zones {
@@ -714,6 +727,9 @@ mod tests {
         );
         assert!(e("[[zone]]\nname = \"a.test\"\n[[zone.dataset]]\ntype = \"ip5set\"\nfiles = [\"x\"]\n").contains("unknown dataset type"));
         assert!(e("[server]\ndns_listen = []\n").contains("dns_listen is empty"));
+        assert!(e("[server]\ntcp_max_connections = 0\n").contains("at least 1"));
+        assert!(e("[server]\ntcp_mode = \"quick\"\n").contains("tcp_mode"));
+        assert!(e("[ingest]\nwriter_nice = 20\n").contains("0 (normal) to 19"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod lookup;
 pub mod mem;
 pub mod pipeline;
 pub mod reports;
+pub mod sched;
 pub mod zones;
 
 use std::net::SocketAddr;

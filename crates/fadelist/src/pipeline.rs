@@ -44,12 +44,13 @@ pub struct StoreHandle {
 pub struct StoreGone;
 
 impl StoreHandle {
-    /// Starts the store thread.
-    pub fn spawn(mut store: Store) -> StoreHandle {
+    /// Starts the store thread, at priority `nice` (see [`crate::sched`]).
+    pub fn spawn(mut store: Store, nice: u8) -> StoreHandle {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("fadelist-store".into())
             .spawn(move || {
+                crate::sched::lower_current_thread_priority(nice);
                 while let Ok(job) = rx.recv() {
                     job(&mut store);
                 }
@@ -244,12 +245,12 @@ impl App {
         let data = Arc::new(Mutex::new((zones, feeds)));
         let publisher = Publisher::new(snapshot);
         Ok(App {
-            compactor: spawn_compactor(data.clone(), publisher.clone()),
+            compactor: spawn_compactor(data.clone(), publisher.clone(), config.ingest.writer_nice),
             rate: RateLimiter::new(config.ingest.rate_per_minute),
             delist_rate: RateLimiter::new(config.web.delist_per_minute),
             form_secret,
             publisher,
-            store: StoreHandle::spawn(store),
+            store: StoreHandle::spawn(store, config.ingest.writer_nice),
             data,
             policies,
             default_policy,
@@ -448,15 +449,18 @@ fn compact_now(data: &Mutex<(ZoneSet, Feeds)>, publisher: &Publisher, job: Compa
     crate::mem::release_free_memory();
 }
 
-/// Starts the thread that runs compactions one at a time, in order.
+/// Starts the thread that runs compactions one at a time, in order, at
+/// priority `nice`.
 fn spawn_compactor(
     data: Arc<Mutex<(ZoneSet, Feeds)>>,
     publisher: Publisher,
+    nice: u8,
 ) -> std::sync::mpsc::Sender<Compaction> {
     let (tx, rx) = std::sync::mpsc::channel::<Compaction>();
     let spawned = std::thread::Builder::new()
         .name("fadelist-compact".into())
         .spawn(move || {
+            crate::sched::lower_current_thread_priority(nice);
             while let Ok(job) = rx.recv() {
                 compact_now(&data, &publisher, job);
             }

@@ -57,6 +57,30 @@ fn help_explains_the_commands() {
     }
 }
 
+/// Thread name → nice value of every thread of process `pid`, from
+/// `/proc/PID/task/TID/stat` (field 19; the name is in parentheses).
+fn thread_nice(pid: u32) -> std::collections::HashMap<String, i64> {
+    let mut out = std::collections::HashMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("/proc") {
+        let Ok(stat) = std::fs::read_to_string(task.expect("task").path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        // Fields after the name start at field 3 (state); nice is field 19.
+        let nice = stat[close + 2..]
+            .split(' ')
+            .nth(19 - 3)
+            .and_then(|f| f.parse().ok());
+        if let Some(n) = nice {
+            out.insert(name, n);
+        }
+    }
+    out
+}
+
 #[test]
 fn serve_prints_ports_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
@@ -89,6 +113,12 @@ fn serve_prints_ports_answers_and_stops_on_sigterm() {
     assert_eq!(ask(addr, "7.2.0.192.bl.example"), (0, 1));
     assert_eq!(ask(addr, "8.2.0.192.bl.example"), (3, 0));
     assert_eq!(ask(addr, "2.0.0.127.bl.example"), (0, 1));
+    // The writer threads yield to the DNS workers (ingest.writer_nice
+    // defaults to 10); the DNS workers keep the normal priority.
+    let nice = thread_nice(child.id());
+    assert_eq!(nice.get("fadelist-store"), Some(&10), "{nice:?}");
+    assert_eq!(nice.get("fadelist-compac"), Some(&10), "{nice:?}");
+    assert_eq!(nice.get("dns-udp-0"), Some(&0), "{nice:?}");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
