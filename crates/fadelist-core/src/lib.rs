@@ -15,3 +15,4 @@ pub mod policy;
 pub mod qname;
 pub mod rbldnsd;
 pub mod snapshot;
+pub mod testrng;

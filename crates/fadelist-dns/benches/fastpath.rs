@@ -15,21 +15,10 @@ use fadelist_core::data::{AnswerSpec, DatasetData, EntryValue, Ip4Entry};
 use fadelist_core::dataset::Dataset;
 use fadelist_core::qname;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone};
+use fadelist_core::testrng::TestRng;
 use fadelist_dns::Publisher;
 use fadelist_dns::fast::{Responder, no_labels, parse_query};
 use fadelist_dns::handler::{Protocol, respond_bytes};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-}
 
 fn query(ip: u32, qtype: u16, id: u16) -> Vec<u8> {
     let mut p = id.to_be_bytes().to_vec();
@@ -76,9 +65,9 @@ fn measure<'p>(pkts: &'p [Vec<u8>], mut f: impl FnMut(&'p [u8]) -> usize) -> f64
 }
 
 fn main() {
-    let mut rng = Rng(0x5eed_2024);
+    let mut rng = TestRng::new(0x5eed_2024);
     let mut listed: Vec<u32> = (0..1_000_000)
-        .map(|_| rng.next() as u32)
+        .map(|_| rng.next_u64() as u32)
         .filter(|ip| ip >> 24 != 127)
         .collect();
     listed.sort_unstable();
@@ -119,18 +108,18 @@ fn main() {
     let publisher = Publisher::new(Snapshot { zones: vec![zone] });
     let served = publisher.load();
 
-    let sample = |rng: &mut Rng, n: usize, want_listed: bool, qtype: u16| -> Vec<Vec<u8>> {
+    let sample = |rng: &mut TestRng, n: usize, want_listed: bool, qtype: u16| -> Vec<Vec<u8>> {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let ip = if want_listed {
-                listed[(rng.next() % listed.len() as u64) as usize]
+                *rng.pick(&listed)
             } else {
-                rng.next() as u32
+                rng.next_u64() as u32
             };
             if !want_listed && (ip >> 24 == 127 || listed.binary_search(&ip).is_ok()) {
                 continue;
             }
-            out.push(query(ip, qtype, rng.next() as u16));
+            out.push(query(ip, qtype, rng.next_u64() as u16));
         }
         out
     };

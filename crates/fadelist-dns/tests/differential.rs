@@ -15,7 +15,16 @@
 //!   both on port 0, receive the same 20,000 packets; their replies are
 //!   also checked byte for byte against the in-process functions (which
 //!   shows that `respond_bytes` reproduces hickory-server exactly).
+//! - `function_level_tcp` / `socket_level_tcp`: the same for TCP, the
+//!   fast TCP front and hickory-server's TCP each receiving the packets
+//!   pipelined over one connection.
 //! - `comparer_catches_differences`: the comparison is not vacuous.
+
+// The fuzz targets' invariants and reply comparison, shared (the rest of
+// the harness, its own snapshot and seeds, is not used here).
+#[allow(dead_code)]
+#[path = "../../../fuzz/src/harness.rs"]
+mod harness;
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -27,47 +36,16 @@ use fadelist_core::data::{
 use fadelist_core::dataset::Dataset;
 use fadelist_core::qname;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone};
+use fadelist_core::testrng::TestRng as Rng;
 use fadelist_dns::Publisher;
 use fadelist_dns::fast::{Answered, Responder, no_labels, parse_query};
 use fadelist_dns::handler::{Protocol, respond_bytes};
 use fadelist_dns::publisher::Served;
 use fadelist_dns::server::{self, DnsOptions, TcpMode, UdpMode};
+use harness::compare;
 use hickory_proto::op::Message;
-use hickory_proto::rr::{RData, Record};
+use hickory_proto::rr::RData;
 use tokio_util::sync::CancellationToken;
-
-// ---------------------------------------------------------------------
-// Deterministic randomness.
-
-/// splitmix64: tiny, seedable, good enough for test data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// True with probability `pct` percent.
-    fn chance(&mut self, pct: u64) -> bool {
-        self.next() % 100 < pct
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
-    fn pick_str<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len())]
-    }
-}
 
 // ---------------------------------------------------------------------
 // The data.
@@ -102,7 +80,7 @@ fn v6(s: &str) -> u128 {
 }
 
 fn build() -> (Snapshot, Fixture) {
-    let mut rng = Rng(0x5eed_0001);
+    let mut rng = Rng::new(0x5eed_0001);
     let long_txt = format!(
         "Listed {}: {} see https://example.net/lookup?q=$",
         "$",
@@ -185,7 +163,7 @@ fn build() -> (Snapshot, Fixture) {
     ];
     v4_listed.extend([v4("192.0.2.77"), v4("198.51.100.9"), v4("203.0.113.5")]);
     for _ in 0..300 {
-        let ip = rng.next() as u32;
+        let ip = rng.next_u64() as u32;
         v4_listed.push(ip);
         ip4.push(Ip4Entry {
             net: ip,
@@ -247,7 +225,7 @@ fn build() -> (Snapshot, Fixture) {
         },
     ];
     for _ in 0..100 {
-        let net = u128::from(rng.next()) << 64;
+        let net = u128::from(rng.next_u64()) << 64;
         v6_listed.push(net);
         ip6.push(Ip6Entry {
             net,
@@ -381,7 +359,7 @@ fn gen_rel(rng: &mut Rng, fx: &Fixture) -> (Vec<Vec<u8>>, usize) {
             }
             qname::v4_query_name(Ipv4Addr::from(ip))
         }
-        4 => qname::v4_query_name(Ipv4Addr::from(rng.next() as u32)),
+        4 => qname::v4_query_name(Ipv4Addr::from(rng.next_u64() as u32)),
         5 => {
             // A prefix: an empty non-terminal or nothing.
             let full = qname::v4_query_name(Ipv4Addr::from(*rng.pick(&fx.v4_listed)));
@@ -402,9 +380,9 @@ fn gen_rel(rng: &mut Rng, fx: &Fixture) -> (Vec<Vec<u8>>, usize) {
         7..=9 => {
             let base = *rng.pick(&fx.v6_listed);
             let ip = match rng.below(4) {
-                0 => base | u128::from(rng.next() as u16),
-                1 => base ^ (u128::from(rng.next()) << 32),
-                2 => (u128::from(rng.next()) << 64) | u128::from(rng.next()),
+                0 => base | u128::from(rng.next_u64() as u16),
+                1 => base ^ (u128::from(rng.next_u64()) << 32),
+                2 => (u128::from(rng.next_u64()) << 64) | u128::from(rng.next_u64()),
                 _ => base,
             };
             qname::v6_query_name(Ipv6Addr::from(ip))
@@ -414,7 +392,7 @@ fn gen_rel(rng: &mut Rng, fx: &Fixture) -> (Vec<Vec<u8>>, usize) {
             let ip4 = if rng.chance(70) {
                 *rng.pick(&fx.v4_listed)
             } else {
-                let r = rng.next() as u32;
+                let r = rng.next_u64() as u32;
                 *rng.pick(&[0x7f00_0002u32, 0x7f00_0001, r])
             };
             qname::v6_query_name(Ipv4Addr::from(ip4).to_ipv6_mapped())
@@ -444,14 +422,14 @@ fn gen_rel(rng: &mut Rng, fx: &Fixture) -> (Vec<Vec<u8>>, usize) {
             ])
             .to_string(),
         17 => String::new(), // the apex
-        18 => format!("r{}", rng.next() % 1000),
+        18 => format!("r{}", rng.next_u64() % 1000),
         _ => {
             // Binary labels, long labels, many labels.
             let mut labels = Vec::new();
             let n = rng.below(6) + 1;
             for _ in 0..n {
                 let len = *rng.pick(&[1usize, 2, 10, 63]);
-                labels.push((0..len).map(|_| rng.next() as u8).collect::<Vec<u8>>());
+                labels.push((0..len).map(|_| rng.next_u64() as u8).collect::<Vec<u8>>());
             }
             return (labels, zone);
         }
@@ -463,13 +441,16 @@ fn gen_rel(rng: &mut Rng, fx: &Fixture) -> (Vec<Vec<u8>>, usize) {
 fn gen_name(rng: &mut Rng, fx: &Fixture) -> Vec<Vec<u8>> {
     let mut labels = match rng.below(20) {
         0 => Vec::new(), // the root
-        1 => labels_of(rng.pick_str(&[
-            "example.org",
-            "test",
-            "iprbl.test.evil",
-            "x.iprbl",
-            "ip6.arpa",
-        ])),
+        1 => {
+            let outside: [&str; 5] = [
+                "example.org",
+                "test",
+                "iprbl.test.evil",
+                "x.iprbl",
+                "ip6.arpa",
+            ];
+            labels_of(rng.pick::<&str>(&outside))
+        }
         2 => {
             // Many labels: up to the 255-byte limit and past it.
             let n = rng.below(130) + 1;
@@ -523,8 +504,8 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
         b3 |= 0x20; // AD
     }
     if rng.chance(3) {
-        b2 |= (rng.next() as u8) & 0x06; // AA, TC
-        b3 |= (rng.next() as u8) & 0xcf; // RA, Z, RCODE
+        b2 |= (rng.next_u64() as u8) & 0x06; // AA, TC
+        b3 |= (rng.next_u64() as u8) & 0xcf; // RA, Z, RCODE
     }
     let odd = rng.chance(12);
     let mut qd = 1u16;
@@ -539,7 +520,7 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
             _ => {}
         }
     }
-    let id = rng.next() as u16;
+    let id = rng.next_u64() as u16;
     let mut p = id.to_be_bytes().to_vec();
     p.extend_from_slice(&[b2, b3]);
     p.extend_from_slice(&qd.to_be_bytes());
@@ -559,9 +540,9 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
     let qtype = if rng.chance(90) {
         *rng.pick(&QTYPES)
     } else {
-        rng.next() as u16
+        rng.next_u64() as u16
     };
-    let r = rng.next() as u16;
+    let r = rng.next_u64() as u16;
     let qclass: u16 = if rng.chance(92) {
         1
     } else {
@@ -580,7 +561,7 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
     let mut ar = 0u16;
     if rng.chance(40) {
         ar = 1;
-        let r = rng.next() as u16;
+        let r = rng.next_u64() as u16;
         let payload: u16 =
             *rng.pick(&[0, 1, 511, 512, 513, 1232, 1232, 1400, 4096, 4096, 65535, r]);
         let ext_rcode = if rng.chance(3) { 1 } else { 0 };
@@ -595,7 +576,7 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
         if rng.chance(6) {
             // A cookie option (RFC 7873).
             p.extend_from_slice(&[0, 12, 0, 10, 0, 8]);
-            p.extend((0..8).map(|_| rng.next() as u8));
+            p.extend((0..8).map(|_| rng.next_u64() as u8));
         } else {
             p.extend_from_slice(&[0, 0]);
         }
@@ -608,7 +589,7 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
     p[10..12].copy_from_slice(&ar.to_be_bytes());
     if rng.chance(3) {
         // Trailing bytes.
-        p.extend((0..rng.below(8) + 1).map(|_| rng.next() as u8));
+        p.extend((0..rng.below(8) + 1).map(|_| rng.next_u64() as u8));
     }
     // Malformed packets.
     match rng.below(100) {
@@ -623,7 +604,7 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
             }
         }
         5 => {
-            p = (0..rng.below(80)).map(|_| rng.next() as u8).collect();
+            p = (0..rng.below(80)).map(|_| rng.next_u64() as u8).collect();
         }
         _ => {}
     }
@@ -631,160 +612,7 @@ fn gen_packet(rng: &mut Rng, fx: &Fixture) -> Vec<u8> {
 }
 
 // ---------------------------------------------------------------------
-// The comparison.
-
-/// A record in comparable form: owner (case-insensitive, as DNS names
-/// are), TTL, class, type and RDATA (TXT with its string boundaries).
-fn key(r: &Record) -> String {
-    let rdata = match &r.data {
-        RData::A(a) => a.to_string(),
-        RData::TXT(t) => format!("{:?}", t.txt_data),
-        RData::SOA(s) => format!(
-            "{} {} {} {} {} {} {}",
-            s.mname.to_lowercase(),
-            s.rname.to_lowercase(),
-            s.serial,
-            s.refresh,
-            s.retry,
-            s.expire,
-            s.minimum
-        ),
-        RData::NS(n) => n.0.to_lowercase().to_string(),
-        other => format!("{other:?}"),
-    };
-    format!(
-        "{} {} {} {} {}",
-        r.name.to_lowercase(),
-        r.ttl,
-        r.dns_class,
-        r.record_type(),
-        rdata
-    )
-}
-
-fn keys(records: &[Record]) -> Vec<String> {
-    records.iter().map(key).collect()
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
-
-fn sections(m: &Message) -> [Vec<String>; 3] {
-    [keys(&m.answers), keys(&m.authorities), keys(&m.additionals)]
-}
-
-fn parse(what: &str, bytes: &[u8]) -> Result<Message, String> {
-    Message::from_vec(bytes).map_err(|e| format!("{what} reply does not parse: {e}"))
-}
-
-/// Compares a fast-path reply with the hickory path's reply to the same
-/// query. `full` is the hickory path's reply without a size limit (TCP),
-/// `limit` the UDP payload limit of the query.
-fn compare(fast: &[u8], hickory: &[u8], full: &[u8], limit: usize) -> Result<(), String> {
-    let f = parse("fast", fast)?;
-    let h = parse("hickory", hickory)?;
-    let full = parse("full", full)?;
-    let (fm, hm) = (&f.metadata, &h.metadata);
-    let header = |m: &hickory_proto::op::Metadata| {
-        (
-            m.id,
-            m.message_type,
-            m.op_code,
-            m.response_code,
-            m.authoritative,
-            m.recursion_desired,
-            m.recursion_available,
-            m.authentic_data,
-            m.checking_disabled,
-        )
-    };
-    if header(fm) != header(hm) {
-        return Err(format!(
-            "header: fast {:?} hickory {:?}",
-            header(fm),
-            header(hm)
-        ));
-    }
-    if f.queries.len() != h.queries.len() {
-        return Err("question count".into());
-    }
-    for (a, b) in f.queries.iter().zip(&h.queries) {
-        if !a.name().eq_case(b.name())
-            || a.query_type() != b.query_type()
-            || a.query_class() != b.query_class()
-        {
-            return Err(format!("question: fast {a} hickory {b}"));
-        }
-    }
-    // Answers are owned by the question name as asked (case included).
-    for m in [&f, &h] {
-        for r in &m.answers {
-            if matches!(r.data, RData::A(_) | RData::TXT(_))
-                && !m.queries.iter().any(|q| q.name().eq_case(&r.name))
-            {
-                return Err(format!("answer owner {} is not the question", r.name));
-            }
-        }
-    }
-    if fast.len() > limit {
-        return Err(format!("fast reply is {} bytes, limit {limit}", fast.len()));
-    }
-    let edns = |m: &Message| m.edns.as_ref().map(|e| format!("{e:?}"));
-    let (fs, hs) = (sections(&f), sections(&h));
-    if !fm.truncation && !hm.truncation {
-        for (i, (a, b)) in fs.iter().zip(&hs).enumerate() {
-            if sorted(a.clone()) != sorted(b.clone()) {
-                return Err(format!("section {i}: fast {a:?} hickory {b:?}"));
-            }
-        }
-        if edns(&f) != edns(&h) {
-            return Err(format!("EDNS: fast {:?} hickory {:?}", edns(&f), edns(&h)));
-        }
-        return Ok(());
-    }
-    // Someone truncated. The fast reply is the more compact encoding, so
-    // it never needs to leave out more than hickory.
-    if fm.truncation && !hm.truncation {
-        return Err("fast reply truncated, hickory's is not".into());
-    }
-    let all = sections(&full);
-    let mut complete = true;
-    for (i, ((a, b), c)) in fs.iter().zip(&hs).zip(&all).enumerate() {
-        if !c.starts_with(a) || !c.starts_with(b) {
-            return Err(format!("section {i} is not a prefix of the full answer"));
-        }
-        if a.len() < b.len() {
-            return Err(format!(
-                "section {i}: fast kept {} records, hickory {}",
-                a.len(),
-                b.len()
-            ));
-        }
-        complete &= a.len() == c.len();
-    }
-    match (edns(&f), edns(&full)) {
-        (Some(a), Some(b)) if a != b => return Err(format!("EDNS: fast {a} full {b}")),
-        (Some(_), None) => return Err("fast reply has EDNS, the query had none".into()),
-        // Left out for room only.
-        (None, Some(_)) if fast.len() + 11 <= limit => return Err("OPT left out".into()),
-        (None, Some(_)) => complete = false,
-        _ => {}
-    }
-    if fm.truncation == complete {
-        return Err(format!("TC={} but complete={complete}", fm.truncation));
-    }
-    Ok(())
-}
-
-/// The UDP payload limit hickory applies to a query.
-fn limit_of(pkt: &[u8]) -> usize {
-    Message::from_vec(pkt)
-        .ok()
-        .and_then(|m| m.edns.map(|e| usize::from(e.max_payload().max(512))))
-        .unwrap_or(512)
-}
+// The comparison: `harness::compare`, shared with the fuzz targets.
 
 const CLIENT: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     Ipv4Addr::new(127, 0, 0, 1),
@@ -850,7 +678,7 @@ fn check_one(served: &Served, responder: &mut Responder, pkt: &[u8]) -> (Answere
                 fail("fast path without the parser".into());
             }
             let full = respond_bytes(served, pkt, CLIENT, Protocol::Tcp).unwrap();
-            if let Err(e) = compare(&out, h, &full, limit_of(pkt)) {
+            if let Err(e) = compare(&out, h, &full, harness::udp_limit(pkt)) {
                 fail(e);
             }
         }
@@ -865,7 +693,7 @@ fn function_level() {
     let publisher = Publisher::new(snapshot);
     let served = publisher.load();
     let mut responder = Responder::new();
-    let mut rng = Rng(0xd1ff_0001);
+    let mut rng = Rng::new(0xd1ff_0001);
     let mut tally = Tally::default();
     const N: usize = 60_000;
     for _ in 0..N {
@@ -914,7 +742,7 @@ fn function_level_tcp() {
     let publisher = Publisher::new(snapshot);
     let served = publisher.load();
     let mut responder = Responder::new();
-    let mut rng = Rng(0xd1ff_0007);
+    let mut rng = Rng::new(0xd1ff_0007);
     let (mut fast, mut fallback) = (0, 0);
     const N: usize = 30_000;
     for _ in 0..N {
@@ -975,7 +803,11 @@ fn known_answers() {
     );
     assert!(m.metadata.authoritative);
     assert_eq!(
-        sorted(keys(&m.answers)),
+        {
+            let mut answers = harness::sections(&m)[0].clone();
+            answers.sort();
+            answers
+        },
         vec![
             "3.2.1.10.iprbl.test. 120 IN A 127.0.0.3".to_string(),
             "3.2.1.10.iprbl.test. 120 IN A 127.0.0.4".to_string(),
@@ -1209,7 +1041,7 @@ fn socket_level() {
     let served = publisher.load();
     let servers = start_servers(&publisher);
     let mut responder = Responder::new();
-    let mut rng = Rng(0x50c4_0002);
+    let mut rng = Rng::new(0x50c4_0002);
     let mut tally = Tally::default();
     const N: usize = 20_000;
     // Small enough that a burst of replies fits the client's default
@@ -1316,7 +1148,7 @@ fn socket_level_tcp() {
     let served = publisher.load();
     let servers = start_servers(&publisher);
     let mut responder = Responder::new();
-    let mut rng = Rng(0x50c4_0009);
+    let mut rng = Rng::new(0x50c4_0009);
     const N: usize = 6_000;
     const CHUNK: usize = 300;
     let mut answered = 0;

@@ -1600,15 +1600,7 @@ mod tests {
     #[test]
     fn raw_samples_round_trip_in_both_codecs() {
         use std::io::Write as _;
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let noise: Vec<u8> = (0..300_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
+        let noise = fadelist_core::testrng::TestRng::new(0x2545_f491).bytes(300_000);
         for sample in [
             &b""[..],
             b"Subject: x\r\n\r\nhello",

@@ -335,25 +335,12 @@ mod tests {
     use super::*;
     use fadelist_core::snapshot::{Resolution, Snapshot, Soa, Zone};
 
-    /// splitmix64: a deterministic generator, good enough for test data.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = self.0;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use fadelist_core::testrng::TestRng as Rng;
 
     fn key(rng: &mut Rng) -> ListingKey {
         match rng.below(3) {
             0 => ListingKey::V4(Ipv4Addr::new(192, 0, 2, rng.below(40) as u8)),
-            1 => ListingKey::V6Net(0x2001_0db8_0000_0000 | rng.below(30)),
+            1 => ListingKey::V6Net(0x2001_0db8_0000_0000 | rng.below(30) as u64),
             _ => {
                 let names = [
                     "example.com",
@@ -362,7 +349,7 @@ mod tests {
                     "x.org",
                     "b.a.spam.test",
                 ];
-                ListingKey::Domain(names[rng.below(names.len() as u64) as usize].into())
+                ListingKey::Domain((*rng.pick(&names)).into())
             }
         }
     }
@@ -427,7 +414,7 @@ mod tests {
     /// with later changes) always answer like a full rebuild.
     #[test]
     fn incremental_matches_full_rebuild() {
-        let mut rng = Rng(42);
+        let mut rng = Rng::new(42);
         let zone = "feed.test".to_string();
         let mut feeds = Feeds::new([(zone.clone(), Feed::Ip)], "https://bl.example", 60);
         let mut pending: Vec<Compaction> = Vec::new();
@@ -438,7 +425,7 @@ mod tests {
             match rng.below(4) {
                 0 => {
                     let cats = ["spam", "phishing", "malware"];
-                    let c = cats[rng.below(3) as usize];
+                    let c = cats[rng.below(3)];
                     feeds.set(&zone, k, Some(c));
                 }
                 1 => {

@@ -360,13 +360,8 @@ mod tests {
     /// keys and near misses answers like a linear scan of the sorted keys.
     #[test]
     fn sampled_search_matches_linear_scan() {
-        let mut x: u64 = 0x853c_49e6_748f_ea9b;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testrng::TestRng::new(0x0064_6e73_6574);
+        let mut next = move || rng.next_u64();
         let tlds = ["com", "net", "io", "x"];
         let mut names = std::collections::BTreeSet::new();
         while names.len() < 5000 {

@@ -203,12 +203,10 @@ mod tests {
     /// A deterministic spread of keys: clustered runs, empty buckets,
     /// both ends of the key space.
     fn keys(n: usize) -> Vec<u32> {
-        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut rng = crate::testrng::TestRng::new(0x6b65_7973);
         let mut v: Vec<u32> = (0..n)
             .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
+                let x = rng.next_u64();
                 // Half spread over the space, half packed into a few /16s.
                 if i % 2 == 0 {
                     x as u32

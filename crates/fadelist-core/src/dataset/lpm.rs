@@ -346,13 +346,8 @@ mod tests {
     /// range questions and iteration.
     #[test]
     fn split_column_matches_plain_column() {
-        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rng = crate::testrng::TestRng::new(0x006c_706d);
+        let mut next = move || rng.next_u64();
         let mut entries: Vec<(u32, u8, u32)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         while entries.len() < 2 * super::super::keys::SPLIT_MIN {

@@ -955,19 +955,7 @@ mod tests {
 mod soup {
     use super::super::{DatasetType, parse, write};
 
-    /// xorshift64*: deterministic and dependency-free.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn pick<'a>(&mut self, v: &[&'a str]) -> &'a str {
-            v[(self.next() % v.len() as u64) as usize]
-        }
-    }
+    use crate::testrng::TestRng as Rng;
 
     const V4: &[&str] = &[
         "1.2.3.4",
@@ -1055,35 +1043,35 @@ mod soup {
             DatasetType::Ip6Tset | DatasetType::Ip6Trie => V6,
             DatasetType::Dnset => DOM,
         };
-        match r.next() % 100 {
+        match r.next_u64() % 100 {
             0..20 => r.pick(OTHER).to_string(),
             20..23 => {
                 // Junk from any pool.
                 let pools = [V4, V6, DOM, VALUES, OTHER];
-                (0..1 + r.next() % 3)
+                (0..1 + r.next_u64() % 3)
                     .map(|_| {
-                        let pool = pools[(r.next() % 5) as usize];
-                        r.pick(pool)
+                        let pool = pools[(r.next_u64() % 5) as usize];
+                        *r.pick(pool)
                     })
                     .collect()
             }
             n => format!(
                 "{}{}{}",
                 if n < 32 { "!" } else { "" },
-                r.pick(keys),
-                r.pick(VALUES)
+                *r.pick(keys),
+                *r.pick(VALUES)
             ),
         }
     }
 
     #[test]
     fn junk_never_panics_and_round_trips() {
-        let mut r = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut r = Rng::new(0x9e37_79b9_7f4a_7c15);
         let (mut parsed, mut written) = (0, 0);
         for _ in 0..3000 {
             for ty in DatasetType::ALL {
                 let mut file = String::new();
-                for _ in 0..(1 + r.next() % 12) {
+                for _ in 0..(1 + r.next_u64() % 12) {
                     file.push_str(&line(&mut r, ty));
                     file.push('\n');
                 }
@@ -1114,13 +1102,13 @@ mod soup {
 
     #[test]
     fn random_bytes_never_panic() {
-        let mut r = Rng(42);
+        let mut r = Rng::new(42);
         for _ in 0..2000 {
-            let len = (r.next() % 200) as usize;
+            let len = (r.next_u64() % 200) as usize;
             let bytes: Vec<u8> = (0..len)
-                .map(|_| match r.next() % 4 {
-                    0 => b"0123456789.:/-!$ \n#;=*"[(r.next() % 22) as usize],
-                    _ => (r.next() % 256) as u8,
+                .map(|_| match r.next_u64() % 4 {
+                    0 => b"0123456789.:/-!$ \n#;=*"[(r.next_u64() % 22) as usize],
+                    _ => (r.next_u64() % 256) as u8,
                 })
                 .collect();
             for ty in DatasetType::ALL {
