@@ -1,6 +1,7 @@
 //! Micro-benchmark of the UDP fast path: parse + resolve + encode per
 //! query, against the hickory-proto path, for listed and unlisted A (and
-//! listed TXT) queries over 1M listed IPv4 addresses.
+//! listed TXT) queries over 1M listed IPv4 addresses, and for domain
+//! hits and misses over 200k listed domains.
 //!
 //! `cargo bench -p fadelist-dns --bench fastpath` (no criterion: a plain
 //! loop; each figure is the best of 5 rounds of ≥0.3 s of thread CPU
@@ -11,7 +12,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use fadelist_core::data::{AnswerSpec, DatasetData, EntryValue, Ip4Entry};
+use fadelist_core::data::{
+    AnswerSpec, DatasetData, DomainEntry, DomainMatch, EntryValue, Ip4Entry,
+};
 use fadelist_core::dataset::Dataset;
 use fadelist_core::qname;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone};
@@ -21,9 +24,13 @@ use fadelist_dns::fast::{Responder, no_labels, parse_query};
 use fadelist_dns::handler::{Protocol, respond_bytes};
 
 fn query(ip: u32, qtype: u16, id: u16) -> Vec<u8> {
+    let name = format!("{}.iprbl.test", qname::v4_query_name(Ipv4Addr::from(ip)));
+    query_name(&name, qtype, id)
+}
+
+fn query_name(name: &str, qtype: u16, id: u16) -> Vec<u8> {
     let mut p = id.to_be_bytes().to_vec();
     p.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    let name = format!("{}.iprbl.test", qname::v4_query_name(Ipv4Addr::from(ip)));
     for l in name.split('.') {
         p.push(l.len() as u8);
         p.extend_from_slice(l.as_bytes());
@@ -99,13 +106,61 @@ fn main() {
     };
     let zone = Zone::new(
         "iprbl.test",
-        soa,
+        soa.clone(),
         vec![],
         3600,
         vec![Arc::new(Dataset::build(&[&data], 300))],
     )
     .unwrap();
-    let publisher = Publisher::new(Snapshot { zones: vec![zone] });
+    // 200,000 domains, as in gen-data.py's default data set, a tenth of
+    // them listed with their subdomains (`.example.com`).
+    let word = |rng: &mut TestRng| -> String {
+        let n = 6 + rng.below(9);
+        (0..n)
+            .map(|_| char::from(b'a' + rng.below(26) as u8))
+            .collect()
+    };
+    let tlds = ["com", "net", "org", "info", "ru", "cn", "biz", "xyz"];
+    let mut domains: Vec<String> = (0..200_000)
+        .map(|_| format!("{}.{}", word(&mut rng), rng.pick(&tlds)))
+        .collect();
+    domains.sort_unstable();
+    domains.dedup();
+    let ddata = DatasetData {
+        answers: vec![AnswerSpec::new(
+            Ipv4Addr::new(127, 0, 0, 2),
+            Some("Listed, see https://example.net/lookup?q=$".into()),
+        )],
+        domains: domains
+            .iter()
+            .enumerate()
+            .map(|(i, d)| DomainEntry {
+                name: d.clone(),
+                matching: if i % 10 == 0 {
+                    DomainMatch::Both
+                } else {
+                    DomainMatch::Exact
+                },
+                value: EntryValue::Listed(0),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    let uri_zone = Zone::new(
+        "urirbl.test",
+        Soa {
+            mname: "ns.urirbl.test".into(),
+            rname: "hostmaster.urirbl.test".into(),
+            ..soa.clone()
+        },
+        vec![],
+        3600,
+        vec![Arc::new(Dataset::build(&[&ddata], 300))],
+    )
+    .unwrap();
+    let publisher = Publisher::new(Snapshot {
+        zones: vec![zone, uri_zone],
+    });
     let served = publisher.load();
 
     let sample = |rng: &mut TestRng, n: usize, want_listed: bool, qtype: u16| -> Vec<Vec<u8>> {
@@ -123,17 +178,34 @@ fn main() {
         }
         out
     };
+    let domain_sample = |rng: &mut TestRng, n: usize, want_listed: bool| -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|_| {
+                let name = if want_listed {
+                    rng.pick(&domains).clone()
+                } else {
+                    // Unlisted, but often below a listed name's TLD and
+                    // sometimes a subdomain, as URI lookups are.
+                    format!("{}.{}", word(rng), rng.pick(&tlds))
+                };
+                query_name(&format!("{name}.urirbl.test"), 1, rng.next_u64() as u16)
+            })
+            .collect()
+    };
     let sets = [
         ("listed A", sample(&mut rng, 10_000, true, 1)),
         ("unlisted A", sample(&mut rng, 10_000, false, 1)),
         ("listed TXT", sample(&mut rng, 10_000, true, 16)),
+        ("domain hit", domain_sample(&mut rng, 10_000, true)),
+        ("domain miss", domain_sample(&mut rng, 10_000, false)),
     ];
     let src = SocketAddr::from(([127, 0, 0, 1], 5353));
     let mut responder = Responder::new();
     let mut out = Vec::with_capacity(64 * 1024);
     println!(
-        "{} listed IPv4 addresses; CPU ns per query (best of 5):",
-        listed.len()
+        "{} listed IPv4 addresses, {} listed domains; CPU ns per query (best of 5):",
+        listed.len(),
+        domains.len()
     );
     println!("  parse_query   the public parser alone (it fills a 2 KiB label array)");
     println!("  resolve       Snapshot::resolve alone");

@@ -69,39 +69,13 @@ pub fn name_of_key(key: &[u8]) -> String {
     labels.join(".")
 }
 
-/// Keys per sample of the search index (see [`NameTable`]).
-const SAMPLE_STRIDE: usize = 32;
-
-/// Tables smaller than this are searched without the sample index.
-const SAMPLE_MIN: usize = 4 * SAMPLE_STRIDE;
-
-/// The first 8 bytes of `key`, big-endian, zero-padded. Ordering keys by
-/// this prefix never contradicts their byte order (a shorter key pads
-/// with zeros, which sort first), so it can narrow a search soundly.
-#[inline]
-fn prefix8(key: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    let n = key.len().min(8);
-    b[..n].copy_from_slice(&key[..n]);
-    u64::from_be_bytes(b)
-}
-
 /// A sorted table of keys with a value each.
-///
-/// A plain binary search over the arena costs two cold cache lines per
-/// step (offset, then key bytes) for ~18 steps at 200k names. The table
-/// therefore keeps the 8-byte prefix of every 32nd key in `samples`
-/// (8 bytes per 32 names, 50 KB for 200k, cache resident): a search first
-/// narrows to one stride with those and then touches only that stride's
-/// keys.
 #[derive(Clone, Debug)]
 pub struct NameTable {
     arena: Box<[u8]>,
     /// `offsets[i]..offsets[i + 1]` is key `i`; one more offset than keys.
     offsets: Box<[u32]>,
     vals: Values,
-    /// `prefix8(key(j * SAMPLE_STRIDE))`, or empty for small tables.
-    samples: Box<[u64]>,
 }
 
 impl Default for NameTable {
@@ -110,7 +84,6 @@ impl Default for NameTable {
             arena: Box::new([]),
             offsets: Box::new([0]),
             vals: Values::Uniform(EXCLUDED),
-            samples: Box::new([]),
         }
     }
 }
@@ -130,19 +103,11 @@ impl NameTable {
             offsets.push(u32::try_from(arena.len()).unwrap_or(u32::MAX));
             vals.push(v);
         }
-        let mut table = NameTable {
+        NameTable {
             arena: arena.into_boxed_slice(),
             offsets: offsets.into_boxed_slice(),
             vals: Values::from_vec(vals),
-            samples: Box::new([]),
-        };
-        if table.len() >= SAMPLE_MIN {
-            table.samples = (0..table.len())
-                .step_by(SAMPLE_STRIDE)
-                .map(|i| prefix8(table.key(i)))
-                .collect();
         }
-        table
     }
 
     /// Number of keys.
@@ -168,17 +133,6 @@ impl NameTable {
     /// Index of the first key not less than `key`.
     fn lower_bound(&self, key: &[u8]) -> usize {
         let (mut lo, mut hi) = (0, self.len());
-        if !self.samples.is_empty() {
-            // A sample below the key's prefix is a key below the key, one
-            // above it a key above it; equal prefixes decide nothing.
-            let p = prefix8(key);
-            let below = self.samples.partition_point(|&s| s < p);
-            let not_above = below + self.samples[below..].partition_point(|&s| s <= p);
-            if below > 0 {
-                lo = (below - 1) * SAMPLE_STRIDE + 1;
-            }
-            hi = hi.min(not_above * SAMPLE_STRIDE);
-        }
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
             if self.key(mid) < key {
@@ -227,7 +181,7 @@ impl NameTable {
 
     /// Heap bytes used.
     pub fn heap_bytes(&self) -> usize {
-        self.arena.len() + self.offsets.len() * 4 + self.vals.heap_bytes() + self.samples.len() * 8
+        self.arena.len() + self.offsets.len() * 4 + self.vals.heap_bytes()
     }
 }
 
@@ -355,11 +309,10 @@ mod tests {
         assert!(!has("co"));
     }
 
-    /// The sample index narrows searches without changing any answer:
-    /// a large table with long shared prefixes (equal samples), short
-    /// keys and near misses answers like a linear scan of the sorted keys.
+    /// A large table with long shared prefixes, short keys and near
+    /// misses answers like a linear scan of the sorted keys.
     #[test]
-    fn sampled_search_matches_linear_scan() {
+    fn search_matches_linear_scan() {
         let mut rng = crate::testrng::TestRng::new(0x0064_6e73_6574);
         let mut next = move || rng.next_u64();
         let tlds = ["com", "net", "io", "x"];
@@ -392,7 +345,6 @@ mod tests {
                 .map(|(i, k)| (k.clone(), value(i)))
                 .collect(),
         );
-        assert!(!table.samples.is_empty());
         let mut probes: Vec<Vec<u8>> = sorted.clone();
         for k in sorted.iter().step_by(3) {
             probes.push(k[..k.len() - 1].to_vec());
