@@ -566,6 +566,11 @@ def cmd_report(a):
     if by("fadelist-hickory"):
         rb, hk = med("rbldnsd", "qps_cpu"), med("fadelist-hickory", "qps_cpu")
         main.append(("8. `--udp-mode hickory`, QPS per server CPU-second (reference)", fmt0(rb), fmt0(hk), R(ratio(hk, rb)), "(info)", ""))
+    if by("fadelist-nowait"):
+        nw, fl = med("fadelist-nowait", "qps_cpu"), med("fadelist", "qps_cpu")
+        main.append(("   `--udp-batch-wait 0` (no wait after small batches), QPS per server CPU-second (reference)",
+                     fmt0(med("rbldnsd", "qps_cpu")), "%s (default %s)" % (fmt0(nw), fmt0(fl)),
+                     R(ratio(nw, med("rbldnsd", "qps_cpu"))), "(info)", ""))
     if by("fadelist-hickory-tcp") and tcp:
         ht, ft = med("fadelist-hickory-tcp", "qps_cpu"), med("fadelist-tcp", "qps_cpu")
         main.append(("   `--tcp-mode hickory` pipelined TCP, QPS per server CPU-second ÷ fast TCP's (reference)", "no TCP",
@@ -626,7 +631,7 @@ def cmd_report(a):
             r["round"], r["label"], fmt0(r["qps"]), r["lost_pct"], r["lat_us"], r["lat_max_ms"], r["cpu_s"], r["cpu_pct"],
             fmt0(r["qps_cpu"]), mem, fmt2(r.get("load_s")), r["cpu0_busy"], r.get("cpu0_other") or 0, r["cpu1_other"], r["noerror_pct"], r["resp_bytes"],
             fmt0(r["rcvbuf"] / 1024) if r.get("rcvbuf") else "—", fmt0(r.get("sock_drops"))))
-    labels = sorted({r["label"] for r in runs}, key=["rbldnsd", "fadelist", "fadelist-tcp", "fadelist-hickory", "fadelist-hickory-tcp", "fadelist-null"].index)
+    labels = sorted({r["label"] for r in runs}, key=["rbldnsd", "fadelist", "fadelist-tcp", "fadelist-hickory", "fadelist-hickory-tcp", "fadelist-null", "fadelist-nowait"].index)
     out.append("")
     out.append("Medians per variant:")
     out.append("")

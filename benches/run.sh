@@ -11,7 +11,7 @@
 # to CPU 0:
 #   1. main rounds, alternating: rbldnsd, fadelist (fast UDP and TCP paths), fadelist
 #      --udp-mode hickory --tcp-mode hickory, fadelist --udp-mode null (fixed reply, no
-#      lookup): dnsperf UDP; QPS, QPS per server CPU-second, RSS, load time; plus dnsperf
+#      lookup), fadelist --udp-batch-wait 0 (no wait after small batches): dnsperf UDP; QPS, QPS per server CPU-second, RSS, load time; plus dnsperf
 #      -m tcp (pipelined) against fadelist and against its hickory-server TCP;
 #   2. peak UDP QPS with <= 0.1 % loss: stepped dnsperf -Q search, rbldnsd and fadelist;
 #   3. reload under load: the ip4set file rewritten several times while dnsperf saturates
@@ -30,7 +30,7 @@
 #   FADELIST_BENCH_BIN      use this fadelist binary instead of building one
 #   FADELIST_BENCH_ROUNDS   number of main rounds (and idle/ingesting rounds) (default 3, --quick 1)
 #   FADELIST_BENCH_SECS     dnsperf seconds per main run                     (default 15, --quick 5)
-#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null tcp peak reload ingest
+#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null nowait tcp peak reload ingest
 #   FADELIST_BENCH_PEAK_Q   queries in flight allowed in the peak search (dnsperf -q; default 1000)
 #   FADELIST_BENCH_RESULTS  where to write the table  (default benches/results/latest[-quick].md)
 #   FADELIST_BENCH_LOAD_LIMIT  seconds a server may take to answer its first query (default 60)
@@ -69,6 +69,7 @@ GEN_WORKERS=32                               # keep-alive connections of the rep
 VARIANTS=(rbldnsd fadelist)                  # main rounds, in this order every round
 want hickory && VARIANTS+=(fadelist-hickory)
 want null && VARIANTS+=(fadelist-null)
+want nowait && VARIANTS+=(fadelist-nowait)
 GUARDED=(rbldnsd fadelist)                   # compared by the correctness guard
 want hickory && GUARDED+=(fadelist-hickory)
 GUARD_NAMES=20                               # names compared before timing
@@ -150,7 +151,7 @@ fi
 [[ -x $FADELIST ]] || die "no fadelist binary at $FADELIST"
 # The flags this script depends on; a clear message beats a server that exits at start.
 FL_HELP=$(timeout 10 "$FADELIST" serve --help 2>&1 || true)
-for flag in --udp-mode --tcp-mode --udp-workers --db --zone --dns-listen --http-listen; do
+for flag in --udp-mode --tcp-mode --udp-batch-wait --udp-workers --db --zone --dns-listen --http-listen; do
     [[ $FL_HELP == *"$flag"* ]] || die "this fadelist has no 'serve $flag' (needed by run.sh)"
 done
 for m in hickory null; do
@@ -276,12 +277,14 @@ start_server() {
                 spawn "$slog" listed "$port" "$RBLDNSD" -n -b "127.0.0.1/$port" -w "$DATA" \
                     iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt
             fi ;;
-        fadelist | fadelist-hickory | fadelist-null)
+        fadelist | fadelist-hickory | fadelist-null | fadelist-nowait)
             mode=${v#fadelist}; mode=${mode#-}; mode=${mode:-fast}
+            wait=()
+            if [[ $mode == nowait ]]; then mode=fast; wait=(--udp-batch-wait 0); fi
             spawn "$slog" "$([[ $mode == null ]] && echo any || echo listed)" "$port" \
                 "$FADELIST" serve --db "$slog.sqlite" --dns-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 \
                 --zone "iprbl.test:ip4set:$ip4" --zone "urirbl.test:dnset:$DATA/dnset.txt" \
-                --udp-mode "$mode" --tcp-mode "$([[ $mode == hickory ]] && echo hickory || echo fast)" --udp-workers 1 ;;
+                --udp-mode "$mode" --tcp-mode "$([[ $mode == hickory ]] && echo hickory || echo fast)" --udp-workers 1 "${wait[@]}" ;;
         *) die "unknown server variant $v" ;;
     esac
 }

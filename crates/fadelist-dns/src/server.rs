@@ -67,6 +67,9 @@ pub struct DnsOptions {
     /// TCP connections served at once in [`TcpMode::Fast`]; more wait in
     /// the listen backlog.
     pub tcp_max_connections: usize,
+    /// Fast-path workers sleep this long after a small batch; see
+    /// [`UdpWorkers::start`]. Zero turns it off.
+    pub udp_batch_wait: Duration,
 }
 
 impl Default for DnsOptions {
@@ -76,6 +79,7 @@ impl Default for DnsOptions {
             workers: 0,
             tcp_mode: TcpMode::default(),
             tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
+            udp_batch_wait: crate::fast::DEFAULT_BATCH_WAIT,
         }
     }
 }
@@ -257,11 +261,15 @@ pub async fn serve(
             workers = Some(UdpWorkers::start(
                 udp.into_iter().flatten().collect(),
                 &publisher,
+                options.udp_batch_wait,
             )?);
         }
         UdpMode::Null => {
             tracing::warn!("DNS UDP answers every query with REFUSED (null mode, benchmarks only)");
-            workers = Some(UdpWorkers::start_null(udp.into_iter().flatten().collect())?);
+            workers = Some(UdpWorkers::start_null(
+                udp.into_iter().flatten().collect(),
+                options.udp_batch_wait,
+            )?);
         }
     }
     let mut fast_tcp = Vec::new();

@@ -333,6 +333,10 @@ pub struct ServerConfig {
     /// UDP worker threads (one `SO_REUSEPORT` socket each) per DNS
     /// address for the fast path; 0 = one per CPU.
     pub udp_workers: usize,
+    /// How long a fast-path worker waits after receiving a small batch
+    /// (fewer than 8 datagrams) before it receives again; 0 = never.
+    #[serde(deserialize_with = "duration")]
+    pub udp_batch_wait: Duration,
     /// Which code answers TCP queries.
     pub tcp_mode: TcpModeConfig,
     /// TCP connections served at once (fast TCP path); more wait in the
@@ -379,6 +383,7 @@ impl Default for ServerConfig {
             data_dir: None,
             udp_mode: UdpModeConfig::Fast,
             udp_workers: 0,
+            udp_batch_wait: fadelist_dns::fast::DEFAULT_BATCH_WAIT,
             tcp_mode: TcpModeConfig::Fast,
             tcp_max_connections: fadelist_dns::server::DEFAULT_TCP_MAX_CONNECTIONS,
         }
@@ -628,6 +633,13 @@ impl Config {
         if self.ingest.decay_interval.is_zero() {
             bail!("ingest.decay_interval must be more than 0s");
         }
+        if self.server.udp_batch_wait > Duration::from_millis(10) {
+            bail!(
+                "server.udp_batch_wait is {:?}; it delays answers by up to that much, keep it at \
+                 10ms or less (the default is 20us)",
+                self.server.udp_batch_wait
+            );
+        }
         if self.server.tcp_max_connections == 0 {
             bail!("server.tcp_max_connections must be at least 1");
         }
@@ -728,6 +740,7 @@ mod tests {
         assert!(e("[[zone]]\nname = \"a.test\"\n[[zone.dataset]]\ntype = \"ip5set\"\nfiles = [\"x\"]\n").contains("unknown dataset type"));
         assert!(e("[server]\ndns_listen = []\n").contains("dns_listen is empty"));
         assert!(e("[server]\ntcp_max_connections = 0\n").contains("at least 1"));
+        assert!(e("[server]\nudp_batch_wait = \"1s\"\n").contains("10ms or less"));
         assert!(e("[server]\ntcp_mode = \"quick\"\n").contains("tcp_mode"));
         assert!(e("[ingest]\nwriter_nice = 20\n").contains("0 (normal) to 19"));
     }

@@ -95,6 +95,7 @@ pub fn dns_options(config: &Config) -> fadelist_dns::server::DnsOptions {
             TcpModeConfig::Hickory => TcpMode::Hickory,
         },
         tcp_max_connections: config.server.tcp_max_connections,
+        udp_batch_wait: config.server.udp_batch_wait,
     }
 }
 

@@ -215,6 +215,10 @@ enum Command {
         /// Which code answers TCP: fast (default) or hickory.
         #[arg(long, value_enum)]
         tcp_mode: Option<fadelist::config::TcpModeConfig>,
+        /// How long a UDP worker waits after a small batch before reading
+        /// again (e.g. 20us, the default; 0 = never).
+        #[arg(long, value_name = "DURATION", value_parser = fadelist::config::parse_duration)]
+        udp_batch_wait: Option<std::time::Duration>,
     },
     /// Check a configuration file and load every data file it names;
     /// prints a summary, or the first error with file and line.
@@ -330,6 +334,7 @@ fn main() -> anyhow::Result<()> {
             udp_mode,
             udp_workers,
             tcp_mode,
+            udp_batch_wait,
         } => {
             let mut config = build_config(&zones)?;
             if let Some(m) = udp_mode {
@@ -341,12 +346,17 @@ fn main() -> anyhow::Result<()> {
             if let Some(m) = tcp_mode {
                 config.server.tcp_mode = m;
             }
+            if let Some(w) = udp_batch_wait {
+                config.server.udp_batch_wait = w;
+            }
             if !dns_listen.is_empty() {
                 config.server.dns_listen = dns_listen;
             }
             if let Some(h) = http_listen {
                 config.server.http_listen = h;
             }
+            // Again: the options above may have changed checked values.
+            config.validate()?;
             let zone_set = fadelist::load_zones(&config)?;
             let listeners = fadelist::bind(&config)?;
             for addr in listeners.dns_addrs()? {

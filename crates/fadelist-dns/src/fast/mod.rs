@@ -37,4 +37,4 @@ pub use encode::{Answered, Responder};
 pub use parse::{EdnsQuery, Labels, MAX_LABELS, ParsedQuery, no_labels, parse_query};
 pub use sys::RECV_BUF;
 pub use tcp::{TcpOptions, serve_tcp};
-pub use worker::{BATCH, RECV_TIMEOUT, UdpWorkers};
+pub use worker::{BATCH, DEFAULT_BATCH_WAIT, RECV_TIMEOUT, SMALL_BATCH, UdpWorkers};

@@ -29,6 +29,19 @@ const ARENA_KEEP: usize = 1 << 20;
 /// A blocked send gives up after this long and drops the reply.
 const SEND_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// A receive that returns fewer datagrams than this is followed by the
+/// batch wait (see [`UdpWorkers::start`]).
+pub const SMALL_BATCH: usize = 8;
+
+/// Default batch wait. Measured on loopback with dnsperf (server and client
+/// on one core each, 4 alternating rounds of 8 s): queries per CPU-second
+/// +16 % (median 222k against 191k with no wait), average latency under
+/// that load 0.21 ms instead of 0.17 ms. Longer waits with a tighter timer
+/// slack gained less (50 µs: +4 %, 100 µs: +6 %), so the thread keeps the
+/// kernel's default slack, which lets a 20 µs sleep end up to 50 µs late
+/// and share the timer interrupt with other wake-ups.
+pub const DEFAULT_BATCH_WAIT: Duration = Duration::from_micros(20);
+
 /// Running UDP fast-path workers: one plain thread per socket.
 ///
 /// Dropping this without [`UdpWorkers::join`] still stops the threads
@@ -43,19 +56,40 @@ impl UdpWorkers {
     /// Starts one worker thread per socket, each answering from
     /// `publisher`. The sockets are switched to blocking mode with
     /// [`RECV_TIMEOUT`] as receive timeout.
-    pub fn start(sockets: Vec<UdpSocket>, publisher: &Publisher) -> io::Result<UdpWorkers> {
-        Self::spawn(sockets, Some(publisher))
+    ///
+    /// `batch_wait`: after a receive that returned fewer than
+    /// [`SMALL_BATCH`] datagrams (and once their replies are sent), the
+    /// worker sleeps this long before receiving again, so that the next
+    /// system call collects more datagrams. Most of the CPU per query is
+    /// the kernel's per-call and per-wake-up work (waking the worker,
+    /// waking the client for its replies), so fewer, fuller batches answer
+    /// more queries per CPU-second. A query that arrives during the wait
+    /// is answered that much later (plus the kernel's timer slack, 50 µs
+    /// by default); under heavy load the batches are full and nobody
+    /// waits. Zero turns it off.
+    pub fn start(
+        sockets: Vec<UdpSocket>,
+        publisher: &Publisher,
+        batch_wait: Duration,
+    ) -> io::Result<UdpWorkers> {
+        Self::spawn(sockets, Some(publisher), batch_wait)
     }
 
     /// Starts workers that answer every datagram of 12 bytes or more with
     /// its header turned into an empty REFUSED response, without parsing
     /// or looking anything up. For benchmarks only: it measures what the
     /// I/O loop alone costs, the ceiling of the fast path.
-    pub fn start_null(sockets: Vec<UdpSocket>) -> io::Result<UdpWorkers> {
-        Self::spawn(sockets, None)
+    /// It waits between small batches as [`UdpWorkers::start`] does, so
+    /// that it stays the same loop.
+    pub fn start_null(sockets: Vec<UdpSocket>, batch_wait: Duration) -> io::Result<UdpWorkers> {
+        Self::spawn(sockets, None, batch_wait)
     }
 
-    fn spawn(sockets: Vec<UdpSocket>, publisher: Option<&Publisher>) -> io::Result<UdpWorkers> {
+    fn spawn(
+        sockets: Vec<UdpSocket>,
+        publisher: Option<&Publisher>,
+        batch_wait: Duration,
+    ) -> io::Result<UdpWorkers> {
         let mut workers = UdpWorkers {
             stop: Arc::new(AtomicBool::new(false)),
             threads: Vec::with_capacity(sockets.len()),
@@ -69,7 +103,7 @@ impl UdpWorkers {
             // On error, dropping `workers` stops the threads already started.
             let t = std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
-                .spawn(move || run(socket, publisher, stop))?;
+                .spawn(move || run(socket, publisher, stop, batch_wait))?;
             workers.threads.push(t);
         }
         Ok(workers)
@@ -111,7 +145,12 @@ impl Drop for UdpWorkers {
 
 /// One worker: receive a batch, answer each datagram from the current
 /// snapshot (or with a null reply), send the replies in one batch.
-fn run(socket: UdpSocket, publisher: Option<Publisher>, stop: Arc<AtomicBool>) {
+fn run(
+    socket: UdpSocket,
+    publisher: Option<Publisher>,
+    stop: Arc<AtomicBool>,
+    batch_wait: Duration,
+) {
     debug!(addr = ?socket.local_addr().ok(), "DNS UDP worker started");
     // The cache keeps one `Arc` to the current data and only re-reads the
     // `ArcSwap` when a new publication happened: no shared refcount traffic
@@ -182,6 +221,9 @@ fn run(socket: UdpSocket, publisher: Option<Publisher>, stop: Arc<AtomicBool>) {
             }
         }
         batch.send(&socket, &arena, &out);
+        if n < SMALL_BATCH && !batch_wait.is_zero() {
+            std::thread::sleep(batch_wait);
+        }
         // A burst of huge (EDNS, TXT) replies should not pin memory.
         if arena.capacity() > ARENA_KEEP {
             arena = Vec::with_capacity(BATCH * 512);
