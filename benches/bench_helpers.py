@@ -731,7 +731,7 @@ def cmd_report(a):
                 rtt, r["cpu0_busy"], r["cpu1_other"]))
         out.append("")
         out.append("- the report generator (`ingest_load.py paced`, no DNS probes) shares CPU 0 with dnsperf; the server's CPU includes the ingestion work.")
-        out.append("- report round trip: POST sent → 202 received. The store writer runs at nice 10 by default (`[ingest] writer_nice`), so under a saturating DNS load reports wait for the gaps the DNS worker leaves.")
+        out.append("- report round trip: POST sent → 202 received. The store writer runs at nice 19 by default (`[ingest] writer_nice`), so under a saturating DNS load reports wait for the gaps the DNS worker leaves.")
     print("\n".join(out))
 
 

@@ -434,3 +434,45 @@ fn concurrent_reports_publish_every_listing_before_the_answer() {
         assert!(listed(&srv, &format!("{}.iprbl.test", o.join("."))), "{s}");
     }
 }
+
+/// When the store falls behind, a report beyond `max_pending_reports` gets
+/// 503 `busy` at once, with `Retry-After`, instead of queueing in memory;
+/// the report holding the slot completes once the store moves again.
+#[test]
+fn reports_beyond_the_pending_limit_are_refused_busy() {
+    let srv = TestServer::start_with(&[], &[], |c| {
+        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.ingest.rate_per_minute = 1000;
+        c.ingest.max_pending_reports = 1;
+    });
+    let alice = srv.add_reporter("alice", false, &TRUSTED);
+    // Another connection takes SQLite's write lock: the store thread's
+    // next write waits for it (busy timeout 5 s), holding its report's
+    // slot meanwhile.
+    let lock = rusqlite::Connection::open(&srv.db).expect("open");
+    lock.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for id in ["<slot-a@example.net>", "<slot-b@example.net>"] {
+            let (tx, srv, alice) = (tx.clone(), &srv, &alice);
+            scope.spawn(move || {
+                let r = srv.post_report(Some(alice), "", &mail_with_id("spam-plain.eml", id));
+                tx.send(r).expect("send");
+            });
+        }
+        let (status, headers, body) = rx
+            .recv_timeout(Duration::from_secs(4))
+            .expect("one answer while the store is blocked");
+        assert_eq!(status, 503, "{body}");
+        assert!(json(&body).contains("\"error\":\"busy\""), "{body}");
+        assert!(
+            headers.to_ascii_lowercase().contains("retry-after: 1"),
+            "{headers}"
+        );
+        lock.execute_batch("COMMIT").expect("unlock");
+        let (status, _, body) = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the held report completes");
+        assert_eq!(status, 202, "{body}");
+    });
+}

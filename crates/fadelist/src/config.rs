@@ -145,8 +145,11 @@ pub struct IngestConfig {
     #[serde(deserialize_with = "duration")]
     pub decay_interval: Duration,
     /// Nice value (0-19) of the store writer and feed compactor threads:
-    /// above 0 they yield the CPU to the DNS workers (see `sched.rs`).
+    /// above 0 they yield the CPU to the DNS workers (see `sched.rs`);
+    /// default 19.
     pub writer_nice: u8,
+    /// Reports handled at once; more get 503 `busy` with `Retry-After`.
+    pub max_pending_reports: usize,
 }
 
 impl Default for IngestConfig {
@@ -158,7 +161,8 @@ impl Default for IngestConfig {
             rate_per_minute: 600,
             public_base_url: None,
             decay_interval: Duration::from_secs(10),
-            writer_nice: 10,
+            writer_nice: 19,
+            max_pending_reports: 256,
         }
     }
 }
@@ -643,6 +647,9 @@ impl Config {
         if self.server.tcp_max_connections == 0 {
             bail!("server.tcp_max_connections must be at least 1");
         }
+        if self.ingest.max_pending_reports == 0 {
+            bail!("ingest.max_pending_reports must be at least 1");
+        }
         if self.ingest.writer_nice > 19 {
             bail!(
                 "ingest.writer_nice is {}; nice values go from 0 (normal) to 19 (lowest priority)",
@@ -743,6 +750,7 @@ mod tests {
         assert!(e("[server]\nudp_batch_wait = \"1s\"\n").contains("10ms or less"));
         assert!(e("[server]\ntcp_mode = \"quick\"\n").contains("tcp_mode"));
         assert!(e("[ingest]\nwriter_nice = 20\n").contains("0 (normal) to 19"));
+        assert!(e("[ingest]\nmax_pending_reports = 0\n").contains("at least 1"));
     }
 
     #[test]

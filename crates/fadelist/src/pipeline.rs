@@ -166,6 +166,10 @@ pub struct App {
     pub default_policy: Policy,
     /// Report rate limits.
     pub rate: RateLimiter,
+    /// One permit per report being handled (`ingest.max_pending_reports`):
+    /// when the store falls behind, new reports get 503 instead of piling
+    /// up in memory.
+    pub report_slots: tokio::sync::Semaphore,
     /// Delisting rate limits per client IP.
     pub delist_rate: RateLimiter<IpAddr>,
     /// Key of the signed delisting-form tokens.
@@ -253,6 +257,7 @@ impl App {
         Ok(App {
             compactor: spawn_compactor(data.clone(), publisher.clone(), config.ingest.writer_nice),
             rate: RateLimiter::new(config.ingest.rate_per_minute),
+            report_slots: tokio::sync::Semaphore::new(config.ingest.max_pending_reports),
             delist_rate: RateLimiter::new(config.web.delist_per_minute),
             form_secret,
             publisher,

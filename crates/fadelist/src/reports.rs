@@ -121,6 +121,21 @@ pub async fn post_report(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    // First, before any store work: when reports arrive faster than the
+    // store commits them (a slow disk, or DNS load taking the CPU from the
+    // lower-priority writer), refuse rather than queue without bound.
+    let Ok(_slot) = app.report_slots.try_acquire() else {
+        let mut e = ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!(
+                "{} reports are being processed; retry shortly",
+                app.config.ingest.max_pending_reports
+            ),
+        );
+        e.retry_after = Some(1);
+        return Err(e);
+    };
     let Some(token) = bearer(&headers).map(str::to_string) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,

@@ -114,10 +114,10 @@ fn serve_prints_ports_answers_and_stops_on_sigterm() {
     assert_eq!(ask(addr, "8.2.0.192.bl.example"), (3, 0));
     assert_eq!(ask(addr, "2.0.0.127.bl.example"), (0, 1));
     // The writer threads yield to the DNS workers (ingest.writer_nice
-    // defaults to 10); the DNS workers keep the normal priority.
+    // defaults to 19); the DNS workers keep the normal priority.
     let nice = thread_nice(child.id());
-    assert_eq!(nice.get("fadelist-store"), Some(&10), "{nice:?}");
-    assert_eq!(nice.get("fadelist-compac"), Some(&10), "{nice:?}");
+    assert_eq!(nice.get("fadelist-store"), Some(&19), "{nice:?}");
+    assert_eq!(nice.get("fadelist-compac"), Some(&19), "{nice:?}");
     assert_eq!(nice.get("dns-udp-0"), Some(&0), "{nice:?}");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
