@@ -154,6 +154,52 @@ pub enum Subject {
     Domain(usize),
 }
 
+impl Subject {
+    /// Appends the text `$` stands for in a TXT template: the address in
+    /// its usual notation, or the matched domain taken from `rel` (the
+    /// labels in front of the zone name), lower-cased. Writes into the
+    /// caller's buffer: the DNS fast path reuses one per worker.
+    pub fn write_text(self, rel: &[&[u8]], out: &mut String) {
+        match self {
+            Subject::V4(ip) => push_v4(out, ip),
+            Subject::V6(ip) => {
+                let _ = write!(out, "{ip}");
+            }
+            Subject::Domain(k) => {
+                let start = rel.len().saturating_sub(k);
+                for (j, l) in rel[start..].iter().enumerate() {
+                    if j > 0 {
+                        out.push('.');
+                    }
+                    let from = out.len();
+                    match std::str::from_utf8(l) {
+                        Ok(s) => out.push_str(s),
+                        Err(_) => out.push_str(&String::from_utf8_lossy(l)),
+                    }
+                    out[from..].make_ascii_lowercase();
+                }
+            }
+        }
+    }
+}
+
+/// Writes an IPv4 address in dotted-quad form; the same text as its
+/// `Display`, without the formatting machinery (this runs per TXT answer).
+fn push_v4(out: &mut String, ip: Ipv4Addr) {
+    for (i, o) in ip.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if o >= 100 {
+            out.push(char::from(b'0' + o / 100));
+        }
+        if o >= 10 {
+            out.push(char::from(b'0' + o / 10 % 10));
+        }
+        out.push(char::from(b'0' + o % 10));
+    }
+}
+
 /// One dataset's match.
 #[derive(Clone, Copy, Debug)]
 pub struct Hit<'s> {
@@ -384,29 +430,39 @@ impl Snapshot {
 /// rbldnsd does.
 pub fn expand_txt(template: &str, subject: Subject, rel: &[&[u8]], out: &mut String) {
     let mut text = String::new();
-    match subject {
-        Subject::V4(ip) => {
-            let _ = write!(text, "{ip}");
-        }
-        Subject::V6(ip) => {
-            let _ = write!(text, "{ip}");
-        }
-        Subject::Domain(k) => {
-            let start = rel.len().saturating_sub(k);
-            for (j, l) in rel[start..].iter().enumerate() {
-                if j > 0 {
-                    text.push('.');
-                }
-                text.push_str(&String::from_utf8_lossy(l).to_ascii_lowercase());
-            }
-        }
-    }
+    subject.write_text(rel, &mut text);
     crate::rbldnsd::expand_txt(template, &text, out);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subject_text() {
+        for ip in ["0.0.0.0", "1.2.3.4", "10.100.255.9", "255.255.255.255"] {
+            let mut s = String::from("x");
+            Subject::V4(ip.parse().unwrap()).write_text(&[], &mut s);
+            assert_eq!(s, format!("x{ip}"), "appends");
+        }
+        let rel: Vec<&[u8]> = vec![b"WWW", b"Sp\xffam", b"Example"];
+        let text = |s: Subject| {
+            let mut out = String::new();
+            s.write_text(&rel, &mut out);
+            out
+        };
+        assert_eq!(
+            text(Subject::V6("2001:db8::1".parse().unwrap())),
+            "2001:db8::1"
+        );
+        assert_eq!(
+            text(Subject::V6("::ffff:1.2.3.4".parse().unwrap())),
+            "::ffff:1.2.3.4"
+        );
+        assert_eq!(text(Subject::Domain(2)), "sp\u{fffd}am.example");
+        assert_eq!(text(Subject::Domain(3)), "www.sp\u{fffd}am.example");
+        assert_eq!(text(Subject::Domain(9)), "www.sp\u{fffd}am.example");
+    }
     use crate::data::{
         AnswerSpec, DatasetData, DomainEntry, DomainMatch, EntryValue, Ip4Entry, Ip6Entry,
     };

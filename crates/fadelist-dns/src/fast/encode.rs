@@ -8,11 +8,10 @@
 //! the zone apex inside it), which hickory-server does not do, so replies
 //! are smaller (a listed A is 16 bytes of answer instead of ~40).
 
-use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 
 use fadelist_core::rbldnsd;
-use fadelist_core::snapshot::{Hits, Resolution, Subject, Zone};
+use fadelist_core::snapshot::{Hits, Resolution, Zone};
 use hickory_proto::rr::{Name, RData};
 
 use super::parse::{HEADER_LEN, Head, Labels, ParsedQuery, no_labels, parse_into};
@@ -225,22 +224,6 @@ fn source_ok(src: &SocketAddr) -> bool {
     match src {
         SocketAddr::V4(a) => a.port() != 0 && !a.ip().is_unspecified() && !a.ip().is_broadcast(),
         SocketAddr::V6(a) => a.port() != 0 && !a.ip().is_unspecified(),
-    }
-}
-
-/// Writes an IPv4 address in dotted-quad form without `fmt`.
-fn push_v4(out: &mut String, ip: Ipv4Addr) {
-    for (i, o) in ip.octets().into_iter().enumerate() {
-        if i > 0 {
-            out.push('.');
-        }
-        if o >= 100 {
-            out.push(char::from(b'0' + o / 100));
-        }
-        if o >= 10 {
-            out.push(char::from(b'0' + o / 10 % 10));
-        }
-        out.push(char::from(b'0' + o % 10));
     }
 }
 
@@ -501,7 +484,7 @@ impl Responder {
                     continue;
                 }
                 self.subject.clear();
-                push_subject(&mut self.subject, hit.subject, rel);
+                hit.subject.write_text(rel, &mut self.subject);
                 for template in hit.answer.txt.iter() {
                     if self.texts.len() == n {
                         self.texts.push(String::new());
@@ -537,47 +520,9 @@ impl Responder {
     }
 }
 
-/// The text `$` stands for, exactly as
-/// [`snapshot::expand_txt`](fadelist_core::snapshot::expand_txt) writes it,
-/// but into a reused buffer: that function builds a fresh `String` per
-/// call, which would be the only allocation of a listed TXT answer. The
-/// differential tests compare the two paths' TXT answers.
-fn push_subject(out: &mut String, subject: Subject, rel: &[&[u8]]) {
-    match subject {
-        Subject::V4(ip) => push_v4(out, ip),
-        Subject::V6(ip) => {
-            let _ = write!(out, "{ip}");
-        }
-        Subject::Domain(k) => {
-            let start = rel.len().saturating_sub(k);
-            for (j, l) in rel[start..].iter().enumerate() {
-                if j > 0 {
-                    out.push('.');
-                }
-                let from = out.len();
-                match std::str::from_utf8(l) {
-                    Ok(s) => out.push_str(s),
-                    Err(_) => out.push_str(&String::from_utf8_lossy(l)),
-                }
-                // The same as `to_ascii_lowercase` on the label's text.
-                out[from..].make_ascii_lowercase();
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn v4_text() {
-        for ip in ["0.0.0.0", "1.2.3.4", "10.100.255.9", "255.255.255.255"] {
-            let mut s = String::new();
-            push_v4(&mut s, ip.parse().unwrap());
-            assert_eq!(s, ip);
-        }
-    }
 
     #[test]
     fn txt_lengths() {
@@ -586,24 +531,5 @@ mod tests {
         assert_eq!(txt_rdlen(255), 256);
         assert_eq!(txt_rdlen(256), 258);
         assert_eq!(txt_rdlen(510), 512);
-    }
-
-    #[test]
-    fn subject_text_matches_core() {
-        let rel: Vec<&[u8]> = vec![b"WWW", b"Sp\xffam", b"Example"];
-        for subject in [
-            Subject::V4(Ipv4Addr::new(127, 0, 0, 2)),
-            Subject::V6("2001:db8::1".parse().unwrap()),
-            Subject::V6("::ffff:1.2.3.4".parse().unwrap()),
-            Subject::Domain(2),
-            Subject::Domain(3),
-            Subject::Domain(9),
-        ] {
-            let mut ours = String::new();
-            push_subject(&mut ours, subject, &rel);
-            let mut theirs = String::new();
-            fadelist_core::snapshot::expand_txt("$", subject, &rel, &mut theirs);
-            assert_eq!(ours, theirs);
-        }
     }
 }
