@@ -47,20 +47,15 @@ impl StoreHandle {
     /// Starts the store thread, at priority `nice` (see [`crate::sched`]).
     pub fn spawn(mut store: Store, nice: u8) -> StoreHandle {
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-        let spawned = std::thread::Builder::new()
-            .name("fadelist-store".into())
-            .spawn(move || {
-                crate::sched::lower_current_thread_priority(nice);
-                let _ = ready_tx.send(());
-                while let Ok(job) = rx.recv() {
-                    job(&mut store);
-                }
-            });
-        // Return once the thread runs at its priority, so that the server
-        // never serves with the writer still at the DNS workers' priority.
-        if spawned.is_ok() {
-            let _ = ready_rx.recv();
+        let spawned = crate::sched::spawn_background("fadelist-store", nice, move || {
+            while let Ok(job) = rx.recv() {
+                job(&mut store);
+            }
+        });
+        if let Err(e) = spawned {
+            // The receiver is dropped with the closure: every call then
+            // fails with StoreGone (503) instead of hanging.
+            error!("cannot start the store thread: {e}");
         }
         StoreHandle { tx }
     }
@@ -468,20 +463,11 @@ fn spawn_compactor(
     nice: u8,
 ) -> std::sync::mpsc::Sender<Compaction> {
     let (tx, rx) = std::sync::mpsc::channel::<Compaction>();
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
-    let spawned = std::thread::Builder::new()
-        .name("fadelist-compact".into())
-        .spawn(move || {
-            crate::sched::lower_current_thread_priority(nice);
-            let _ = ready_tx.send(());
-            while let Ok(job) = rx.recv() {
-                compact_now(&data, &publisher, job);
-            }
-        });
-    if spawned.is_ok() {
-        // As for the store thread: running at its priority on return.
-        let _ = ready_rx.recv();
-    }
+    let spawned = crate::sched::spawn_background("fadelist-compact", nice, move || {
+        while let Ok(job) = rx.recv() {
+            compact_now(&data, &publisher, job);
+        }
+    });
     if let Err(e) = spawned {
         // The receiver is dropped with the closure, so every send fails
         // and compactions run inline.
