@@ -306,6 +306,9 @@ pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// The store's read queries (`report_count`, `review_queue`, …), in scope
+/// for the tests that open the database directly.
+pub use fadelist_store::Read as StoreRead;
 /// `OpCode` re-export for tests.
 pub use hickory_proto::op::OpCode as Op;
 /// Response codes re-export for tests.

@@ -151,7 +151,7 @@ fn api_policy_branches() {
     let denied = store
         .decide(queue[0].id, false, "admin", &["iprbl.test".into()], now())
         .expect("decide");
-    assert_eq!(denied, Some(vec![]));
+    assert_eq!(denied.map(|d| d.removed), Some(vec![]));
     assert!(store.review_queue().expect("queue").is_empty());
     let log = store.audit_log(Some("89.160.20.112"), 20).expect("audit");
     assert!(log.iter().any(|e| e.action == "delist-denied"));
@@ -248,7 +248,7 @@ fn delisting_is_rate_limited_per_client() {
     let store = fadelist_store::Store::open(&srv.db).expect("store");
     assert_eq!(
         store
-            .delist_requests_for("89.160.20.112")
+            .delist_requests_for("89.160.20.112", 100)
             .expect("requests")
             .len(),
         2,

@@ -75,6 +75,52 @@ impl FromStr for ListingKey {
     }
 }
 
+/// What a report-fed listing is for; each has a stable return code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Category {
+    /// Spam: `127.0.0.2`.
+    Spam,
+    /// Phishing: `127.0.0.3`.
+    Phishing,
+    /// Malware: `127.0.0.4`.
+    Malware,
+}
+
+impl Category {
+    /// Every category, in return-code order.
+    pub const ALL: [Category; 3] = [Category::Spam, Category::Phishing, Category::Malware];
+
+    /// The name used in the API, the store and TXT answers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Spam => "spam",
+            Category::Phishing => "phishing",
+            Category::Malware => "malware",
+        }
+    }
+
+    /// The category named `s` (exactly, lower-case).
+    pub fn parse(s: &str) -> Option<Category> {
+        Category::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// The A value answered for listings of this category.
+    pub fn return_code(self) -> Ipv4Addr {
+        let last = match self {
+            Category::Spam => 2,
+            Category::Phishing => 3,
+            Category::Malware => 4,
+        };
+        Ipv4Addr::new(127, 0, 0, last)
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +141,26 @@ mod tests {
         for bad in ["", "not a domain", "1.2.3.4/24", "x", "2001:db8::/48"] {
             assert!(bad.parse::<ListingKey>().is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn categories_have_stable_codes() {
+        let codes: Vec<(&str, Ipv4Addr)> = Category::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.return_code()))
+            .collect();
+        assert_eq!(
+            codes,
+            [
+                ("spam", Ipv4Addr::new(127, 0, 0, 2)),
+                ("phishing", Ipv4Addr::new(127, 0, 0, 3)),
+                ("malware", Ipv4Addr::new(127, 0, 0, 4)),
+            ]
+        );
+        for c in Category::ALL {
+            assert_eq!(Category::parse(c.as_str()), Some(c));
+        }
+        assert_eq!(Category::parse("Spam"), None);
+        assert_eq!(Category::parse("newsletter"), None);
     }
 }

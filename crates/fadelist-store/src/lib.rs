@@ -412,7 +412,8 @@ mod tests {
         version_4_database(&path);
         let s = Store::open(&path).unwrap();
         let events = s.listing_events("iprbl.test", "192.0.2.1", 100).unwrap();
-        let got: Vec<(i64, EventKind, &str, Option<i64>, Option<i64>)> = events
+        type Row<'a> = (i64, EventKind, &'a str, Option<i64>, Option<i64>);
+        let got: Vec<Row<'_>> = events
             .iter()
             .map(|e| (e.at, e.kind, e.actor.as_str(), e.report_id, e.request_id))
             .collect();
@@ -436,7 +437,8 @@ mod tests {
             ]
         );
         let ev = s.evidence("iprbl.test", "192.0.2.1", 10).unwrap();
-        let cols: Vec<(i64, i64, Option<&str>, Option<u32>, bool)> = ev
+        type Cols<'a> = (i64, i64, Option<&'a str>, Option<u32>, bool);
+        let cols: Vec<Cols<'_>> = ev
             .iter()
             .map(|e| {
                 (

@@ -398,7 +398,10 @@ impl Default for ServerConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ZoneConfig {
-    /// Zone name, e.g. `iprbl.example.net`.
+    /// Zone name, e.g. `iprbl.example.net`: lower-case without a trailing
+    /// dot once read (whatever was written), so the rest of the server
+    /// compares names as they are.
+    #[serde(deserialize_with = "zone_name")]
     pub name: String,
     /// SOA; when absent, the first `$SOA` of the zone's data files, else
     /// defaults derived from the zone name.
@@ -479,6 +482,13 @@ pub fn parse_dataset_type(s: &str) -> anyhow::Result<DatasetType> {
         let all: Vec<&str> = DatasetType::ALL.iter().map(|t| t.name()).collect();
         format!("unknown dataset type {s:?} (supported: {})", all.join(", "))
     })
+}
+
+/// Zone names are compared case-insensitively and without the root dot:
+/// keep one spelling (validity is checked by [`Config::validate`]).
+fn zone_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let s = String::deserialize(d)?;
+    Ok(fadelist_core::snapshot::normalize_name(&s).unwrap_or(s))
 }
 
 fn dataset_type<'de, D: Deserializer<'de>>(d: D) -> Result<DatasetType, D::Error> {
@@ -605,12 +615,9 @@ impl Config {
                 kind: spec.kind,
                 files: spec.files.clone(),
             };
-            let name = spec.zone.trim_end_matches('.').to_ascii_lowercase();
-            match self
-                .zones
-                .iter_mut()
-                .find(|z| z.name.trim_end_matches('.').eq_ignore_ascii_case(&name))
-            {
+            let name =
+                fadelist_core::snapshot::normalize_name(&spec.zone).unwrap_or(spec.zone.clone());
+            match self.zones.iter_mut().find(|z| z.name == name) {
                 Some(z) => z.datasets.push(dataset),
                 None => self.zones.push(ZoneConfig {
                     name,

@@ -10,21 +10,22 @@
 //! field humans never see, a bounded body, and escaping of everything the
 //! user typed wherever it is shown.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use askama::Template;
 use axum::Json;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use fadelist_core::keys::ListingKey;
 use fadelist_store::{DelistOutcome, DelistResult};
 use hmac::{Hmac, KeyInit, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::pipeline::{App, FeedChanges};
+use crate::app::App;
+use crate::error::{HttpError, render};
 
 /// Longest accepted explanation, characters.
 pub const MAX_EXPLANATION: usize = 2000;
@@ -67,15 +68,7 @@ pub fn check_token(
 ) -> Result<(), TokenProblem> {
     let (at, mac) = token.split_once('.').ok_or(TokenProblem::Invalid)?;
     let at: i64 = at.parse().map_err(|_| TokenProblem::Invalid)?;
-    let want = sign(secret, at);
-    // Constant-time comparison: the MAC must not leak byte by byte.
-    let same = want.len() == mac.len()
-        && want
-            .bytes()
-            .zip(mac.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if !same {
+    if !crate::error::same_secret(sign(secret, at).as_bytes(), mac.as_bytes()) {
         return Err(TokenProblem::Invalid);
     }
     if now - at < min_fill {
@@ -85,19 +78,6 @@ pub fn check_token(
         return Err(TokenProblem::Expired);
     }
     Ok(())
-}
-
-/// The key a delisting request is about: the listing key of an IP or
-/// domain (registered domain for host names).
-pub fn parse_key(q: &str) -> Result<ListingKey, String> {
-    let q = q.trim();
-    if let Ok(ip) = q.parse::<IpAddr>() {
-        return Ok(ListingKey::for_ip(ip));
-    }
-    let host = q.trim_end_matches('.').to_ascii_lowercase();
-    fadelist_ingest::uris::registered_domain(&host)
-        .map(ListingKey::Domain)
-        .map_err(|why| format!("{q:?} is neither an IP address nor a domain name ({why})."))
 }
 
 fn valid_email(e: &str) -> bool {
@@ -117,7 +97,7 @@ struct Request {
 }
 
 fn validate(key: &str, email: &str, explanation: &str) -> Result<Request, String> {
-    let key = parse_key(key)?;
+    let key = crate::input::parse_key(key).map_err(|e| e.0)?.key;
     if !valid_email(email) {
         return Err("Enter a contact e-mail address we can reach you at.".into());
     }
@@ -140,57 +120,6 @@ fn validate(key: &str, email: &str, explanation: &str) -> Result<Request, String
     })
 }
 
-/// Runs a validated request: records it, removes the key if allowed, and
-/// publishes the change to DNS before returning.
-async fn execute(app: &Arc<App>, req: Request, client: IpAddr) -> Result<DelistResult, String> {
-    let zones = app.feed_zone_names();
-    let now = crate::clock::unix_now() as i64;
-    let limit = app.config.web.self_service_limit;
-    let window = i64::try_from(app.config.web.self_service_window.as_secs()).unwrap_or(i64::MAX);
-    let key_text = req.key.to_string();
-    let key = req.key.clone();
-    let result = app
-        .store_then_publish(move |s| {
-            let r = s.request_delisting(
-                &key_text,
-                &zones,
-                &client.to_string(),
-                &req.email,
-                &req.explanation,
-                now,
-                limit,
-                window,
-            );
-            // The removal reaches DNS from the store thread, in commit order.
-            let changes = match &r {
-                Ok(res) if res.outcome == DelistOutcome::Removed => {
-                    FeedChanges::removed(&res.zones, &key)
-                }
-                _ => FeedChanges::default(),
-            };
-            (r, changes)
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| {
-            tracing::error!("delisting failed: {e}");
-            "The database is unavailable; please retry later.".to_string()
-        })?;
-    Ok(result)
-}
-
-fn too_many(wait: u64) -> Response {
-    let mut r = (
-        StatusCode::TOO_MANY_REQUESTS,
-        Json(serde_json::json!({"error": "rate_limited", "message": "Too many delisting requests from your address; retry later."})),
-    )
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
-    }
-    r
-}
-
 /// JSON body of `POST /api/v1/delistings`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -203,54 +132,47 @@ pub struct DelistJson {
     pub explanation: String,
 }
 
+fn too_many(wait: u64) -> HttpError {
+    HttpError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        "Too many delisting requests from your address; retry later.",
+    )
+    .retry_after(wait)
+}
+
 /// `POST /api/v1/delistings`.
 pub async fn api_delist(
     State(app): State<Arc<App>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<DelistJson>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    if let Err(wait) = app.delist_rate.check(peer.ip(), crate::clock::monotonic()) {
-        return too_many(wait);
-    }
-    let bad = |code: &str, message: String| {
-        (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(serde_json::json!({"error": code, "message": message})),
-        )
-            .into_response()
+) -> Result<Response, HttpError> {
+    app.limits
+        .delist
+        .check(peer.ip(), crate::clock::monotonic())
+        .map_err(too_many)?;
+    let Json(b) = body.map_err(|e| HttpError::invalid("bad_body", e.body_text()))?;
+    let req =
+        validate(&b.key, &b.email, &b.explanation).map_err(|m| HttpError::invalid("invalid", m))?;
+    let r = app
+        .listings
+        .request_delisting(&req.key, peer.ip(), req.email, req.explanation)
+        .await?;
+    let status = if r.outcome == DelistOutcome::Queued {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
     };
-    let Json(b) = match body {
-        Ok(b) => b,
-        Err(e) => return bad("bad_body", e.body_text()),
-    };
-    let req = match validate(&b.key, &b.email, &b.explanation) {
-        Ok(r) => r,
-        Err(m) => return bad("invalid", m),
-    };
-    match execute(&app, req, peer.ip()).await {
-        Ok(r) => {
-            let status = if r.outcome == DelistOutcome::Queued {
-                StatusCode::ACCEPTED
-            } else {
-                StatusCode::OK
-            };
-            (
-                status,
-                Json(serde_json::json!({
-                    "request_id": r.id,
-                    "outcome": r.outcome,
-                    "zones": r.zones,
-                    "message": outcome_message(&r),
-                })),
-            )
-                .into_response()
-        }
-        Err(m) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(serde_json::json!({"error": "store_unavailable", "message": m})),
-        )
-            .into_response(),
-    }
+    Ok((
+        status,
+        Json(serde_json::json!({
+            "request_id": r.id,
+            "outcome": r.outcome,
+            "zones": r.zones,
+            "message": outcome_message(&r),
+        })),
+    )
+        .into_response())
 }
 
 fn outcome_message(r: &DelistResult) -> String {
@@ -299,16 +221,6 @@ pub struct FormParams {
     pub q: Option<String>,
 }
 
-fn render(t: impl Template, status: StatusCode) -> Response {
-    match t.render() {
-        Ok(h) => (status, Html(h)).into_response(),
-        Err(e) => {
-            tracing::error!("template: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
-        }
-    }
-}
-
 fn form(
     app: &App,
     key: &str,
@@ -319,7 +231,7 @@ fn form(
 ) -> Response {
     let token = form_token(&app.form_secret, crate::clock::unix_now() as i64);
     render(
-        DelistForm {
+        &DelistForm {
             key,
             email,
             explanation,
@@ -369,7 +281,11 @@ pub async fn page_submit(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<axum::Form<FormFields>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    if let Err(wait) = app.delist_rate.check(peer.ip(), crate::clock::monotonic()) {
+    if let Err(wait) = app
+        .limits
+        .delist
+        .check(peer.ip(), crate::clock::monotonic())
+    {
         let mut r = form(
             &app,
             "",
@@ -449,9 +365,13 @@ pub async fn page_submit(
         Err(m) => return again(&m, StatusCode::UNPROCESSABLE_ENTITY),
     };
     let key = req.key.to_string();
-    match execute(&app, req, peer.ip()).await {
+    match app
+        .listings
+        .request_delisting(&req.key, peer.ip(), req.email, req.explanation)
+        .await
+    {
         Ok(r) => render(
-            DelistDone {
+            &DelistDone {
                 key,
                 outcome: match r.outcome {
                     DelistOutcome::Removed => "Removed",
@@ -462,7 +382,7 @@ pub async fn page_submit(
             },
             StatusCode::OK,
         ),
-        Err(m) => again(&m, StatusCode::SERVICE_UNAVAILABLE),
+        Err(e) => HttpError::from(e).page().into_response(),
     }
 }
 

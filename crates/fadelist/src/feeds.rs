@@ -15,21 +15,9 @@ use fadelist_core::data::{
 };
 use fadelist_core::dataset::Dataset;
 use fadelist_core::dataset::layer::Layer;
-use fadelist_core::keys::ListingKey;
+use fadelist_core::keys::{Category, ListingKey};
 
 use crate::config::Feed;
-
-/// Listing categories and their return codes.
-pub const CATEGORIES: [(&str, u8); 3] = [("spam", 2), ("phishing", 3), ("malware", 4)];
-
-/// The A value of a category (unknown categories answer as spam).
-pub fn return_code(category: &str) -> Ipv4Addr {
-    let last = CATEGORIES
-        .iter()
-        .find(|(c, _)| *c == category)
-        .map_or(2, |(_, n)| *n);
-    Ipv4Addr::new(127, 0, 0, last)
-}
 
 /// One feed zone's listed keys.
 ///
@@ -43,7 +31,7 @@ pub struct FeedZone {
     /// What the zone lists.
     pub feed: Option<Feed>,
     /// Listed keys and their categories.
-    pub listed: BTreeMap<ListingKey, String>,
+    pub listed: BTreeMap<ListingKey, Category>,
     /// Manual listings: return code and reason.
     pub manual: BTreeMap<ListingKey, (Ipv4Addr, String)>,
     base: Arc<Dataset>,
@@ -121,12 +109,12 @@ impl Feeds {
     }
 
     /// Sets a key's listing state; returns whether anything changed.
-    pub fn set(&mut self, zone: &str, key: ListingKey, category: Option<&str>) -> bool {
+    pub fn set(&mut self, zone: &str, key: ListingKey, category: Option<Category>) -> bool {
         let Some(z) = self.zones.get_mut(zone) else {
             return false;
         };
         let changed = match category {
-            Some(c) => z.listed.insert(key.clone(), c.to_string()).as_deref() != Some(c),
+            Some(c) => z.listed.insert(key.clone(), c) != Some(c),
             None => z.listed.remove(&key).is_some(),
         };
         if changed {
@@ -260,7 +248,7 @@ fn build_data(
     };
     let mut d = DatasetData::default();
     let mut ids = HashMap::new();
-    for (cat, _) in CATEGORIES {
+    for cat in Category::ALL {
         let text = match z.feed {
             Some(Feed::BulkIp) => {
                 format!("$ is listed in {zone} {what} ({cat}); see {base}/lookup?q=$")
@@ -269,7 +257,7 @@ fn build_data(
         };
         ids.insert(cat, d.answers.len() as u32);
         d.answers
-            .push(AnswerSpec::new(return_code(cat), Some(text)));
+            .push(AnswerSpec::new(cat.return_code(), Some(text)));
     }
     let mut manual_ids: HashMap<(Ipv4Addr, &str), u32> = HashMap::new();
     let wanted = |k: &ListingKey| only.is_none_or(|o| o.contains_key(k));
@@ -296,7 +284,7 @@ fn build_data(
         .listed
         .iter()
         .filter(|(k, _)| wanted(k))
-        .map(|(key, cat)| (key, ids.get(cat.as_str()).copied().unwrap_or(0)));
+        .map(|(key, cat)| (key, ids.get(cat).copied().unwrap_or(0)));
     // A key listed both ways answers with both records (the dataset
     // builder merges duplicate keys).
     // Removed keys: tombstones over the base.
@@ -424,7 +412,7 @@ mod tests {
             probes.push(k.clone());
             match rng.below(4) {
                 0 => {
-                    let cats = ["spam", "phishing", "malware"];
+                    let cats = Category::ALL;
                     let c = cats[rng.below(3)];
                     feeds.set(&zone, k, Some(c));
                 }

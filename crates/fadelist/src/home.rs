@@ -6,10 +6,11 @@ use std::sync::Arc;
 use askama::Template;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
+use crate::app::App;
 use crate::config::Feed;
-use crate::pipeline::App;
+use crate::error::render;
 
 struct ZoneRow {
     name: String,
@@ -71,7 +72,7 @@ pub async fn page_home(State(app): State<Arc<App>>) -> Response {
                 None => ("entries from the operator's data files", false),
             };
             ZoneRow {
-                name: z.name.trim_end_matches('.').to_ascii_lowercase(),
+                name: z.name.clone(),
                 what: what.to_string(),
                 codes: if codes {
                     "127.0.0.2 spam, 127.0.0.3 phishing, 127.0.0.4 malware".into()
@@ -102,13 +103,7 @@ pub async fn page_home(State(app): State<Arc<App>>) -> Response {
         self_service: app.config.web.self_service_limit,
         window: human(app.config.web.self_service_window),
     };
-    match page.render() {
-        Ok(h) => Html(h).into_response(),
-        Err(e) => {
-            tracing::error!("home page: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
-        }
-    }
+    render(&page, StatusCode::OK)
 }
 
 /// The site icon: a tiny inline SVG (no external assets).

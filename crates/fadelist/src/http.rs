@@ -13,7 +13,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Serialize;
 
-use crate::pipeline::App;
+use crate::app::App;
 
 /// One zone in `/api/v1/zones`.
 #[derive(Debug, Serialize)]
@@ -64,7 +64,7 @@ pub fn router(app: Arc<App>) -> Router {
 }
 
 async fn zones(State(app): State<Arc<App>>) -> Json<Vec<ZoneStatus>> {
-    let snapshot = app.publisher.snapshot();
+    let snapshot = app.listings.publisher().snapshot();
     Json(
         snapshot
             .zones

@@ -7,16 +7,21 @@
 #![warn(missing_docs)]
 
 pub mod admin;
+pub mod app;
+pub mod chart;
 pub mod clock;
 pub mod config;
 pub mod delist;
+pub mod error;
 pub mod export;
 pub mod feeds;
 pub mod home;
 pub mod http;
+pub mod input;
+pub mod listings;
 pub mod lookup;
 pub mod mem;
-pub mod pipeline;
+pub mod read;
 pub mod reports;
 pub mod sched;
 pub mod zones;
@@ -131,12 +136,12 @@ pub async fn run(
         config.ingest.public_base_url = Some(format!("http://{}", listeners.http_addr()?));
     }
     let store = open_store(&config)?;
-    let app = Arc::new(pipeline::App::new(config, zones, store)?);
+    let app = Arc::new(app::App::new(config, zones, store)?);
     // Loading freed far more than it kept.
     mem::release_free_memory();
 
     let reloader = tokio::spawn(reload_loop(app.clone(), shutdown.clone()));
-    let decay = tokio::spawn(pipeline::decay_loop(app.clone(), shutdown.clone()));
+    let decay = tokio::spawn(decay_loop(app.clone(), shutdown.clone()));
 
     let http_listener = tokio::net::TcpListener::from_std(listeners.http)?;
     let router = http::router(app.clone());
@@ -169,7 +174,7 @@ pub async fn run(
 
     let dns = fadelist_dns::server::serve(
         listeners.dns,
-        app.publisher.clone(),
+        app.listings.publisher().clone(),
         app.config.server.tcp_idle_timeout,
         shutdown.clone(),
     );
@@ -195,7 +200,7 @@ pub async fn run(
 /// Checks the data files every `reload_interval` and publishes a new
 /// snapshot when a dataset changed. Parsing runs on the blocking pool,
 /// never on the threads that answer queries.
-async fn reload_loop(app: Arc<pipeline::App>, shutdown: CancellationToken) {
+async fn reload_loop(app: Arc<app::App>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(app.config.server.reload_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -206,9 +211,25 @@ async fn reload_loop(app: Arc<pipeline::App>, shutdown: CancellationToken) {
         }
         let app = app.clone();
         if let Err(e) =
-            tokio::task::spawn_blocking(move || app.reload_files(clock::unix_now())).await
+            tokio::task::spawn_blocking(move || app.listings.reload_files(clock::unix_now())).await
         {
             error!("reload pass failed: {e}");
+        }
+    }
+}
+
+/// The decay tick every `decay_interval` until `shutdown`: the listings
+/// service delists decayed keys and ends expired manual listings.
+async fn decay_loop(app: Arc<app::App>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(app.config.ingest.decay_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        if let Err(e) = app.listings.decay(clock::unix_now()).await {
+            error!("decay pass: {e}");
         }
     }
 }

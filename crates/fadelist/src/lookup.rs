@@ -3,10 +3,12 @@
 //! `GET /api/v1/lookup/{key}` answers JSON; `GET /lookup?q=` renders the
 //! same [`LookupResult`] as an HTML page. The DNS status comes from the
 //! published snapshot (exactly what resolvers get), the history from the
-//! store. Reporter identities are never shown, and e-mail addresses in
-//! subjects are redacted (they are often the trap or recipient address).
+//! store's read side: typed listing events and evidence columns, in one
+//! read transaction per lookup, every query bounded by a row limit (a key
+//! with a million reports answers as fast as one with ten). Reporter
+//! identities are never shown, and e-mail addresses in subjects are
+//! redacted (they are often the trap or recipient address).
 
-use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -14,42 +16,35 @@ use askama::Template;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use fadelist_core::keys::ListingKey;
-use fadelist_core::policy::{KeyState, Policy};
+use axum::response::{IntoResponse, Response};
+use fadelist_core::policy::Policy;
 use fadelist_core::qname;
-use fadelist_core::snapshot::{Resolution, expand_txt};
+use fadelist_core::snapshot::{Resolution, Snapshot, expand_txt};
+use fadelist_store::{EventKind, Read as _, Snapshot as StoreView};
 use serde::{Deserialize, Serialize};
 
+use crate::app::App;
+use crate::chart::{Chart, HISTORY_HOURS, chart, history, utc, window_start};
 use crate::config::Feed;
-use crate::pipeline::App;
-
-/// Hours of score history drawn on the lookup page.
-const HISTORY_HOURS: i64 = 72;
-
-/// Samples of the score drawn between the start of the chart and now.
-const SAMPLES: i64 = 72;
-
-/// The time spans a chart can cover, seconds: the shortest that shows all
-/// recent activity with room to spare (a listing and removal minutes apart
-/// are invisible on three days).
-const SPANS: [i64; 12] = [
-    60,
-    180,
-    360,
-    900,
-    1800,
-    3600,
-    3 * 3600,
-    6 * 3600,
-    12 * 3600,
-    24 * 3600,
-    48 * 3600,
-    HISTORY_HOURS * 3600,
-];
+use crate::error::{HttpError, render};
+use crate::input::{Asked, UserKey, parse_key};
 
 /// Reports shown per table (latest, and earlier than a removal).
 const EVIDENCE_SHOWN: usize = 5;
+
+/// Listing events read per key and zone (the newest).
+const EVENTS_READ: usize = 500;
+
+/// Reports replayed for the chart at most (the newest in its window;
+/// older ones have decayed to nothing that shows).
+const REPLAY_LIMIT: usize = 5_000;
+
+/// Half-lives before the chart's window from which reports are replayed:
+/// a report older than that has decayed to 1/256 of its weight.
+const REPLAY_HALF_LIVES: f64 = 8.0;
+
+/// `reports_counting` is counted up to this.
+const COUNT_CAP: usize = 10_000;
 
 /// One zone's view of the key.
 #[derive(Debug, Clone, Serialize)]
@@ -117,6 +112,8 @@ pub struct ListingChange {
 pub enum ChangeKind {
     /// Listed by reports.
     Listed,
+    /// Listed by reports again within the repeat window.
+    Relisted,
     /// Removed by the self-service delisting form or API.
     RemovedSelfService,
     /// Removed after a person approved a delisting request.
@@ -142,6 +139,7 @@ impl ChangeKind {
     pub fn phrase(self) -> &'static str {
         match self {
             ChangeKind::Listed => "listed",
+            ChangeKind::Relisted => "listed again (a repeat offender)",
             ChangeKind::RemovedSelfService => "removed by self-service delisting",
             ChangeKind::RemovedReview => "removed after review of a delisting request",
             ChangeKind::RemovedOperator => "removed by the operator",
@@ -149,21 +147,22 @@ impl ChangeKind {
         }
     }
 
-    /// Reads an audit log entry of the key (the store writes these).
-    fn from_audit(action: &str, reason: &str) -> Option<ChangeKind> {
-        match action {
-            "listed" => Some(ChangeKind::Listed),
-            "delisted" if reason.starts_with("self-service removal") => {
-                Some(ChangeKind::RemovedSelfService)
-            }
-            "delisted" if reason.starts_with("request #") && reason.contains(" approved by ") => {
-                Some(ChangeKind::RemovedReview)
-            }
-            "delisted" if reason.starts_with("removed by ") => Some(ChangeKind::RemovedOperator),
-            "delisted" if reason.starts_with("score decayed") => Some(ChangeKind::Expired),
-            // Manual listings expiring, and anything else, leave the
-            // report-fed listing alone.
-            _ => None,
+    /// True for the start of a listing.
+    pub fn is_listing(self) -> bool {
+        matches!(self, ChangeKind::Listed | ChangeKind::Relisted)
+    }
+
+    /// What a stored listing event means for the report-fed listing
+    /// (manual listings have their own lines and are not drawn).
+    pub fn of(kind: EventKind) -> Option<ChangeKind> {
+        match kind {
+            EventKind::Listed => Some(ChangeKind::Listed),
+            EventKind::Relisted => Some(ChangeKind::Relisted),
+            EventKind::DelistedDecay => Some(ChangeKind::Expired),
+            EventKind::DelistedSelfService => Some(ChangeKind::RemovedSelfService),
+            EventKind::DelistedReview => Some(ChangeKind::RemovedReview),
+            EventKind::DelistedOperator => Some(ChangeKind::RemovedOperator),
+            EventKind::ManualListed | EventKind::ManualExpired => None,
         }
     }
 }
@@ -215,382 +214,251 @@ pub fn redact(text: &str) -> String {
 }
 
 /// The query name for `key` in `zone` (what a resolver asks).
-fn query_name(query: &Parsed, zone: &str) -> String {
-    match query {
-        Parsed::Ip(IpAddr::V4(v4)) => format!("{}.{zone}", qname::v4_query_name(*v4)),
-        Parsed::Ip(IpAddr::V6(v6)) => format!("{}.{zone}", qname::v6_query_name(*v6)),
-        Parsed::Domain { host, .. } => format!("{host}.{zone}"),
+fn query_name(asked: &Asked, zone: &str) -> String {
+    match asked {
+        Asked::Ip(IpAddr::V4(v4)) => format!("{}.{zone}", qname::v4_query_name(*v4)),
+        Asked::Ip(IpAddr::V6(v6)) => format!("{}.{zone}", qname::v6_query_name(*v6)),
+        Asked::Host(host) => format!("{host}.{zone}"),
     }
-}
-
-enum Parsed {
-    Ip(IpAddr),
-    Domain { host: String, registered: String },
-}
-
-fn parse_query(q: &str) -> Result<Parsed, String> {
-    let q = q.trim();
-    if q.is_empty() {
-        return Err("Enter an IPv4 address, an IPv6 address or a domain name.".into());
-    }
-    if let Ok(ip) = q.trim_matches(|c| c == '[' || c == ']').parse::<IpAddr>() {
-        return Ok(Parsed::Ip(ip));
-    }
-    let host = q.trim_end_matches('.').to_ascii_lowercase();
-    let host = host
-        .strip_prefix("http://")
-        .or_else(|| host.strip_prefix("https://"))
-        .map(|h| {
-            h.split(['/', '?', '#', ':'])
-                .next()
-                .unwrap_or(h)
-                .to_string()
-        })
-        .unwrap_or(host.clone());
-    match fadelist_ingest::uris::registered_domain(&host) {
-        Ok(registered) => Ok(Parsed::Domain { host, registered }),
-        Err(why) => Err(format!(
-            "{q:?} is neither an IP address nor a domain name ({why}); try e.g. 192.0.2.1, 2001:db8::1 or example.com"
-        )),
-    }
-}
-
-/// Replays the reports against a key to draw its score over time.
-///
-/// `events` are the key's reports (time, reporter, weight), oldest first;
-/// `resets` the times of removals, which discard every contribution made
-/// until then (a report in the same second as a removal counts as before
-/// it). Returns [`SAMPLES`] + 1 samples from `start` to `now` and, for
-/// every report and removal in that time, the score just before and just
-/// after it, so the line steps up and drops where they happened.
-fn history(
-    policy: &Policy,
-    events: &[(i64, i64, f64)],
-    resets: &[i64],
-    start: i64,
-    now: i64,
-) -> Vec<(i64, f64)> {
-    enum Step {
-        Report(i64, f64),
-        Reset,
-        Sample,
-    }
-    // (time, order within the same second, step): reports, then removals,
-    // then the sample.
-    let mut steps: Vec<(i64, u8, Step)> = Vec::new();
-    steps.extend(events.iter().map(|&(at, r, w)| (at, 0, Step::Report(r, w))));
-    steps.extend(resets.iter().map(|&at| (at, 1, Step::Reset)));
-    let span = (now - start).max(0);
-    steps.extend((0..=SAMPLES).map(|i| (start + span * i / SAMPLES, 2, Step::Sample)));
-    // Stable: reports keep their order within one second.
-    steps.sort_by_key(|(at, order, _)| (*at, *order));
-    let round = |v: f64| (v * 1000.0).round() / 1000.0;
-    let mut state = KeyState::default();
-    let mut out: Vec<(i64, f64)> = Vec::new();
-    let push = |out: &mut Vec<(i64, f64)>, t: i64, v: f64| {
-        let p = (t, round(v));
-        if out.last() != Some(&p) {
-            out.push(p);
-        }
-    };
-    let mut steps = steps.into_iter().peekable();
-    while let Some((at, _, step)) = steps.next() {
-        if at > now {
-            break;
-        }
-        let shown = at >= start;
-        if shown {
-            push(&mut out, at, policy.score(&state, at));
-        }
-        // Everything in the same second is one step of the line.
-        let mut step = Some(step);
-        while let Some(s) = step.take() {
-            match s {
-                Step::Report(reporter, weight) => {
-                    policy.add_report(&mut state, reporter, weight, at);
-                }
-                Step::Reset => {
-                    // The peak before a removal shows even when the reports
-                    // came in the same second.
-                    if shown {
-                        push(&mut out, at, policy.score(&state, at));
-                    }
-                    state.contributions.clear();
-                }
-                Step::Sample => {}
-            }
-            step = steps.next_if(|n| n.0 == at).map(|n| n.2);
-        }
-        if shown {
-            push(&mut out, at, policy.score(&state, at));
-        }
-    }
-    out
-}
-
-/// Where the chart starts: `start` (72 hours ago) when the score was
-/// already above zero then, else the shortest of [`SPANS`] that holds the
-/// first score or listing change after `start` one and a half times over.
-fn window_start(full: &[(i64, f64)], changes: &[ListingChange], start: i64, now: i64) -> i64 {
-    if full.first().is_some_and(|p| p.1 > 0.0) {
-        return start;
-    }
-    let first_score = full.iter().find(|p| p.1 > 0.0).map(|p| p.0);
-    let first_change = changes.iter().map(|c| c.at).find(|&t| t >= start);
-    let Some(first) = first_score.into_iter().chain(first_change).min() else {
-        return start;
-    };
-    let wanted = (now - first).max(0) * 3 / 2;
-    let span = SPANS
-        .iter()
-        .copied()
-        .find(|&s| s >= wanted)
-        .unwrap_or(now - start);
-    (now - span).max(start)
-}
-
-/// "5 min", "3 h", "40 s": a time span as axis labels say it.
-fn short_span(secs: i64) -> String {
-    if secs >= 3600 && secs % 3600 == 0 {
-        format!("{} h", secs / 3600)
-    } else if secs >= 60 && secs % 60 == 0 {
-        format!("{} min", secs / 60)
-    } else {
-        format!("{secs} s")
-    }
-}
-
-/// "72 hours", "3 minutes", "minute": a time span for "over the last …".
-fn long_span(secs: i64) -> String {
-    let (n, unit) = if secs >= 3600 && secs % 3600 == 0 {
-        (secs / 3600, "hour")
-    } else if secs >= 60 && secs % 60 == 0 {
-        (secs / 60, "minute")
-    } else {
-        (secs, "second")
-    };
-    if n == 1 {
-        unit.to_string()
-    } else {
-        format!("{n} {unit}s")
-    }
-}
-
-/// The key's listings and removals from its audit entries, oldest first.
-fn listing_changes(audit: &[fadelist_store::AuditEntry]) -> Vec<ListingChange> {
-    // The store answers newest first: reversed, same-second entries keep
-    // the order they were written in through the stable sort.
-    let mut v: Vec<ListingChange> = audit
-        .iter()
-        .rev()
-        .filter_map(|e| {
-            ChangeKind::from_audit(&e.action, &e.reason)
-                .map(|change| ListingChange { at: e.at, change })
-        })
-        .collect();
-    v.sort_by_key(|c| c.at);
-    v
 }
 
 /// Looks `q` up in every zone.
-pub async fn lookup(app: &Arc<App>, q: &str) -> Result<LookupResult, String> {
-    let parsed = parse_query(q)?;
-    let (key, kind) = match &parsed {
-        Parsed::Ip(ip) => {
-            let k = ListingKey::for_ip(*ip);
-            (
-                k.clone(),
-                if matches!(k, ListingKey::V4(_)) {
-                    "ipv4"
-                } else {
-                    "ipv6"
-                },
-            )
-        }
-        Parsed::Domain { registered, .. } => (ListingKey::Domain(registered.clone()), "domain"),
-    };
-    let store_never: Vec<(String, String)> = app
-        .store
-        .call(|s| s.never_list())
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .map(|(e, r, _)| (e, r))
-        .collect();
-    let never_listed = match &parsed {
-        Parsed::Ip(ip) => app.ip_never(*ip, &store_never),
-        Parsed::Domain { registered, .. } => {
-            if fadelist_ingest::uris::BUILTIN_NEVER_LIST.contains(&registered.as_str()) {
-                Some("a big mailbox or web provider: never listed".into())
-            } else {
-                app.domain_never(registered, &store_never)
-            }
-        }
-    };
-    let snapshot = app.publisher.snapshot();
+pub async fn lookup(app: &Arc<App>, q: &str) -> Result<LookupResult, HttpError> {
+    let user =
+        parse_key(q).map_err(|e| HttpError::new(StatusCode::BAD_REQUEST, "bad_query", e.0))?;
+    let snapshot = app.listings.publisher().snapshot();
     let now = crate::clock::unix_now() as i64;
-    let mut zones = Vec::new();
+    let rules = app.listings.rules();
+    // What DNS answers, zone by zone, from the published snapshot.
+    let mut zones: Vec<ZoneLookup> = Vec::new();
     for zone in &snapshot.zones {
-        let feed = app.feed_of(zone.name());
+        let feed = rules.feed_of(zone.name());
         // IP keys are not asked in domain zones and the other way round,
         // unless the zone also serves files (then anything may match).
-        let is_domain = matches!(parsed, Parsed::Domain { .. });
         if let Some(f) = feed
             && zone.datasets.len() <= 1
-            && (f == Feed::Domain) != is_domain
+            && (f == Feed::Domain) != matches!(user.asked, Asked::Host(_))
         {
             continue;
         }
-        let name = query_name(&parsed, zone.name());
-        let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
-        let mut z = ZoneLookup {
-            zone: zone.name().to_string(),
-            feed: feed.map(|f| format!("{f:?}")),
-            query_name: name.clone(),
-            listed: false,
-            return_codes: Vec::new(),
-            reasons: Vec::new(),
-            category: None,
-            first_seen: None,
-            last_seen: None,
-            listed_since: None,
-            expires_at: None,
-            reports: 0,
-            reporters: 0,
-            score: 0.0,
-            list_threshold: app.policy(zone.name()).list_threshold,
-            delist_threshold: app.policy(zone.name()).delist_threshold,
-            evidence: Vec::new(),
-            history: Vec::new(),
-            history_from: now - HISTORY_HOURS * 3600,
-            listing_history: Vec::new(),
-            reports_counting: 0,
-        };
-        if let Resolution::Listed {
-            hits, rel_labels, ..
-        } = snapshot.resolve(&labels)
-        {
-            z.listed = true;
-            for h in hits.iter() {
-                for a in h.answer.a.iter() {
-                    let a = a.to_string();
-                    if !z.return_codes.contains(&a) {
-                        z.return_codes.push(a);
-                    }
-                }
-                // The TXT records exactly as DNS answers them: `$` expanded,
-                // each text once.
-                for t in h.answer.txt.iter() {
-                    let mut text = String::new();
-                    expand_txt(t, h.subject, &labels[..rel_labels], &mut text);
-                    if !z.reasons.contains(&text) {
-                        z.reasons.push(text);
-                    }
-                }
-            }
+        zones.push(dns_view(
+            &snapshot,
+            zone.name(),
+            feed,
+            &user,
+            rules.policy(zone.name()),
+            now,
+        ));
+    }
+    // The history of the report-fed zones, in one read transaction.
+    let (key, rules_c, asked_ip) = (
+        user.key.to_string(),
+        rules.clone(),
+        match user.asked {
+            Asked::Ip(ip) => Some(ip),
+            Asked::Host(_) => None,
+        },
+    );
+    let fed: Vec<String> = zones
+        .iter()
+        .filter(|z| z.feed.is_some())
+        .map(|z| z.zone.clone())
+        .collect();
+    let user_key = user.key.clone();
+    let (never_listed, stored) = app
+        .reads
+        .read(move |r| {
+            r.consistent(|v| {
+                let never = v.never_list()?;
+                let why = rules_c.key_never(&user_key, asked_ip, &never);
+                let stored = fed
+                    .iter()
+                    .map(|z| Ok((z.clone(), stored_view(v, z, &key, rules_c.policy(z), now)?)))
+                    .collect::<fadelist_store::Result<Vec<_>>>()?;
+                Ok((why, stored))
+            })
+        })
+        .await?;
+    for (zone, s) in stored {
+        if let Some(z) = zones.iter_mut().find(|z| z.zone == zone) {
+            s.fill(z);
         }
-        if feed.is_some() {
-            let (zn, k) = (zone.name().to_string(), key.to_string());
-            let policy = app.policy(zone.name()).clone();
-            let info = app
-                .store
-                .call(move |s| -> fadelist_store::Result<_> {
-                    let audit = s.audit_query(&fadelist_store::AuditFilter {
-                        key: Some(k.clone()),
-                        zone: Some(zn.clone()),
-                        limit: 500,
-                        ..fadelist_store::AuditFilter::default()
-                    })?;
-                    Ok((
-                        s.listing(&zn, &k)?,
-                        s.key_state(&zn, &k)?,
-                        s.evidence(&zn, &k, 2 * EVIDENCE_SHOWN)?,
-                        s.report_events(&zn, &k)?,
-                        s.reporter_count(&zn, &k)?,
-                        audit,
-                    ))
-                })
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-            let (row, state, evidence, events, reporters, audit) = info;
-            if let Some(row) = row {
-                z.category = Some(row.category);
-                z.first_seen = Some(row.first_seen);
-                z.last_seen = Some(row.last_seen);
-                z.listed_since = row.listed_since;
-                z.reports = row.report_count;
-            }
-            if let Some(state) = state {
-                z.score = (policy.score(&state, now) * 1000.0).round() / 1000.0;
-                if state.listed_since.is_some() {
-                    z.expires_at = Some(policy.expires_at(&state, now));
-                }
-            }
-            z.reporters = reporters;
-            z.listing_history = listing_changes(&audit);
-            let resets: Vec<i64> = z
-                .listing_history
-                .iter()
-                .filter(|c| c.change.discards_evidence())
-                .map(|c| c.at)
-                .collect();
-            let last_reset = resets.last().copied();
-            z.reports_counting = events
-                .iter()
-                .filter(|e| last_reset.is_none_or(|r| e.0 > r))
-                .count() as i64;
-            let full = history(&policy, &events, &resets, z.history_from, now);
-            let from = window_start(&full, &z.listing_history, z.history_from, now);
-            z.history = if from == z.history_from {
-                full
-            } else {
-                history(&policy, &events, &resets, from, now)
-            };
-            z.history_from = from;
-            z.evidence = evidence
-                .into_iter()
-                .map(|e| {
-                    let outcome: serde_json::Value =
-                        serde_json::from_str(&e.outcome).unwrap_or_default();
-                    let src = &outcome["extracted"]["source"];
-                    let source = match (src["ip"].as_str(), src["received_hop"].as_u64()) {
-                        (Some(ip), Some(hop)) => format!("{ip} (Received hop {hop})"),
-                        _ => "no source IP".to_string(),
-                    };
-                    EvidenceView {
-                        at: e.received_at,
-                        subject: redact(e.subject.as_deref().unwrap_or("(no subject)")),
-                        category: e.category,
-                        source,
-                        before_removal: last_reset.is_some_and(|r| e.received_at <= r),
-                    }
-                })
-                .collect();
-        }
-        zones.push(z);
     }
     Ok(LookupResult {
         query: q.trim().to_string(),
-        key: key.to_string(),
-        kind,
+        key: user.key.to_string(),
+        kind: user.kind(),
         never_listed,
         zones,
         checked_at: now,
     })
 }
 
-/// `GET /api/v1/lookup/{key}`.
-pub async fn api_lookup(State(app): State<Arc<App>>, Path(q): Path<String>) -> Response {
-    match lookup(&app, &q).await {
-        Ok(r) => Json(r).into_response(),
-        Err(message) => (
-            StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({"error": "bad_query", "message": message})),
-        )
-            .into_response(),
+/// A zone's view of the key as DNS answers it now.
+fn dns_view(
+    snapshot: &Snapshot,
+    zone: &str,
+    feed: Option<Feed>,
+    user: &UserKey,
+    policy: &Policy,
+    now: i64,
+) -> ZoneLookup {
+    let name = query_name(&user.asked, zone);
+    let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+    let mut z = ZoneLookup {
+        zone: zone.to_string(),
+        feed: feed.map(|f| format!("{f:?}")),
+        query_name: name.clone(),
+        listed: false,
+        return_codes: Vec::new(),
+        reasons: Vec::new(),
+        category: None,
+        first_seen: None,
+        last_seen: None,
+        listed_since: None,
+        expires_at: None,
+        reports: 0,
+        reporters: 0,
+        score: 0.0,
+        list_threshold: policy.list_threshold,
+        delist_threshold: policy.delist_threshold,
+        evidence: Vec::new(),
+        history: Vec::new(),
+        history_from: now - HISTORY_HOURS * 3600,
+        listing_history: Vec::new(),
+        reports_counting: 0,
+    };
+    if let Resolution::Listed {
+        hits, rel_labels, ..
+    } = snapshot.resolve(&labels)
+    {
+        z.listed = true;
+        for h in hits.iter() {
+            for a in h.answer.a.iter() {
+                let a = a.to_string();
+                if !z.return_codes.contains(&a) {
+                    z.return_codes.push(a);
+                }
+            }
+            // The TXT records exactly as DNS answers them: `$` expanded,
+            // each text once.
+            for t in h.answer.txt.iter() {
+                let mut text = String::new();
+                expand_txt(t, h.subject, &labels[..rel_labels], &mut text);
+                if !z.reasons.contains(&text) {
+                    z.reasons.push(text);
+                }
+            }
+        }
     }
+    z
+}
+
+/// What the store knows of a key in one report-fed zone.
+struct StoredView {
+    row: Option<fadelist_store::ListingRow>,
+    score: f64,
+    expires_at: Option<i64>,
+    reporters: i64,
+    changes: Vec<ListingChange>,
+    reports_counting: i64,
+    history: Vec<(i64, f64)>,
+    history_from: i64,
+    evidence: Vec<EvidenceView>,
+}
+
+/// Reads the store's view of `key` in `zone`: every query bounded.
+fn stored_view(
+    v: &StoreView<'_>,
+    zone: &str,
+    key: &str,
+    policy: &Policy,
+    now: i64,
+) -> fadelist_store::Result<StoredView> {
+    let row = v.listing(zone, key)?;
+    let state = v.key_state(zone, key)?;
+    let changes: Vec<ListingChange> = v
+        .listing_events(zone, key, EVENTS_READ)?
+        .into_iter()
+        .filter_map(|e| ChangeKind::of(e.kind).map(|change| ListingChange { at: e.at, change }))
+        .collect();
+    let resets: Vec<i64> = changes
+        .iter()
+        .filter(|c| c.change.discards_evidence())
+        .map(|c| c.at)
+        .collect();
+    let last_reset = resets.last().copied();
+    let reports_counting = v.reports_after(zone, key, last_reset.unwrap_or(i64::MIN), COUNT_CAP)?;
+    // Reports from before the chart's window still count at its start,
+    // decayed: replay from a few half-lives earlier.
+    let window = now - HISTORY_HOURS * 3600;
+    let lookback = (policy.half_life * REPLAY_HALF_LIVES) as i64;
+    let (events, _) = v.report_events(zone, key, window.saturating_sub(lookback), REPLAY_LIMIT)?;
+    let full = history(policy, &events, &resets, window, now);
+    let from = window_start(&full, &changes, window, now);
+    let history = if from == window {
+        full
+    } else {
+        history(policy, &events, &resets, from, now)
+    };
+    let evidence = v
+        .evidence(zone, key, 2 * EVIDENCE_SHOWN)?
+        .into_iter()
+        .map(|e| EvidenceView {
+            at: e.received_at,
+            subject: redact(e.subject.as_deref().unwrap_or("(no subject)")),
+            category: e.category,
+            source: match (e.source_ip, e.source_hop) {
+                (Some(ip), Some(hop)) => format!("{ip} (Received hop {hop})"),
+                _ => "no source IP".to_string(),
+            },
+            before_removal: last_reset.is_some_and(|r| e.received_at <= r),
+        })
+        .collect();
+    Ok(StoredView {
+        score: state
+            .as_ref()
+            .map_or(0.0, |s| (policy.score(s, now) * 1000.0).round() / 1000.0),
+        expires_at: state
+            .as_ref()
+            .filter(|s| s.listed_since.is_some())
+            .map(|s| policy.expires_at(s, now)),
+        reporters: v.reporter_count(zone, key)?,
+        row,
+        changes,
+        reports_counting,
+        history,
+        history_from: from,
+        evidence,
+    })
+}
+
+impl StoredView {
+    fn fill(self, z: &mut ZoneLookup) {
+        if let Some(row) = self.row {
+            z.category = Some(row.category);
+            z.first_seen = Some(row.first_seen);
+            z.last_seen = Some(row.last_seen);
+            z.listed_since = row.listed_since;
+            z.reports = row.report_count;
+        }
+        z.score = self.score;
+        z.expires_at = self.expires_at;
+        z.reporters = self.reporters;
+        z.listing_history = self.changes;
+        z.reports_counting = self.reports_counting;
+        z.history = self.history;
+        z.history_from = self.history_from;
+        z.evidence = self.evidence;
+    }
+}
+
+/// `GET /api/v1/lookup/{key}`.
+pub async fn api_lookup(
+    State(app): State<Arc<App>>,
+    Path(q): Path<String>,
+) -> Result<Json<LookupResult>, HttpError> {
+    Ok(Json(lookup(&app, &q).await?))
 }
 
 /// Query string of `/lookup`.
@@ -598,270 +466,6 @@ pub async fn api_lookup(State(app): State<Arc<App>>, Path(q): Path<String>) -> R
 pub struct LookupParams {
     /// IP or domain.
     pub q: Option<String>,
-}
-
-/// Formats Unix seconds as UTC `YYYY-MM-DD HH:MM`.
-pub fn utc(t: i64) -> String {
-    let days = t.div_euclid(86_400);
-    let secs = t.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm, public domain).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        secs / 3600,
-        secs % 3600 / 60
-    )
-}
-
-/// Rounds to one decimal: SVG coordinates.
-fn r1(v: f64) -> f64 {
-    (v * 10.0).round() / 10.0
-}
-
-/// A label on an axis of the chart.
-pub struct Tick {
-    /// Position along the axis, in SVG units.
-    pub at: f64,
-    /// The text.
-    pub label: String,
-    /// `text-anchor`.
-    pub anchor: &'static str,
-    /// CSS class (colour).
-    pub class: &'static str,
-}
-
-/// A removal marked on the chart.
-pub struct Marker {
-    /// x of the vertical line.
-    pub x: f64,
-    /// x of the label.
-    pub label_x: f64,
-    /// `text-anchor` of the label.
-    pub anchor: &'static str,
-    /// The label.
-    pub label: &'static str,
-}
-
-/// The score chart of one zone, laid out for `chart.html` (an inline SVG:
-/// no script, no external assets). Every text in it goes through the
-/// template's escaping.
-pub struct Chart {
-    /// Prefix of the element ids (unique in the page).
-    pub id: String,
-    /// viewBox width.
-    pub w: f64,
-    /// viewBox height.
-    pub h: f64,
-    /// Plot area: left, top, right, bottom.
-    pub left: f64,
-    /// Plot area top.
-    pub top: f64,
-    /// Plot area right.
-    pub right: f64,
-    /// Plot area bottom.
-    pub bottom: f64,
-    /// The score line's points.
-    pub points: String,
-    /// y of the listing threshold.
-    pub list_y: f64,
-    /// y of the delisting threshold.
-    pub delist_y: f64,
-    /// Labels of the y axis.
-    pub y_ticks: Vec<Tick>,
-    /// Labels of the x axis.
-    pub x_ticks: Vec<Tick>,
-    /// x ranges when the key was listed.
-    pub listed: Vec<(f64, f64)>,
-    /// Removals in the window.
-    pub markers: Vec<Marker>,
-    /// Accessible name.
-    pub title: String,
-    /// Accessible description: what the chart shows, in words.
-    pub desc: String,
-    /// The time shown, e.g. `72 hours`.
-    pub span: String,
-}
-
-impl Chart {
-    /// Width of a shaded range.
-    pub fn width(&self, r: &(f64, f64)) -> f64 {
-        r1(r.1 - r.0)
-    }
-}
-
-/// The y-axis top: a round number above the highest score and the
-/// listing threshold.
-fn nice_max(v: f64) -> f64 {
-    let step = if v <= 5.0 {
-        0.5
-    } else if v <= 20.0 {
-        2.0
-    } else {
-        10.0
-    };
-    ((v / step).ceil() * step).max(step)
-}
-
-/// Lays out the chart of `z` at `now`; `n` makes the element ids unique.
-pub fn chart(z: &ZoneLookup, now: i64, n: usize) -> Chart {
-    let (w, h) = (400.0_f64, 190.0_f64);
-    let (left, top, right, bottom) = (40.0, 22.0, w - 14.0, h - 26.0);
-    let start = z.history_from.min(now);
-    let span = (now - start).max(1) as f64;
-    let peak = z
-        .history
-        .iter()
-        .copied()
-        .fold((start, 0.0_f64), |a, p| if p.1 > a.1 { p } else { a });
-    let max = nice_max(peak.1.max(z.list_threshold * 1.25));
-    let x = |t: i64| r1(left + (right - left) * ((t - start) as f64 / span).clamp(0.0, 1.0));
-    let y = |v: f64| r1(bottom - (bottom - top) * (v / max).clamp(0.0, 1.0));
-    let mut points = String::new();
-    for (t, v) in &z.history {
-        let _ = write!(points, "{},{} ", x(*t), y(*v));
-    }
-    let num = |v: f64| format!("{}", (v * 100.0).round() / 100.0);
-    // y labels: 0, the thresholds and the top, skipping any that would
-    // overlap one already placed.
-    let mut y_ticks: Vec<Tick> = Vec::new();
-    for (v, class) in [
-        (z.list_threshold, "t-list"),
-        (z.delist_threshold, "t-delist"),
-        (0.0, "t-axis"),
-        (max, "t-axis"),
-    ] {
-        let at = y(v);
-        if y_ticks.iter().all(|t| (t.at - at).abs() >= 13.0) {
-            y_ticks.push(Tick {
-                at,
-                label: num(v),
-                anchor: "end",
-                class,
-            });
-        }
-    }
-    let x_ticks = (0..=3)
-        .map(|i| {
-            let ago = (now - start) * (3 - i) / 3;
-            Tick {
-                at: x(now - ago),
-                // Only the first says "ago": short labels fit on a phone.
-                label: match (i, ago) {
-                    (_, 0) => "now".to_string(),
-                    (0, _) => format!("{} ago", short_span(ago)),
-                    _ => short_span(ago),
-                },
-                anchor: match i {
-                    0 => "start",
-                    3 => "end",
-                    _ => "middle",
-                },
-                class: "t-axis",
-            }
-        })
-        .collect();
-    // Listed periods from the listing history (open while listed now).
-    let mut listed = Vec::new();
-    let mut open: Option<i64> = None;
-    let mut markers = Vec::new();
-    let mut words = Vec::new();
-    for c in &z.listing_history {
-        match c.change {
-            ChangeKind::Listed => {
-                open.get_or_insert(c.at);
-            }
-            other => {
-                if let Some(from) = open.take()
-                    && c.at >= start
-                {
-                    listed.push((x(from), x(c.at)));
-                }
-                if c.at >= start {
-                    if other.discards_evidence() {
-                        let mx = x(c.at);
-                        let near_right = mx > right - 60.0;
-                        markers.push(Marker {
-                            x: mx,
-                            label_x: if near_right { mx - 4.0 } else { mx + 4.0 },
-                            anchor: if near_right { "end" } else { "start" },
-                            label: "removed",
-                        });
-                    }
-                    words.push(format!("{} on {}.", capitalized(other.phrase()), utc(c.at)));
-                }
-            }
-        }
-        if c.change == ChangeKind::Listed && c.at >= start {
-            words.push(format!("Listed on {}.", utc(c.at)));
-        }
-    }
-    if let Some(from) = open
-        && z.listed
-    {
-        listed.push((x(from), x(now)));
-    }
-    let mut desc = if peak.1 > 0.0 {
-        format!(
-            "Highest score {} on {}; score now {}.",
-            num(peak.1),
-            utc(peak.0),
-            num(z.score)
-        )
-    } else {
-        "No score in this time.".to_string()
-    };
-    for w in words {
-        desc.push(' ');
-        desc.push_str(&w);
-    }
-    let _ = write!(
-        desc,
-        " Listing threshold {}, delisting threshold {}.",
-        num(z.list_threshold),
-        num(z.delist_threshold)
-    );
-    Chart {
-        id: format!("chart-{n}"),
-        w,
-        h,
-        left,
-        top,
-        right,
-        bottom,
-        points: points.trim_end().to_string(),
-        list_y: y(z.list_threshold),
-        delist_y: y(z.delist_threshold),
-        y_ticks,
-        x_ticks,
-        listed,
-        markers,
-        title: format!(
-            "Score of {} in {} over the last {}",
-            z.query_name,
-            z.zone,
-            long_span(now - start)
-        ),
-        span: long_span(now - start),
-        desc,
-    }
-}
-
-/// `text` with its first letter upper-case.
-fn capitalized(text: &str) -> String {
-    let mut c = text.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().chain(c).collect(),
-        None => String::new(),
-    }
 }
 
 /// The HTML lookup page.
@@ -940,7 +544,8 @@ impl LookupPage<'_> {
     }
 }
 
-/// `GET /lookup?q=`.
+/// `GET /lookup?q=`: a query that is not a key is shown in the form
+/// (400); a store failure is the error page (503).
 pub async fn page_lookup(State(app): State<Arc<App>>, Query(p): Query<LookupParams>) -> Response {
     let q = p.q.unwrap_or_default();
     let (status, error, result) = if q.trim().is_empty() {
@@ -948,7 +553,8 @@ pub async fn page_lookup(State(app): State<Arc<App>>, Query(p): Query<LookupPara
     } else {
         match lookup(&app, &q).await {
             Ok(r) => (StatusCode::OK, None, Some(r)),
-            Err(e) => (StatusCode::BAD_REQUEST, Some(e), None),
+            Err(e) if e.code == "bad_query" => (e.status, Some(e.message), None),
+            Err(e) => return e.page().into_response(),
         }
     };
     let page = LookupPage {
@@ -959,13 +565,7 @@ pub async fn page_lookup(State(app): State<Arc<App>>, Query(p): Query<LookupPara
             .map_or_else(|| crate::clock::unix_now() as i64, |r| r.checked_at),
         result,
     };
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(e) => {
-            tracing::error!("lookup page rendering failed: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response()
-        }
-    }
+    render(&page, status)
 }
 
 #[cfg(test)]
@@ -973,173 +573,42 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redaction_and_dates() {
+    fn redaction() {
         assert_eq!(
             redact("Hi trap@example.org, buy now"),
             "Hi [address] buy now"
         );
         assert_eq!(redact("no address here"), "no address here");
-        assert_eq!(utc(0), "1970-01-01 00:00 UTC");
-        assert_eq!(utc(1_795_868_461), "2026-11-28 12:21 UTC");
     }
 
     #[test]
-    fn queries() {
-        assert!(matches!(parse_query("192.0.2.1"), Ok(Parsed::Ip(_))));
-        assert!(matches!(parse_query("[2001:db8::1]"), Ok(Parsed::Ip(_))));
-        match parse_query("https://WWW.Example.co.uk/path?x") {
-            Ok(Parsed::Domain { host, registered }) => {
-                assert_eq!(host, "www.example.co.uk");
-                assert_eq!(registered, "example.co.uk");
-            }
-            _ => panic!("domain expected"),
-        }
-        for bad in ["", "not a thing", "<script>", "co.uk"] {
-            assert!(parse_query(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn history_replays_decay() {
-        let p = Policy::default();
-        let now = 100 * 3600;
-        let h = history(
-            &p,
-            &[(now - 12 * 3600, 1, 1.0), (now - 12 * 3600, 2, 1.0)],
-            &[],
-            now - HISTORY_HOURS * 3600,
-            now,
-        );
-        let at = |hours_ago: i64| {
-            h.iter()
-                .rev()
-                .find(|(t, _)| *t == now - hours_ago * 3600)
-                .map(|p| p.1)
-        };
-        // The step at the reports: 0 just before, 2 just after.
-        let step: Vec<f64> = h
-            .iter()
-            .filter(|(t, _)| *t == now - 12 * 3600)
-            .map(|p| p.1)
-            .collect();
-        assert_eq!(step, vec![0.0, 2.0]);
-        assert_eq!(at(13), Some(0.0));
-        assert_eq!(at(12), Some(2.0));
-        assert_eq!(at(6), Some(1.0));
-        assert_eq!(at(0), Some(0.5));
-        assert_eq!(h.first().map(|p| p.0), Some(now - HISTORY_HOURS * 3600));
-        assert_eq!(h.last().map(|p| p.0), Some(now));
-        assert!(h.windows(2).all(|w| w[0].0 <= w[1].0), "in time order");
-    }
-
-    #[test]
-    fn history_drops_to_zero_at_a_removal() {
-        let p = Policy::default();
-        let now = 100 * 3600;
-        let t = now - 1800;
-        // Two reports, removed 20 s later in between two samples; a report
-        // in the same second as the removal counts as before it.
-        let events = [(t, 1, 1.0), (t, 2, 1.0), (t + 20, 3, 1.0)];
-        let start = now - HISTORY_HOURS * 3600;
-        let h = history(&p, &events, &[t + 20], start, now);
-        let around: Vec<(i64, f64)> = h.iter().copied().filter(|p| p.0 >= t).collect();
-        assert_eq!(
-            around,
-            vec![
-                (t, 0.0),
-                (t, 2.0),
-                (t + 20, 1.999),
-                (t + 20, 2.999),
-                (t + 20, 0.0),
-                (now, 0.0)
-            ],
-            "{h:?}"
-        );
-        // A report after the removal counts from zero again.
-        let h = history(
-            &p,
-            &[(t, 1, 1.0), (t, 2, 1.0), (t + 60, 1, 1.0)],
-            &[t + 20],
-            start,
-            now,
-        );
-        assert!(h.contains(&(t + 60, 1.0)), "{h:?}");
-        assert!(h.last().is_some_and(|p| p.1 > 0.0 && p.1 < 1.0), "{h:?}");
-        // Reports and their removal in one second: the peak still shows.
-        let h = history(&p, &[(t, 1, 1.0), (t, 2, 1.0)], &[t], start, now);
-        let at_t: Vec<f64> = h.iter().filter(|p| p.0 == t).map(|p| p.1).collect();
-        assert_eq!(at_t, vec![0.0, 2.0, 0.0], "{h:?}");
-    }
-
-    #[test]
-    fn the_chart_zooms_in_on_recent_activity() {
-        let now = 1_000_000;
-        let start = now - HISTORY_HOURS * 3600;
-        let flat = |from: i64| vec![(from, 0.0), (now, 0.0)];
-        // Nothing happened: three days.
-        assert_eq!(window_start(&flat(start), &[], start, now), start);
-        // A score since 10 s ago: the shortest span, one minute.
-        let h = vec![(start, 0.0), (now - 10, 0.0), (now - 10, 2.0), (now, 2.0)];
-        assert_eq!(window_start(&h, &[], start, now), now - 60);
-        // Activity 2 hours ago: 3 hours.
-        let h = vec![(start, 0.0), (now - 7200, 2.0), (now, 0.5)];
-        assert_eq!(window_start(&h, &[], start, now), now - 3 * 3600);
-        // A score left over from before the window: three days.
-        let h = vec![(start, 0.3), (now, 0.1)];
-        assert_eq!(window_start(&h, &[], start, now), start);
-        assert_eq!(short_span(3 * 3600), "3 h");
-        assert_eq!(short_span(300), "5 min");
-        assert_eq!(short_span(20), "20 s");
-        assert_eq!(long_span(HISTORY_HOURS * 3600), "72 hours");
-        assert_eq!(long_span(60), "minute");
-    }
-
-    #[test]
-    fn listing_changes_from_the_audit_log() {
-        let entry = |id: i64, at: i64, action: &str, reason: &str| fadelist_store::AuditEntry {
-            id,
-            at,
-            zone: Some("iprbl.test".into()),
-            key: Some("192.0.2.1".into()),
-            action: action.into(),
-            reason: reason.into(),
-            report_id: None,
-        };
-        // Newest first, as the store answers.
-        let audit = [
-            entry(6, 60, "delisted", "manual listing expired"),
-            entry(5, 50, "delisted", "removed by admin"),
-            entry(4, 40, "delisted", "request #3 approved by admin"),
-            entry(
-                3,
-                30,
-                "delisted",
-                "score decayed to 0.49, below the delisting threshold",
-            ),
-            entry(2, 20, "delisted", "self-service removal, request #1"),
-            entry(
-                1,
-                20,
-                "listed",
-                "score 2.00 from 2 reporters reached the threshold",
-            ),
-        ];
-        let kinds: Vec<(i64, ChangeKind)> = listing_changes(&audit)
+    fn every_event_kind_has_its_meaning_for_the_page() {
+        let meaning: Vec<(EventKind, Option<ChangeKind>)> = EventKind::ALL
             .into_iter()
-            .map(|c| (c.at, c.change))
+            .map(|k| (k, ChangeKind::of(k)))
             .collect();
         assert_eq!(
-            kinds,
+            meaning,
             vec![
-                (20, ChangeKind::Listed),
-                (20, ChangeKind::RemovedSelfService),
-                (30, ChangeKind::Expired),
-                (40, ChangeKind::RemovedReview),
-                (50, ChangeKind::RemovedOperator),
+                (EventKind::Listed, Some(ChangeKind::Listed)),
+                (EventKind::Relisted, Some(ChangeKind::Relisted)),
+                (EventKind::DelistedDecay, Some(ChangeKind::Expired)),
+                (
+                    EventKind::DelistedSelfService,
+                    Some(ChangeKind::RemovedSelfService)
+                ),
+                (EventKind::DelistedReview, Some(ChangeKind::RemovedReview)),
+                (
+                    EventKind::DelistedOperator,
+                    Some(ChangeKind::RemovedOperator)
+                ),
+                (EventKind::ManualListed, None),
+                (EventKind::ManualExpired, None),
             ]
         );
         assert!(ChangeKind::RemovedSelfService.discards_evidence());
         assert!(!ChangeKind::Expired.discards_evidence());
+        assert!(ChangeKind::Relisted.is_listing() && !ChangeKind::Expired.is_listing());
     }
 
     #[test]
@@ -1165,7 +634,18 @@ mod tests {
             evidence: Vec::new(),
             history: history(
                 &Policy::default(),
-                &[(now - 600, 1, 1.0), (now - 600, 2, 1.0)],
+                &[
+                    fadelist_store::ReportEvent {
+                        at: now - 600,
+                        reporter: 1,
+                        weight: 1.0,
+                    },
+                    fadelist_store::ReportEvent {
+                        at: now - 600,
+                        reporter: 2,
+                        weight: 1.0,
+                    },
+                ],
                 &[now - 300],
                 now - 900,
                 now,

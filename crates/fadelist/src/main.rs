@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use fadelist::config::{Config, ZoneSpec, embedded_default};
+use fadelist_store::Read as _;
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
@@ -517,12 +518,7 @@ fn neverlist_cmd(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
     let mut store = open_db(args)?;
     match cmd {
         NeverlistCmd::Add { entry, reason } => {
-            let parsed = fadelist::pipeline::parse_never(&entry)
-                .with_context(|| format!("{entry:?} is not an IP address, CIDR or domain"))?;
-            let text = match parsed {
-                fadelist::pipeline::Never::Net(n) => n.to_string(),
-                fadelist::pipeline::Never::Domain(d) => d,
-            };
+            let text = fadelist::input::parse_never(&entry)?.text();
             if store.never_list_add(&text, &reason, now())? {
                 println!("never-list: added {text}");
             } else {
@@ -530,19 +526,17 @@ fn neverlist_cmd(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
             }
         }
         NeverlistCmd::Remove { entry } => {
-            let text = match fadelist::pipeline::parse_never(&entry) {
-                Some(fadelist::pipeline::Never::Net(n)) => n.to_string(),
-                Some(fadelist::pipeline::Never::Domain(d)) => d,
-                None => entry.clone(),
-            };
+            let text = fadelist::input::parse_never(&entry)
+                .map(|e| e.text())
+                .unwrap_or_else(|_| entry.clone());
             if !store.never_list_remove(&text, now())? {
                 bail!("{entry:?} is not on the never-list");
             }
             println!("never-list: removed {text}");
         }
         NeverlistCmd::List => {
-            for (e, reason, _) in store.never_list()? {
-                println!("{e}\t{reason}");
+            for e in store.never_list()? {
+                println!("{}\t{}", e.entry, e.reason);
             }
         }
     }

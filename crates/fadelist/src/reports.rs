@@ -3,9 +3,8 @@
 //! The body is the raw message (RFC 5322) or an ARF feedback report; the
 //! answer says what was extracted, what each affected key's score is now
 //! and whether it is listed, and what was rejected and why. Errors are
-//! JSON too (`{"error": …, "message": …}`) and never leave anything half
-//! written: the store commits a report and all its effects in one
-//! transaction, or nothing.
+//! JSON too ([`HttpError`]) and never leave anything half written: the
+//! store commits a report and all its effects together, or nothing.
 
 use std::sync::Arc;
 
@@ -13,62 +12,17 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use fadelist_core::keys::ListingKey;
+use fadelist_core::keys::Category;
 use fadelist_ingest::{ExtractError, ExtractOptions, Extraction};
-use fadelist_store::{KeyOutcome, NewReport};
+use fadelist_store::Read as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::Feed;
-use crate::pipeline::{App, FeedChanges};
-
-/// An API error: status, machine-readable code, human message.
-#[derive(Debug)]
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    retry_after: Option<u64>,
-}
-
-impl ApiError {
-    /// A new error.
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            retry_after: None,
-        }
-    }
-
-    fn unavailable(e: impl std::fmt::Display) -> Self {
-        tracing::error!("store unavailable: {e}");
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "the database is unavailable; retry later",
-        )
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut r = (
-            self.status,
-            Json(json!({"error": self.code, "message": self.message})),
-        )
-            .into_response();
-        if let Some(s) = self.retry_after
-            && let Ok(v) = HeaderValue::from_str(&s.to_string())
-        {
-            r.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        r
-    }
-}
+use crate::app::App;
+use crate::error::HttpError;
+use crate::listings::{Recorded, Submission};
 
 /// Query parameters.
 #[derive(Debug, Deserialize)]
@@ -114,78 +68,71 @@ fn extraction_json(x: &Extraction) -> Value {
     })
 }
 
-/// The handler.
+/// The handler: authenticate, admit, parse; the listings service does
+/// the rest.
 pub async fn post_report(
     State(app): State<Arc<App>>,
     Query(params): Query<ReportParams>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, HttpError> {
     // First, before any store work: when reports arrive faster than the
     // store commits them (a slow disk, or DNS load taking the CPU from the
     // lower-priority writer), refuse rather than queue without bound.
-    let Ok(_slot) = app.report_slots.try_acquire() else {
-        let mut e = ApiError::new(
+    let Ok(_slot) = app.limits.report_slots.try_acquire() else {
+        return Err(HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
             format!(
                 "{} reports are being processed; retry shortly",
                 app.config.ingest.max_pending_reports
             ),
-        );
-        e.retry_after = Some(1);
-        return Err(e);
+        )
+        .retry_after(1));
     };
     let Some(token) = bearer(&headers).map(str::to_string) else {
-        return Err(ApiError::new(
+        return Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
             "send Authorization: Bearer <token>",
         ));
     };
     let reporter = app
-        .store
-        .call(move |s| s.reporter_by_token(&token))
-        .await
-        .map_err(ApiError::unavailable)?
-        .map_err(ApiError::unavailable)?;
-    let Some(reporter) = reporter else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "unknown token",
-        ));
-    };
+        .reads
+        .read(move |r| r.reporter_by_token(&token))
+        .await?
+        .ok_or_else(|| HttpError::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown token"))?;
     if reporter.suspended || reporter.removed {
-        return Err(ApiError::new(
+        return Err(HttpError::new(
             StatusCode::FORBIDDEN,
             "suspended",
             format!("reporter {} is suspended", reporter.name),
         ));
     }
-    if let Err(wait) = app.rate.check(reporter.id, crate::clock::monotonic()) {
-        let mut e = ApiError::new(
+    if let Err(wait) = app
+        .limits
+        .reports
+        .check(reporter.id, crate::clock::monotonic())
+    {
+        return Err(HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
             format!(
                 "over {} reports per minute",
                 app.config.ingest.rate_per_minute
             ),
-        );
-        e.retry_after = Some(wait);
-        return Err(e);
+        )
+        .retry_after(wait));
     }
-    let category = params.category.unwrap_or_else(|| "spam".into());
-    if !crate::feeds::CATEGORIES.iter().any(|(c, _)| *c == category) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "bad_category",
-            "category must be spam, phishing or malware",
-        ));
-    }
+    let category = match params.category.as_deref() {
+        None => Category::Spam,
+        Some(c) => Category::parse(c).ok_or_else(|| {
+            HttpError::invalid("bad_category", "category must be spam, phishing or malware")
+        })?,
+    };
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
+            HttpError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "too_large",
                 format!(
@@ -194,12 +141,11 @@ pub async fn post_report(
                 ),
             )
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+            HttpError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
         }
     })?;
     if body.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        return Err(HttpError::invalid(
             "empty",
             "the body is empty; send the raw message",
         ));
@@ -209,175 +155,49 @@ pub async fn post_report(
     let mut opts = ExtractOptions {
         max_domains: app.config.ingest.max_domains,
         max_message_bytes: app.config.ingest.max_message_bytes,
-        never_list_domains: app.never_domains.clone(),
+        never_list_domains: app.listings.rules().never_domains().to_vec(),
         ..ExtractOptions::default()
     };
-    for t in &reporter.trusted {
-        if let Ok(n) = t.parse() {
-            opts.trusted.push(n);
-        }
-    }
+    opts.trusted.extend(
+        reporter
+            .trusted
+            .iter()
+            .filter_map(|t| t.parse::<ipnet::IpNet>().ok()),
+    );
     let raw = body.clone();
     let extraction = tokio::task::spawn_blocking(move || fadelist_ingest::extract(&raw, &opts))
         .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unparseable",
-                "the message could not be parsed",
-            )
-        })?
+        .map_err(|_| HttpError::invalid("unparseable", "the message could not be parsed"))?
         .map_err(|e| match e {
             ExtractError::TooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
             }
-            other => ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "unparseable",
-                other.to_string(),
-            ),
+            other => HttpError::invalid("unparseable", other.to_string()),
         })?;
 
-    let store_never = app
-        .store
-        .call(|s| s.never_list())
-        .await
-        .map_err(ApiError::unavailable)?
-        .map_err(ApiError::unavailable)?
-        .into_iter()
-        .map(|(e, r, _)| (e, r))
-        .collect::<Vec<_>>();
-    let now = crate::clock::unix_now() as i64;
-    let mut rejected: Vec<Value> = Vec::new();
-    let mut keys = Vec::new();
-    let ip_feed = if extraction.bulk.is_bulk {
-        Feed::BulkIp
-    } else {
-        Feed::Ip
+    let submission = Submission {
+        reporter_id: reporter.id,
+        weight: reporter.weight,
+        category,
+        extracted: extraction_json(&extraction),
+        extraction,
+        raw: body,
+        received_at: crate::clock::unix_now() as i64,
     };
-    let ip_zone = app.feed_zone(ip_feed);
-    let dom_zone = app.feed_zone(Feed::Domain);
-    let url_ip_zone = app.feed_zone(Feed::Ip);
-    let too_old = ip_zone
-        .as_deref()
-        .map(|z| app.policy(z).too_old(extraction.date, now))
-        .unwrap_or(false);
-    if too_old {
-        rejected.push(json!({"key": null, "reason": "the reported mail is older than max_report_age; kept, but it counts for nothing"}));
-    } else {
-        match &extraction.source {
-            Ok(src) => match (&ip_zone, app.ip_never(src.ip, &store_never)) {
-                (_, Some(why)) => rejected.push(json!({"key": src.ip.to_string(), "reason": why})),
-                (None, None) => rejected
-                    .push(json!({"key": src.ip.to_string(), "reason": "no zone takes this feed"})),
-                (Some(z), None) => {
-                    keys.push(app.key_input(z, &ListingKey::for_ip(src.ip), &category))
-                }
-            },
-            Err(why) => {
-                rejected.push(json!({"key": null, "reason": format!("no source IP: {why}")}))
-            }
-        }
-        for ip in &extraction.ip_literals {
-            match (&url_ip_zone, app.ip_never(*ip, &store_never)) {
-                (_, Some(why)) => rejected.push(json!({"key": ip.to_string(), "reason": why})),
-                (Some(z), None) => {
-                    let k = app.key_input(z, &ListingKey::for_ip(*ip), &category);
-                    if !keys.iter().any(|x| x.zone == k.zone && x.key == k.key) {
-                        keys.push(k);
-                    }
-                }
-                (None, None) => {}
-            }
-        }
-        for d in &extraction.domains {
-            match (&dom_zone, app.domain_never(&d.domain, &store_never)) {
-                (_, Some(why)) => rejected.push(json!({"key": d.domain, "reason": why})),
-                (Some(z), None) => {
-                    keys.push(app.key_input(z, &ListingKey::Domain(d.domain.clone()), &category))
-                }
-                (None, None) => {}
-            }
-        }
-    }
-    for (d, why) in &extraction.skipped_domains {
-        rejected.push(json!({"key": d, "reason": format!("{why:?}")}));
-    }
-
-    let extracted = extraction_json(&extraction);
-    let message_id = extraction.message_id.clone();
-    let subject = extraction.subject.clone();
-    let body_hash = extraction.body_hash.clone();
-    let weight = reporter.weight;
-    let reporter_id = reporter.id;
-    let rejected_c = rejected.clone();
-    let extracted_c = extracted.clone();
-    let result = app
-        .store_then_publish(move |s| {
-            let report = NewReport {
-                reporter_id,
-                received_at: now,
-                message_id: message_id.as_deref(),
-                body_hash: &body_hash,
-                category: &category,
-                subject: subject.as_deref(),
-                raw: &body,
-            };
-            let r = s.ingest(&report, weight, &keys, |id, outcomes| {
-                answer(id, &extracted_c, outcomes, &rejected_c).to_string()
-            });
-            let changes = match &r {
-                Ok(Ok((_, outcomes))) => FeedChanges {
-                    listed: outcomes
-                        .iter()
-                        // A report only ever adds score, so it can list but
-                        // never delist: "not listed" changes nothing.
-                        .filter(|o| o.listed)
-                        .filter_map(|o| {
-                            Some((
-                                o.zone.clone(),
-                                o.key.parse::<ListingKey>().ok()?,
-                                Some(o.category.clone()),
-                            ))
-                        })
-                        .collect(),
-                    manual: Vec::new(),
-                },
-                _ => FeedChanges::default(),
-            };
-            (r, changes)
-        })
-        .await
-        .map_err(ApiError::unavailable)?
-        .map_err(ApiError::unavailable)?;
-    match result {
-        Ok((id, outcomes)) => Ok((
-            StatusCode::ACCEPTED,
-            Json(answer(id, &extracted, &outcomes, &rejected)),
+    Ok(match app.listings.record_report(submission).await? {
+        Recorded::New { answer, .. } => (StatusCode::ACCEPTED, Json(answer)).into_response(),
+        Recorded::Duplicate {
+            report_id,
+            first_answer,
+        } => (
+            StatusCode::OK,
+            Json(json!({
+                "duplicate": true,
+                "report_id": report_id,
+                "message": "this message was already reported by this reporter; it counts once",
+                "first_answer": first_answer,
+            })),
         )
-            .into_response()),
-        Err(dup) => {
-            let first: Value = serde_json::from_str(&dup.outcome).unwrap_or(Value::Null);
-            Ok((
-                StatusCode::OK,
-                Json(json!({
-                    "duplicate": true,
-                    "report_id": dup.report_id,
-                    "message": "this message was already reported by this reporter; it counts once",
-                    "first_answer": first,
-                })),
-            )
-                .into_response())
-        }
-    }
-}
-
-fn answer(id: i64, extracted: &Value, outcomes: &[KeyOutcome], rejected: &[Value]) -> Value {
-    json!({
-        "report_id": id,
-        "duplicate": false,
-        "extracted": extracted,
-        "keys": outcomes,
-        "rejected": rejected,
+            .into_response(),
     })
 }

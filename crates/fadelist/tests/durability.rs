@@ -3,6 +3,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
+
+use fadelist_store::Read as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 

@@ -1,0 +1,546 @@
+//! The listings service: the one place that decides what a write does to
+//! DNS.
+//!
+//! Every change goes through [`Listings`]: a report, a delisting request,
+//! a review decision, an operator's removal or manual listing, a
+//! never-list change, a reporter's suspension or removal, and the decay
+//! tick. Each runs on the store thread ([`writer`]): one transaction,
+//! then — still on that thread — its [`Effect`]s are applied to the
+//! serving copy ([`serving`]) and published, then the caller gets its
+//! answer. So DNS sees changes in commit order, and shows a change before
+//! the HTTP answer that announces it.
+//!
+//! ```text
+//! handler ─► Listings::op ─► store thread: transaction ─► commit
+//!                                     ─► effects ─► Serving ─► ArcSwap (DNS)
+//!                                     ─► answer ─► handler ─► 2xx
+//! ```
+//!
+//! HTTP handlers only authenticate, parse and call one method here.
+
+pub mod rules;
+pub mod serving;
+pub mod writer;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use fadelist_core::keys::{Category, ListingKey};
+use fadelist_dns::Publisher;
+use fadelist_ingest::Extraction;
+use fadelist_store::{
+    Decision, DelistOutcome, DelistResult, KeyOutcome, NewReport, Read as _, Store, StoreError,
+};
+use serde_json::{Value, json};
+use tracing::{error, info};
+
+use crate::config::Config;
+use crate::feeds::Feeds;
+use crate::input::Never;
+use crate::zones::ZoneSet;
+pub use rules::{Rejection, Rules};
+pub use serving::{Effect, Serving};
+use writer::Writer;
+
+/// Why a write (or read) could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The store thread is gone (it panicked, or the server is stopping).
+    #[error("the store thread is gone")]
+    Gone,
+    /// Too many writes are waiting: retry shortly.
+    #[error("{pending} writes are waiting")]
+    Busy {
+        /// The queue's capacity.
+        pending: usize,
+    },
+    /// SQLite failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A read task panicked.
+    #[error("read task failed: {0}")]
+    Panicked(String),
+    /// A write failed (the detail is in the log).
+    #[error("write failed: {0}")]
+    Failed(String),
+}
+
+/// A report to record, as the HTTP side parsed it.
+#[derive(Debug)]
+pub struct Submission {
+    /// The reporter's id.
+    pub reporter_id: i64,
+    /// The reporter's weight.
+    pub weight: f64,
+    /// What the reporter says the mail is.
+    pub category: Category,
+    /// What the mail parser found.
+    pub extraction: Extraction,
+    /// `extraction` as the API shows it (stored with the report).
+    pub extracted: Value,
+    /// The raw message.
+    pub raw: Bytes,
+    /// When it arrived, Unix seconds.
+    pub received_at: i64,
+}
+
+/// What recording a report did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Recorded {
+    /// A new report: the answer (report id, extraction, per-key outcome,
+    /// rejected keys).
+    New {
+        /// Its id.
+        report_id: i64,
+        /// What it did to each key.
+        outcomes: Vec<KeyOutcome>,
+        /// The keys it did not count against, and why.
+        rejected: Vec<Rejection>,
+        /// The API answer (also stored with the report).
+        answer: Value,
+    },
+    /// The same message from the same reporter was recorded before.
+    Duplicate {
+        /// The first report.
+        report_id: i64,
+        /// The answer given to the first report.
+        first_answer: Value,
+    },
+}
+
+/// What one decay tick did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decayed {
+    /// Keys delisted because their score decayed.
+    pub delisted: usize,
+    /// Manual listings that expired.
+    pub expired: usize,
+    /// Raw samples dropped after their retention.
+    pub raw_dropped: usize,
+}
+
+struct ReportJob {
+    submission: Submission,
+    reply: tokio::sync::oneshot::Sender<Result<Recorded, ServiceError>>,
+}
+
+/// The listings service (see the module documentation).
+#[derive(Debug, Clone)]
+pub struct Listings {
+    writer: Writer<ReportJob>,
+    serving: Arc<Serving>,
+    rules: Arc<Rules>,
+    self_service_limit: u32,
+    self_service_window: i64,
+    raw_retention: i64,
+}
+
+impl std::fmt::Debug for ReportJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReportJob").finish_non_exhaustive()
+    }
+}
+
+fn secs(d: std::time::Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Listings {
+    /// Loads the listed keys of `store`, publishes the first snapshot of
+    /// `zones` with them, and starts the store thread.
+    pub fn start(config: &Config, zones: ZoneSet, store: Store) -> anyhow::Result<Listings> {
+        let rules = Arc::new(Rules::new(config)?);
+        let feeds = Feeds::new(
+            zones.feeds(),
+            &crate::public_base_url(config),
+            crate::zones::secs32(config.server.default_ttl).min(3600),
+        );
+        let serving = Arc::new(Serving::start(
+            zones,
+            feeds,
+            &store,
+            config.ingest.writer_nice,
+        )?);
+        let (r, s) = (rules.clone(), serving.clone());
+        let writer = Writer::spawn(
+            store,
+            config.ingest.writer_nice,
+            config.ingest.max_pending_reports + 64,
+            move |store, jobs| write_reports(store, &s, &r, jobs),
+        );
+        Ok(Listings {
+            writer,
+            serving,
+            rules,
+            self_service_limit: config.web.self_service_limit,
+            self_service_window: secs(config.web.self_service_window),
+            raw_retention: secs(config.store.raw_retention),
+        })
+    }
+
+    /// The listing rules.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// What DNS serves.
+    pub fn publisher(&self) -> &Publisher {
+        self.serving.publisher()
+    }
+
+    /// Re-reads changed data files and publishes (the reload timer).
+    pub fn reload_files(&self, now: u64) {
+        self.serving.reload_files(now);
+    }
+
+    /// Jobs waiting for the store thread.
+    pub fn queued(&self) -> usize {
+        self.writer.queued()
+    }
+
+    /// Runs a write on the store thread, then applies and publishes its
+    /// effects there, before the caller hears back.
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> fadelist_store::Result<(T, Vec<Effect>)> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        let serving = self.serving.clone();
+        self.writer
+            .call(move |s| {
+                let (out, effects) = f(s)?;
+                serving.apply(&effects, crate::clock::unix_now());
+                Ok(out)
+            })
+            .await?
+    }
+
+    /// Records a report (written in a group with the reports that arrive
+    /// with it) and publishes what it listed.
+    pub async fn record_report(&self, submission: Submission) -> Result<Recorded, ServiceError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer.report(ReportJob { submission, reply })?;
+        answer.await.map_err(|_| ServiceError::Gone)?
+    }
+
+    /// A delisting request (form or API) from `requester`: removes `key`
+    /// from the report-fed zones at once within the self-service limit,
+    /// queues it for review beyond it.
+    pub async fn request_delisting(
+        &self,
+        key: &ListingKey,
+        requester: IpAddr,
+        email: String,
+        explanation: String,
+    ) -> Result<DelistResult, ServiceError> {
+        let zones = self.rules.feed_zones();
+        let (limit, window) = (self.self_service_limit, self.self_service_window);
+        let key = key.clone();
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| {
+            let text = key.to_string();
+            let r = s.request_delisting(
+                &text,
+                &zones,
+                &requester.to_string(),
+                &email,
+                &explanation,
+                now,
+                limit,
+                window,
+            )?;
+            let effects = if r.outcome == DelistOutcome::Removed {
+                unlisted(&r.zones, &key)
+            } else {
+                Vec::new()
+            };
+            Ok((r, effects))
+        })
+        .await
+    }
+
+    /// An operator's decision on a queued delisting request; `None` when
+    /// no such request waits.
+    pub async fn decide_review(
+        &self,
+        id: i64,
+        approve: bool,
+        by: &str,
+    ) -> Result<Option<Decision>, ServiceError> {
+        let zones = self.rules.feed_zones();
+        let by = by.to_string();
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| {
+            let d = s.decide(id, approve, &by, &zones, now)?;
+            let effects = match &d {
+                Some(d) => match d.key.parse::<ListingKey>() {
+                    Ok(k) => unlisted(&d.removed, &k),
+                    Err(e) => {
+                        error!("unreadable key in a delisting request: {e}");
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            };
+            Ok((d, effects))
+        })
+        .await
+    }
+
+    /// An operator removes every listing of `key` in `zone` (manual and
+    /// report-fed, evidence discarded); false when nothing was listed.
+    pub async fn remove(
+        &self,
+        zone: &str,
+        key: &ListingKey,
+        by: &str,
+    ) -> Result<bool, ServiceError> {
+        let (zone, key, by) = (zone.to_string(), key.clone(), by.to_string());
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| {
+            let any = s.remove_listing(&zone, &key.to_string(), &by, now)?;
+            let effects = if any {
+                vec![
+                    Effect::Unlisted {
+                        zone: zone.clone(),
+                        key: key.clone(),
+                    },
+                    Effect::Manual {
+                        zone,
+                        key,
+                        listing: None,
+                    },
+                ]
+            } else {
+                Vec::new()
+            };
+            Ok((any, effects))
+        })
+        .await
+    }
+
+    /// An operator lists `key` in `zone` by hand, with its own return code
+    /// and reason, until `until` (or until removed).
+    pub async fn add_manual(
+        &self,
+        zone: &str,
+        key: &ListingKey,
+        code: Ipv4Addr,
+        reason: &str,
+        until: Option<i64>,
+        by: &str,
+    ) -> Result<(), ServiceError> {
+        let (zone, key, reason, by) = (
+            zone.to_string(),
+            key.clone(),
+            reason.to_string(),
+            by.to_string(),
+        );
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| {
+            s.add_manual(
+                &zone,
+                &key.to_string(),
+                &code.to_string(),
+                &reason,
+                until,
+                &by,
+                now,
+            )?;
+            Ok((
+                (),
+                vec![Effect::Manual {
+                    zone,
+                    key,
+                    listing: Some((code, reason)),
+                }],
+            ))
+        })
+        .await
+    }
+
+    /// Adds a never-list entry; false when it was there already. Keys it
+    /// covers stay listed until they decay or are removed: the entry stops
+    /// new evidence, it does not rewrite history.
+    pub async fn never_add(&self, entry: &Never, reason: &str) -> Result<bool, ServiceError> {
+        let (text, reason) = (entry.text(), reason.to_string());
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| Ok((s.never_list_add(&text, &reason, now)?, Vec::new())))
+            .await
+    }
+
+    /// Removes a never-list entry; false when it was not there.
+    pub async fn never_remove(&self, entry: &Never) -> Result<bool, ServiceError> {
+        let text = entry.text();
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| Ok((s.never_list_remove(&text, now)?, Vec::new())))
+            .await
+    }
+
+    /// Suspends (or reinstates) a reporter: its reports are refused while
+    /// suspended. False when there is no such reporter.
+    pub async fn suspend_reporter(&self, name: &str, suspend: bool) -> Result<bool, ServiceError> {
+        let name = name.to_string();
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| Ok((s.set_suspended(&name, suspend, now)?, Vec::new())))
+            .await
+    }
+
+    /// Removes a reporter: its token stops working and its pending
+    /// contributions stop counting (listings it helped make stay until they
+    /// decay). False when there is no such reporter.
+    pub async fn remove_reporter(&self, name: &str) -> Result<bool, ServiceError> {
+        let name = name.to_string();
+        let now = crate::clock::unix_now() as i64;
+        self.write(move |s| Ok((s.remove_reporter(&name, now)?, Vec::new())))
+            .await
+    }
+
+    /// The decay tick at `now`: drops raw samples past retention, ends
+    /// expired manual listings, delists keys whose score decayed.
+    pub async fn decay(&self, now: u64) -> Result<Decayed, ServiceError> {
+        let rules = self.rules.clone();
+        let retention = self.raw_retention;
+        self.write(move |s| {
+            let now = now as i64;
+            let raw_dropped = s.expire_raw(now.saturating_sub(retention))?;
+            let expired = s.expire_manual(now)?;
+            let decayed = s.decay_pass(|z| rules.policy(z).clone(), now)?;
+            let mut effects = Vec::with_capacity(expired.len() + decayed.len());
+            for d in &expired {
+                info!(zone = %d.zone, key = %d.key, "manual listing expired");
+                if let Ok(key) = d.key.parse() {
+                    effects.push(Effect::Manual {
+                        zone: d.zone.clone(),
+                        key,
+                        listing: None,
+                    });
+                }
+            }
+            for d in &decayed {
+                info!(zone = %d.zone, key = %d.key, "delisted: score decayed");
+                if let Ok(key) = d.key.parse() {
+                    effects.push(Effect::Unlisted {
+                        zone: d.zone.clone(),
+                        key,
+                    });
+                }
+            }
+            let out = Decayed {
+                delisted: decayed.len(),
+                expired: expired.len(),
+                raw_dropped,
+            };
+            Ok((out, effects))
+        })
+        .await
+    }
+}
+
+/// The end of the report-fed listing of `key` in each of `zones`.
+fn unlisted(zones: &[String], key: &ListingKey) -> Vec<Effect> {
+    zones
+        .iter()
+        .map(|z| Effect::Unlisted {
+            zone: z.clone(),
+            key: key.clone(),
+        })
+        .collect()
+}
+
+/// The API answer to a new report.
+fn answer(id: i64, extracted: &Value, outcomes: &[KeyOutcome], rejected: &[Rejection]) -> Value {
+    json!({
+        "report_id": id,
+        "duplicate": false,
+        "extracted": extracted,
+        "keys": outcomes,
+        "rejected": rejected,
+    })
+}
+
+/// Writes a group of reports on the store thread: one transaction, then
+/// the listings they made are published, then each is answered.
+fn write_reports(store: &mut Store, serving: &Serving, rules: &Rules, jobs: Vec<ReportJob>) {
+    let fail_all = |jobs: Vec<ReportJob>, e: &StoreError| {
+        error!("writing {} report(s) failed: {e}", jobs.len());
+        for j in jobs {
+            let _ = j.reply.send(Err(ServiceError::Failed(e.to_string())));
+        }
+    };
+    // Read in the writer's own connection: the never-list as it is now.
+    let never = match store.never_list() {
+        Ok(n) => n,
+        Err(e) => return fail_all(jobs, &e),
+    };
+    let mut group = match store.group() {
+        Ok(g) => g,
+        Err(e) => return fail_all(jobs, &e),
+    };
+    let mut results = Vec::with_capacity(jobs.len());
+    for job in &jobs {
+        let s = &job.submission;
+        let x = &s.extraction;
+        let (keys, rejected) = rules.keys_for(x, s.category, &never, s.received_at);
+        let source_ip = x.source.as_ref().ok().map(|src| src.ip.to_string());
+        let domains: Vec<String> = x.domains.iter().map(|d| d.domain.clone()).collect();
+        let report = NewReport {
+            reporter_id: s.reporter_id,
+            received_at: s.received_at,
+            message_id: x.message_id.as_deref(),
+            body_hash: &x.body_hash,
+            category: s.category.as_str(),
+            subject: x.subject.as_deref(),
+            raw: &s.raw,
+            source: source_ip.as_deref().zip(
+                x.source
+                    .as_ref()
+                    .ok()
+                    .map(|src| u32::try_from(src.hop_index).unwrap_or(u32::MAX)),
+            ),
+            bulk: x.bulk.is_bulk,
+            domains: &domains,
+        };
+        let mut stored_answer = Value::Null;
+        let r = group.ingest(&report, s.weight, &keys, |id, outcomes| {
+            stored_answer = answer(id, &s.extracted, outcomes, &rejected);
+            stored_answer.to_string()
+        });
+        results.push(r.map(|r| match r {
+            Ok(ing) => Recorded::New {
+                report_id: ing.report_id,
+                outcomes: ing.outcomes,
+                rejected,
+                answer: stored_answer,
+            },
+            Err(dup) => Recorded::Duplicate {
+                report_id: dup.report_id,
+                first_answer: serde_json::from_str(&dup.outcome).unwrap_or(Value::Null),
+            },
+        }));
+    }
+    if let Err(e) = group.commit() {
+        return fail_all(jobs, &e);
+    }
+    // A report only ever adds score, so it can list but never delist:
+    // "not listed" changes nothing.
+    let mut effects = Vec::new();
+    for r in results.iter().flatten() {
+        if let Recorded::New { outcomes, .. } = r {
+            for o in outcomes.iter().filter(|o| o.listed) {
+                match (o.key.parse(), Category::parse(&o.category)) {
+                    (Ok(key), Some(category)) => effects.push(Effect::Listed {
+                        zone: o.zone.clone(),
+                        key,
+                        category,
+                    }),
+                    _ => error!(key = %o.key, "unreadable outcome key"),
+                }
+            }
+        }
+    }
+    serving.apply(&effects, crate::clock::unix_now());
+    for (job, r) in jobs.into_iter().zip(results) {
+        let _ = job.reply.send(r.map_err(ServiceError::from));
+    }
+}
