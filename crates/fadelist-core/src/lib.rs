@@ -11,6 +11,7 @@ pub mod cidr;
 pub mod data;
 pub mod dataset;
 pub mod keys;
+pub mod names;
 pub mod policy;
 pub mod qname;
 pub mod rbldnsd;

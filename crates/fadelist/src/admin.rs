@@ -67,8 +67,10 @@ async fn auth(State(app): State<Arc<App>>, req: Request, next: Next) -> Response
 
 /// A report-fed zone named by the client.
 fn zone_of(app: &App, zone: &str) -> Result<String, HttpError> {
-    fadelist_core::snapshot::normalize_name(zone)
-        .filter(|z| app.listings.rules().feed_of(z).is_some())
+    app.listings
+        .rules()
+        .feed_zone(zone)
+        .map(|z| z.to_string())
         .ok_or_else(|| HttpError::invalid("bad_zone", format!("{zone:?} is not a report-fed zone")))
 }
 

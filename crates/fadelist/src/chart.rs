@@ -14,12 +14,12 @@ use crate::lookup::{ListingChange, ZoneLookup};
 pub const HISTORY_HOURS: i64 = 72;
 
 /// Samples of the score drawn between the start of the chart and now.
-const SAMPLES: i64 = 72;
+pub const SAMPLES: i64 = 72;
 
 /// The time spans a chart can cover, seconds: the shortest that shows all
 /// recent activity with room to spare (a listing and removal minutes apart
 /// are invisible on three days).
-const SPANS: [i64; 12] = [
+pub const SPANS: [i64; 12] = [
     60,
     180,
     360,

@@ -11,6 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use fadelist_core::names::ZoneName;
 use fadelist_core::rbldnsd::DatasetType;
 use serde::{Deserialize, Deserializer};
 
@@ -402,7 +403,7 @@ pub struct ZoneConfig {
     /// dot once read (whatever was written), so the rest of the server
     /// compares names as they are.
     #[serde(deserialize_with = "zone_name")]
-    pub name: String,
+    pub name: ZoneName,
     /// SOA; when absent, the first `$SOA` of the zone's data files, else
     /// defaults derived from the zone name.
     pub soa: Option<SoaConfig>,
@@ -485,10 +486,12 @@ pub fn parse_dataset_type(s: &str) -> anyhow::Result<DatasetType> {
 }
 
 /// Zone names are compared case-insensitively and without the root dot:
-/// keep one spelling (validity is checked by [`Config::validate`]).
-fn zone_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+/// one spelling from here on.
+fn zone_name<'de, D: Deserializer<'de>>(d: D) -> Result<ZoneName, D::Error> {
     let s = String::deserialize(d)?;
-    Ok(fadelist_core::snapshot::normalize_name(&s).unwrap_or(s))
+    ZoneName::parse(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!("zone name {s:?} is not a valid domain name"))
+    })
 }
 
 fn dataset_type<'de, D: Deserializer<'de>>(d: D) -> Result<DatasetType, D::Error> {
@@ -527,7 +530,7 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZoneSpec {
     /// Zone name.
-    pub zone: String,
+    pub zone: ZoneName,
     /// Dataset type.
     pub kind: DatasetType,
     /// Files.
@@ -546,6 +549,9 @@ impl FromStr for ZoneSpec {
         if zone.is_empty() {
             bail!("zone spec {s:?} has an empty zone name");
         }
+        let Some(zone) = ZoneName::parse(zone) else {
+            bail!("zone spec {s:?}: {zone:?} is not a valid domain name");
+        };
         let files: Vec<PathBuf> = files
             .split(',')
             .filter(|f| !f.is_empty())
@@ -555,7 +561,7 @@ impl FromStr for ZoneSpec {
             bail!("zone spec {s:?} names no data file");
         }
         Ok(ZoneSpec {
-            zone: zone.to_string(),
+            zone,
             kind: parse_dataset_type(kind).with_context(|| format!("in zone spec {s:?}"))?,
             files,
         })
@@ -566,7 +572,7 @@ impl FromStr for ZoneSpec {
 /// only the RFC 5782 test entries.
 pub fn embedded_default() -> Config {
     let zone = |name: &str, feed| ZoneConfig {
-        name: name.to_string(),
+        name: ZoneName::parse(name).expect("a valid built-in zone name"),
         soa: None,
         ns: Vec::new(),
         ns_ttl: default_ns_ttl(),
@@ -615,8 +621,7 @@ impl Config {
                 kind: spec.kind,
                 files: spec.files.clone(),
             };
-            let name =
-                fadelist_core::snapshot::normalize_name(&spec.zone).unwrap_or(spec.zone.clone());
+            let name = spec.zone.clone();
             match self.zones.iter_mut().find(|z| z.name == name) {
                 Some(z) => z.datasets.push(dataset),
                 None => self.zones.push(ZoneConfig {
@@ -676,9 +681,7 @@ impl Config {
                     .merged(o)
                     .validate(&format!("zone {} policy", z.name))?;
             }
-            let Some(name) = fadelist_core::snapshot::normalize_name(&z.name) else {
-                bail!("zone name {:?} is not a valid domain name", z.name);
-            };
+            let name = &z.name;
             if !seen.insert(name.clone()) {
                 bail!("zone {name} is defined twice; put all its datasets in one [[zone]]");
             }

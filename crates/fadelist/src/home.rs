@@ -72,7 +72,7 @@ pub async fn page_home(State(app): State<Arc<App>>) -> Response {
                 None => ("entries from the operator's data files", false),
             };
             ZoneRow {
-                name: z.name.clone(),
+                name: z.name.to_string(),
                 what: what.to_string(),
                 codes: if codes {
                     "127.0.0.2 spam, 127.0.0.3 phishing, 127.0.0.4 malware".into()

@@ -17,7 +17,7 @@ use fadelist_core::data::{DatasetData, SoaSpec};
 use fadelist_core::dataset::Dataset;
 use fadelist_core::dataset::layer::Layer;
 use fadelist_core::rbldnsd::{self, DatasetType};
-use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
+use fadelist_core::snapshot::{Snapshot, Soa, Zone};
 use tracing::{error, info};
 
 use crate::config::{Config, ZoneConfig};
@@ -167,8 +167,7 @@ impl ZoneSet {
         let base = config.server.data_dir.as_deref();
         let mut zones = Vec::new();
         for z in &config.zones {
-            let name = normalize_name(&z.name)
-                .with_context(|| format!("invalid zone name {:?}", z.name))?;
+            let name = z.name.to_string();
             let mut datasets = Vec::new();
             for d in &z.datasets {
                 let files = d.files.iter().map(|f| resolve_path(base, f)).collect();

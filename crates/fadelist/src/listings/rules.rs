@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use fadelist_core::keys::{Category, ListingKey};
+use fadelist_core::names::ZoneName;
 use fadelist_core::policy::Policy;
 use fadelist_ingest::Extraction;
 use fadelist_store::{KeyInput, NeverEntry};
@@ -21,10 +22,10 @@ use crate::input::{Never, parse_never};
 /// The rules of the configured report-fed zones.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    /// Report-fed zones (normalised names) and what they take.
-    feeds: Vec<(String, Feed)>,
+    /// Report-fed zones and what they take.
+    feeds: Vec<(ZoneName, Feed)>,
     default_policy: Policy,
-    policies: HashMap<String, Policy>,
+    policies: HashMap<ZoneName, Policy>,
     never_nets: Vec<IpNet>,
     never_domains: Vec<String>,
 }
@@ -97,12 +98,21 @@ impl Rules {
 
     /// The feed `zone` takes, if it is report-fed.
     pub fn feed_of(&self, zone: &str) -> Option<Feed> {
-        self.feeds.iter().find(|(z, _)| z == zone).map(|(_, f)| *f)
+        self.feeds
+            .iter()
+            .find(|(z, _)| z.as_str() == zone)
+            .map(|(_, f)| *f)
+    }
+
+    /// The report-fed zone named `zone` (any spelling), if there is one.
+    pub fn feed_zone(&self, zone: &str) -> Option<&ZoneName> {
+        let wanted = ZoneName::parse(zone)?;
+        self.feeds.iter().map(|(z, _)| z).find(|z| **z == wanted)
     }
 
     /// The report-fed zones.
     pub fn feed_zones(&self) -> Vec<String> {
-        self.feeds.iter().map(|(z, _)| z.clone()).collect()
+        self.feeds.iter().map(|(z, _)| z.to_string()).collect()
     }
 
     /// Domains of the configuration's never-list (the mail parser skips

@@ -1,0 +1,149 @@
+//! `report` and `admin`: HTTP clients of a running server.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+use super::AdminCmd;
+
+/// `admin …`: one call of the admin API; prints its JSON answer.
+pub fn admin(server: &str, token: &str, cmd: AdminCmd) -> anyhow::Result<()> {
+    use serde_json::json;
+    let enc = |s: &str| -> String {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    let (method, path, body) = match cmd {
+        AdminCmd::List {
+            key,
+            zone,
+            code,
+            reason,
+            expires_in,
+        } => (
+            "POST",
+            "/admin/v1/listings".to_string(),
+            Some(
+                json!({"key": key, "zone": zone, "code": code, "reason": reason, "expires_in": expires_in}),
+            ),
+        ),
+        AdminCmd::Unlist { zone, key } => (
+            "DELETE",
+            format!("/admin/v1/listings/{}/{}", enc(&zone), enc(&key)),
+            None,
+        ),
+        AdminCmd::Listings => ("GET", "/admin/v1/listings".into(), None),
+        AdminCmd::NeverAdd { entry, reason } => (
+            "POST",
+            "/admin/v1/neverlist".into(),
+            Some(json!({"entry": entry, "reason": reason})),
+        ),
+        AdminCmd::NeverRemove { entry } => (
+            "DELETE",
+            format!("/admin/v1/neverlist/{}", enc(&entry)),
+            None,
+        ),
+        AdminCmd::Never => ("GET", "/admin/v1/neverlist".into(), None),
+        AdminCmd::Review => ("GET", "/admin/v1/review".into(), None),
+        AdminCmd::Approve { id } => ("POST", format!("/admin/v1/review/{id}/approve"), None),
+        AdminCmd::Deny { id } => ("POST", format!("/admin/v1/review/{id}/deny"), None),
+        AdminCmd::Audit {
+            key,
+            zone,
+            action,
+            since,
+            limit,
+        } => {
+            let mut q = vec![format!("limit={limit}")];
+            for (k, v) in [("key", key), ("zone", zone), ("action", action)] {
+                if let Some(v) = v {
+                    q.push(format!("{k}={}", enc(&v)));
+                }
+            }
+            if let Some(t) = since {
+                q.push(format!("since={t}"));
+            }
+            ("GET", format!("/admin/v1/audit?{}", q.join("&")), None)
+        }
+        AdminCmd::Reporters => ("GET", "/admin/v1/reporters".into(), None),
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(30)))
+        .build()
+        .into();
+    let url = format!("{}{path}", server.trim_end_matches('/'));
+    let auth = format!("Bearer {token}");
+    let resp = match (method, body) {
+        ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+        ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+        (_, Some(b)) => agent
+            .post(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(b.to_string().as_bytes()),
+        (_, None) => agent.post(&url).header("Authorization", &auth).send_empty(),
+    }
+    .with_context(|| format!("cannot reach the admin API at {server}"))?;
+    let status = resp.status().as_u16();
+    let text = resp.into_body().read_to_string().unwrap_or_default();
+    println!("{text}");
+    if status >= 300 {
+        bail!("admin API answered HTTP {status}");
+    }
+    Ok(())
+}
+
+/// `report FILE…`: posts each message; prints the answers.
+pub fn report(server: &str, token: &str, category: &str, files: &[PathBuf]) -> anyhow::Result<()> {
+    use std::io::Read;
+    let mut bodies = Vec::new();
+    if files.is_empty() {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("cannot read standard input")?;
+        bodies.push(("<stdin>".to_string(), buf));
+    }
+    for f in files {
+        bodies.push((
+            f.display().to_string(),
+            std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
+        ));
+    }
+    let url = format!(
+        "{}/api/v1/reports?category={category}",
+        server.trim_end_matches('/')
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(60)))
+        .build()
+        .into();
+    let mut failed = 0;
+    for (name, body) in bodies {
+        let resp = agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {token}"))
+            .header("Content-Type", "message/rfc822")
+            .send(&body[..])
+            .with_context(|| format!("cannot reach {server}"))?;
+        let status = resp.status().as_u16();
+        let text = resp.into_body().read_to_string().unwrap_or_default();
+        println!("{name}: HTTP {status}\n{text}");
+        if status >= 300 {
+            failed += 1;
+        }
+    }
+    if failed > 0 {
+        bail!("{failed} report(s) refused");
+    }
+    Ok(())
+}

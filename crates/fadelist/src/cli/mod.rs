@@ -1,0 +1,330 @@
+//! The `fadelist` command line: argument definitions and dispatch. Each
+//! command lives in its own module and calls the library exactly as the
+//! tests do: [`serve`] (the server, `check-config`, `export`),
+//! [`offline`] (reporters and the never-list, straight in the database),
+//! [`client`] (`report` and `admin`, HTTP clients of a running server).
+
+mod client;
+mod offline;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use fadelist::config::{Config, ZoneSpec, embedded_default};
+use tracing_subscriber::EnvFilter;
+
+/// fadelist: a DNSBL (DNS blocklist) server.
+///
+/// Serves iprbl/niprbl/urirbl-style zones over DNS (UDP and TCP) from
+/// rbldnsd-format data files, reloading them when they change.
+#[derive(Parser, Debug)]
+#[command(name = "fadelist", version, about, long_about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options shared by the commands that load zones.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ZoneArgs {
+    /// Configuration file (TOML; see deploy/fadelist.example.toml). Without
+    /// it the embedded default is used: zones iprbl.test, niprbl.test and
+    /// urirbl.test on loopback with the RFC 5782 test entries — unless
+    /// --zone is given, which then defines the zones (like rbldnsd).
+    #[arg(long, short = 'c', env = "FADELIST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Zone in rbldnsd syntax, NAME:TYPE:FILE[,FILE...], e.g.
+    /// bl.example.net:ip4set:spam.txt. TYPE is ip4set, ip4tset, ip4trie,
+    /// ip6tset, ip6trie or dnset. Repeat it; repeated zone names form one
+    /// zone whose answer is the union of its datasets.
+    #[arg(long = "zone", short = 'z', value_name = "SPEC")]
+    zones: Vec<ZoneSpec>,
+    /// Directory that relative data-file paths are resolved against
+    /// (rbldnsd -r). Default: the working directory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// SQLite database (reporters, reports, listings, audit). Default:
+    /// fadelist.sqlite in the working directory, or [store] path.
+    #[arg(long, value_name = "PATH", env = "FADELIST_DB")]
+    db: Option<PathBuf>,
+}
+
+/// Options of the commands that only need the database.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Configuration file (for its [store] path).
+    #[arg(long, short = 'c', env = "FADELIST_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// SQLite database; overrides the configuration.
+    #[arg(long, value_name = "PATH", env = "FADELIST_DB")]
+    pub db: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReporterCmd {
+    /// Add a reporter and print its API token (shown once; only its hash
+    /// is stored).
+    Add {
+        /// Unique name, e.g. the reporting mail system.
+        name: String,
+        /// Weight of each report (1.0 = one ordinary report).
+        #[arg(long, default_value_t = 1.0)]
+        weight: f64,
+        /// `user` (people reporting spam) or `trap` (spam traps).
+        #[arg(long, default_value = "user", value_parser = ["user", "trap"])]
+        kind: String,
+        /// The reporter's own MX/filter networks (CIDR), skipped when
+        /// finding the source in Received headers. Repeatable.
+        #[arg(long, value_name = "CIDR")]
+        trusted: Vec<String>,
+    },
+    /// List reporters.
+    List,
+    /// Suspend a reporter: its reports are refused with 403.
+    Suspend {
+        /// Reporter name.
+        name: String,
+    },
+    /// Lift a suspension.
+    Reinstate {
+        /// Reporter name.
+        name: String,
+    },
+    /// Remove a reporter: its token stops working and its pending
+    /// contributions stop counting; past reports stay as evidence.
+    Remove {
+        /// Reporter name.
+        name: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCmd {
+    /// List an IP or domain by hand.
+    List {
+        /// IP address or domain.
+        key: String,
+        /// Report-fed zone, e.g. iprbl.example.net.
+        #[arg(long)]
+        zone: String,
+        /// Return code (default 127.0.0.2).
+        #[arg(long)]
+        code: Option<String>,
+        /// Reason, shown in TXT answers and lookup pages.
+        #[arg(long)]
+        reason: String,
+        /// Lifetime, e.g. 7d (default: until removed).
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// Remove a listing (manual or from reports; evidence is discarded).
+    Unlist {
+        /// Zone.
+        zone: String,
+        /// IP address or domain.
+        key: String,
+    },
+    /// Show manual listings.
+    Listings,
+    /// Never list an IP, CIDR or domain.
+    NeverAdd {
+        /// Entry.
+        entry: String,
+        /// Why.
+        #[arg(long, default_value = "operator decision")]
+        reason: String,
+    },
+    /// Remove a never-list entry.
+    NeverRemove {
+        /// Entry.
+        entry: String,
+    },
+    /// Show the never-list.
+    Never,
+    /// Show delisting requests waiting for review.
+    Review,
+    /// Approve a queued delisting request (removes the listing).
+    Approve {
+        /// Request id.
+        id: i64,
+    },
+    /// Deny a queued delisting request.
+    Deny {
+        /// Request id.
+        id: i64,
+    },
+    /// Query the audit log.
+    Audit {
+        /// Only this key.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only this zone.
+        #[arg(long)]
+        zone: Option<String>,
+        /// Only this action (listed, delisted, manual-list, delist-queued, …).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only entries at or after this Unix time.
+        #[arg(long)]
+        since: Option<i64>,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show reporters.
+    Reporters,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum NeverlistCmd {
+    /// Never list this IP, CIDR or domain (and its subdomains).
+    Add {
+        /// IP address, CIDR or domain.
+        entry: String,
+        /// Why (shown in the audit log).
+        #[arg(long, default_value = "operator decision")]
+        reason: String,
+    },
+    /// Remove a never-list entry.
+    Remove {
+        /// The entry as added.
+        entry: String,
+    },
+    /// List never-list entries.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server until SIGTERM or Ctrl-C. Prints the DNS and HTTP
+    /// addresses once it is listening.
+    Serve {
+        #[command(flatten)]
+        zones: ZoneArgs,
+        #[command(flatten)]
+        opts: serve::ServeArgs,
+    },
+    /// Check a configuration file and load every data file it names;
+    /// prints a summary, or the first error with file and line.
+    CheckConfig {
+        /// The configuration file.
+        file: PathBuf,
+    },
+    /// Manage reporters (who may POST reports).
+    Reporter {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: ReporterCmd,
+    },
+    /// Manage the never-list (keys that are never listed).
+    Neverlist {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(subcommand)]
+        cmd: NeverlistCmd,
+    },
+    /// Send spam samples to a fadelist server (a file per report; standard
+    /// input when no file is given). Prints the server's JSON answers.
+    Report {
+        /// Server base URL, e.g. http://127.0.0.1:8300.
+        #[arg(long, env = "FADELIST_SERVER")]
+        server: String,
+        /// The reporter's API token.
+        #[arg(long, env = "FADELIST_TOKEN", hide_env_values = true)]
+        token: String,
+        /// spam, phishing or malware.
+        #[arg(long, default_value = "spam")]
+        category: String,
+        /// Message files (raw RFC 5322 or ARF).
+        files: Vec<PathBuf>,
+    },
+    /// Talk to a running server's admin API ([admin] listen/token):
+    /// manual listings, removals, never-list, review queue, audit log.
+    Admin {
+        /// Admin API base URL.
+        #[arg(
+            long,
+            env = "FADELIST_ADMIN_URL",
+            default_value = "http://127.0.0.1:8301"
+        )]
+        server: String,
+        /// Admin token.
+        #[arg(long, env = "FADELIST_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        #[command(subcommand)]
+        cmd: AdminCmd,
+    },
+    /// Write the zones' current data as files that stock rbldnsd serves
+    /// with the same answers (for rbldnsd mirror fleets).
+    Export {
+        #[command(flatten)]
+        zones: ZoneArgs,
+        /// Output format. Only `rbldnsd` exists.
+        #[arg(long, default_value = "rbldnsd")]
+        format: String,
+        /// Output directory (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+fn build_config(args: &ZoneArgs) -> anyhow::Result<Config> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None if !args.zones.is_empty() => Config {
+            zones: Vec::new(),
+            ..embedded_default()
+        },
+        None => embedded_default(),
+    };
+    config.add_zone_specs(&args.zones);
+    if let Some(dir) = &args.data_dir {
+        config.server.data_dir = Some(dir.clone());
+    }
+    if let Some(db) = &args.db {
+        config.store.path = db.clone();
+    }
+    if config.admin.token.is_none()
+        && let Ok(t) = std::env::var("FADELIST_ADMIN_TOKEN")
+        && !t.is_empty()
+    {
+        config.admin.token = Some(t);
+    }
+    config.validate()?;
+    Ok(config)
+}
+/// Parses the command line and runs the command.
+pub fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    // The server logs what it does; one-shot commands only warnings.
+    let default_filter = match cli.command {
+        Command::Serve { .. } => "info,hickory_server=warn,hickory_proto=warn",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("FADELIST_LOG")
+                .unwrap_or_else(|_| EnvFilter::new(default_filter)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+
+    match cli.command {
+        Command::Serve { zones, opts } => serve::serve(build_config(&zones)?, opts),
+        Command::CheckConfig { file } => serve::check_config(&file),
+        Command::Reporter { db, cmd } => offline::reporter(&db, cmd),
+        Command::Admin { server, token, cmd } => client::admin(&server, &token, cmd),
+        Command::Neverlist { db, cmd } => offline::neverlist(&db, cmd),
+        Command::Report {
+            server,
+            token,
+            category,
+            files,
+        } => client::report(&server, &token, &category, &files),
+        Command::Export { zones, format, out } => {
+            serve::export(build_config(&zones)?, &format, &out)
+        }
+    }
+}
