@@ -34,7 +34,8 @@ const HEADER: usize = 12;
 // ---------------------------------------------------------------------
 // The snapshot.
 
-fn soa(ttl: u32, minimum: u32, mname: &str, rname: &str) -> Soa {
+/// A zone SOA with the given TTLs and names (fixed timers).
+pub fn soa(ttl: u32, minimum: u32, mname: &str, rname: &str) -> Soa {
     Soa {
         mname: mname.into(),
         rname: rname.into(),
@@ -47,11 +48,13 @@ fn soa(ttl: u32, minimum: u32, mname: &str, rname: &str) -> Soa {
     }
 }
 
-fn v4(s: &str) -> u32 {
+/// An IPv4 fixture as its integer.
+pub fn v4(s: &str) -> u32 {
     u32::from(s.parse::<Ipv4Addr>().expect("fixture IPv4"))
 }
 
-fn v6(s: &str) -> u128 {
+/// An IPv6 fixture as its integer.
+pub fn v6(s: &str) -> u128 {
     u128::from(s.parse::<Ipv6Addr>().expect("fixture IPv6"))
 }
 

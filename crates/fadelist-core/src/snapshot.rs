@@ -40,6 +40,24 @@ pub struct Soa {
     pub ttl: u32,
 }
 
+impl Soa {
+    /// The SOA of a zone that sets none: `ns.<zone>`,
+    /// `hostmaster.<zone>`, refresh 1 h, retry 10 min, expire 7 days,
+    /// negative caching 60 s, TTL 1 h.
+    pub fn default_for(zone: &str, serial: u32) -> Soa {
+        Soa {
+            mname: format!("ns.{zone}"),
+            rname: format!("hostmaster.{zone}"),
+            serial,
+            refresh: 3600,
+            retry: 600,
+            expire: 7 * 86_400,
+            minimum: 60,
+            ttl: 3600,
+        }
+    }
+}
+
 /// A served zone: the union of its datasets, plus the RFC 5782 test entries.
 #[derive(Clone, Debug)]
 pub struct Zone {
@@ -469,14 +487,9 @@ mod tests {
 
     fn soa() -> Soa {
         Soa {
-            mname: "ns.example.net".into(),
-            rname: "hostmaster.example.net".into(),
-            serial: 1,
-            refresh: 3600,
-            retry: 600,
             expire: 86400,
-            minimum: 60,
             ttl: 60,
+            ..Soa::default_for("example.net", 1)
         }
     }
 

@@ -95,14 +95,9 @@ fn main() {
         ..Default::default()
     };
     let soa = Soa {
-        mname: "ns.iprbl.test".into(),
-        rname: "hostmaster.iprbl.test".into(),
-        serial: 1,
-        refresh: 3600,
-        retry: 600,
         expire: 86400,
-        minimum: 60,
         ttl: 60,
+        ..Soa::default_for("iprbl.test", 1)
     };
     let zone = Zone::new(
         "iprbl.test",

@@ -8,14 +8,19 @@
 //! - [`fast`] is the UDP fast path: plain threads with `recvmmsg`/
 //!   `sendmmsg`, a strict parser and a direct encoder, falling back to
 //!   [`handler::respond_bytes`] (hickory-proto) for anything unusual.
+//! - [`fast`] also has the TCP front: one task per connection, every
+//!   complete pipelined message of a read answered in one write.
+//! - [`records`] builds each zone's SOA/NS records once per publication,
+//!   as hickory records and as the fast path's wire templates.
 //! - [`server`] binds UDP and TCP on the same addresses and serves them
-//!   until cancelled: TCP through hickory-server, UDP through the fast
-//!   path (or hickory-server, see [`server::UdpMode`]).
+//!   until cancelled: both through the fast fronts by default, or through
+//!   hickory-server ([`server::UdpMode`], [`server::TcpMode`]).
 #![warn(missing_docs)]
 
 pub mod fast;
 pub mod handler;
 pub mod publisher;
+pub mod records;
 pub mod server;
 
 pub use fadelist_core::snapshot::{Resolution, Snapshot};

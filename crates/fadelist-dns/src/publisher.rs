@@ -4,23 +4,9 @@ use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Cache};
 use fadelist_core::snapshot::{Snapshot, Zone};
-use hickory_proto::rr::rdata::{NS, SOA};
-use hickory_proto::rr::{Name, RData, Record};
 
-use crate::fast::ZoneWire;
-
-/// Per-zone records that do not depend on the query, built once per
-/// publication instead of once per query.
-#[derive(Debug)]
-pub struct ZoneRecords {
-    /// The SOA record with its own TTL (answers to SOA queries).
-    pub soa: Record,
-    /// The SOA record for negative answers: TTL = min(SOA TTL, minimum),
-    /// as RFC 2308 section 3 asks.
-    pub soa_negative: Record,
-    /// The apex NS records.
-    pub ns: Vec<Record>,
-}
+pub use crate::records::ZoneRecords;
+use crate::records::{ZoneWire, zone_records};
 
 /// A snapshot with its zones' pre-built records; what a query reads.
 #[derive(Debug)]
@@ -72,45 +58,6 @@ impl Served {
     /// The fast path's wire templates of `zone`.
     pub(crate) fn wire_of(&self, zone: &Zone) -> Option<&ZoneWire> {
         self.wire.get(self.index_of(zone)?)
-    }
-}
-
-fn fqdn(name: &str, fallback: &Name) -> Name {
-    Name::from_ascii(name)
-        .map(|mut n| {
-            n.set_fqdn(true);
-            n
-        })
-        .unwrap_or_else(|_| fallback.clone())
-}
-
-fn zone_records(zone: &Zone) -> ZoneRecords {
-    let apex = fqdn(zone.name(), &Name::root());
-    let s = &zone.soa;
-    // SOA timers are signed 32-bit on the wire (RFC 1035 says unsigned,
-    // hickory models them as i32); clamp rather than wrap.
-    let clamp = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
-    let soa = SOA::new(
-        fqdn(&s.mname, &apex),
-        fqdn(&s.rname, &apex),
-        s.serial,
-        clamp(s.refresh),
-        clamp(s.retry),
-        clamp(s.expire),
-        s.minimum,
-    );
-    let record = Record::from_rdata(apex.clone(), s.ttl, RData::SOA(soa));
-    let mut negative = record.clone();
-    negative.ttl = s.ttl.min(s.minimum);
-    let ns = zone
-        .ns
-        .iter()
-        .map(|n| Record::from_rdata(apex.clone(), zone.ns_ttl, RData::NS(NS(fqdn(n, &apex)))))
-        .collect();
-    ZoneRecords {
-        soa: record,
-        soa_negative: negative,
-        ns,
     }
 }
 

@@ -35,14 +35,14 @@ use fadelist_core::data::{
 };
 use fadelist_core::dataset::Dataset;
 use fadelist_core::qname;
-use fadelist_core::snapshot::{Snapshot, Soa, Zone};
+use fadelist_core::snapshot::{Snapshot, Zone};
 use fadelist_core::testrng::TestRng as Rng;
 use fadelist_dns::Publisher;
 use fadelist_dns::fast::{Answered, Responder, no_labels, parse_query};
 use fadelist_dns::handler::{Protocol, respond_bytes};
 use fadelist_dns::publisher::Served;
 use fadelist_dns::server::{self, DnsOptions, TcpMode, UdpMode};
-use harness::compare;
+use harness::{compare, soa, v4, v6};
 use hickory_proto::op::Message;
 use hickory_proto::rr::RData;
 use tokio_util::sync::CancellationToken;
@@ -56,27 +56,6 @@ struct Fixture {
     v4_listed: Vec<u32>,
     v6_listed: Vec<u128>,
     domains: Vec<String>,
-}
-
-fn soa(ttl: u32, minimum: u32, mname: &str, rname: &str) -> Soa {
-    Soa {
-        mname: mname.into(),
-        rname: rname.into(),
-        serial: 20_240_101,
-        refresh: 3600,
-        retry: 600,
-        expire: 604_800,
-        minimum,
-        ttl,
-    }
-}
-
-fn v4(s: &str) -> u32 {
-    u32::from(s.parse::<Ipv4Addr>().unwrap())
-}
-
-fn v6(s: &str) -> u128 {
-    u128::from(s.parse::<Ipv6Addr>().unwrap())
 }
 
 fn build() -> (Snapshot, Fixture) {

@@ -384,14 +384,8 @@ mod tests {
 
     fn snapshot(layer: Layer) -> Snapshot {
         let soa = Soa {
-            mname: "ns.feed.test".into(),
-            rname: "hostmaster.feed.test".into(),
-            serial: 1,
-            refresh: 3600,
-            retry: 600,
-            expire: 86400,
-            minimum: 60,
             ttl: 60,
+            ..Soa::default_for("feed.test", 1)
         };
         Snapshot {
             zones: vec![Zone::layered("feed.test", soa, vec![], 60, vec![layer]).unwrap()],

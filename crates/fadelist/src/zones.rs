@@ -304,8 +304,8 @@ fn zone_soa(z: &ZoneState, default_ttl: u32) -> Soa {
     }
     if let Some(s) = z.datasets.iter().find_map(|d| d.soa.as_ref()) {
         return Soa {
-            mname: s.mname.trim_end_matches('.').to_string(),
-            rname: s.rname.trim_end_matches('.').to_string(),
+            mname: s.mname.strip_suffix('.').unwrap_or(&s.mname).to_string(),
+            rname: s.rname.strip_suffix('.').unwrap_or(&s.rname).to_string(),
             serial: if s.serial == 0 { z.serial } else { s.serial },
             refresh: s.refresh,
             retry: s.retry,
@@ -315,16 +315,7 @@ fn zone_soa(z: &ZoneState, default_ttl: u32) -> Soa {
             ttl: if s.ttl == 0 { default_ttl } else { s.ttl },
         };
     }
-    Soa {
-        mname: format!("ns.{}", z.name),
-        rname: format!("hostmaster.{}", z.name),
-        serial: z.serial,
-        refresh: 3600,
-        retry: 600,
-        expire: 7 * 86_400,
-        minimum: 60,
-        ttl: 3600,
-    }
+    Soa::default_for(&z.name, z.serial)
 }
 
 #[cfg(test)]

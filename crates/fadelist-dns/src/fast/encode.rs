@@ -11,12 +11,12 @@
 use std::net::SocketAddr;
 
 use fadelist_core::rbldnsd;
-use fadelist_core::snapshot::{Hits, Resolution, Zone};
-use hickory_proto::rr::{Name, RData};
+use fadelist_core::snapshot::{Hits, Resolution};
 
 use super::parse::{HEADER_LEN, Head, Labels, ParsedQuery, no_labels, parse_into};
 use crate::handler::{Protocol, respond_bytes};
-use crate::publisher::{Served, ZoneRecords};
+use crate::publisher::Served;
+use crate::records::{Rdata, ZoneWire};
 
 const TYPE_A: u16 = 1;
 const TYPE_NS: u16 = 2;
@@ -33,103 +33,6 @@ const RCODE_REFUSED: u8 = 5;
 /// Fixed part of a resource record after a compressed (2-byte) owner:
 /// owner, type, class, TTL, RDLENGTH.
 const RR_FIXED: usize = 2 + 2 + 2 + 4 + 2;
-
-/// RDATA with names that end in the zone apex left as 2-byte holes, filled
-/// per query with a pointer to the apex inside the question.
-#[derive(Clone, Debug, Default)]
-struct Rdata {
-    bytes: Box<[u8]>,
-    /// Offsets in `bytes` of the apex pointers to fill in.
-    holes: Box<[u16]>,
-}
-
-impl Rdata {
-    fn push_name(bytes: &mut Vec<u8>, holes: &mut Vec<u16>, name: &Name, apex: &[&[u8]]) {
-        let labels: Vec<&[u8]> = name.iter().collect();
-        let below_apex = !apex.is_empty()
-            && labels.len() >= apex.len()
-            && labels[labels.len() - apex.len()..]
-                .iter()
-                .zip(apex)
-                .all(|(a, b)| a.eq_ignore_ascii_case(b));
-        let own = if below_apex {
-            labels.len() - apex.len()
-        } else {
-            labels.len()
-        };
-        for l in &labels[..own] {
-            bytes.push(l.len() as u8);
-            bytes.extend_from_slice(l);
-        }
-        if below_apex {
-            holes.push(bytes.len() as u16);
-            bytes.extend_from_slice(&[0, 0]);
-        } else {
-            bytes.push(0);
-        }
-    }
-}
-
-/// Per-zone wire data built once per publication: the SOA and NS RDATA
-/// templates and TTLs, from the same [`ZoneRecords`] the hickory path
-/// sends (so names that hickory replaced by the apex are replaced here
-/// too).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct ZoneWire {
-    /// Wire length of the zone name, root label included: the zone's
-    /// part of any question name in it.
-    apex_wire_len: usize,
-    soa: Rdata,
-    soa_ttl: u32,
-    soa_negative_ttl: u32,
-    ns: Box<[(Rdata, u32)]>,
-}
-
-impl ZoneWire {
-    pub(crate) fn build(zone: &Zone, records: &ZoneRecords) -> ZoneWire {
-        let apex: Vec<&[u8]> = zone.name().split('.').map(str::as_bytes).collect();
-        let apex_wire_len = zone.name().len() + 2;
-        let mut w = ZoneWire {
-            apex_wire_len,
-            soa_ttl: records.soa.ttl,
-            soa_negative_ttl: records.soa_negative.ttl,
-            ..ZoneWire::default()
-        };
-        if let RData::SOA(soa) = &records.soa.data {
-            let (mut bytes, mut holes) = (Vec::new(), Vec::new());
-            Rdata::push_name(&mut bytes, &mut holes, &soa.mname, &apex);
-            Rdata::push_name(&mut bytes, &mut holes, &soa.rname, &apex);
-            bytes.extend_from_slice(&soa.serial.to_be_bytes());
-            bytes.extend_from_slice(&soa.refresh.to_be_bytes());
-            bytes.extend_from_slice(&soa.retry.to_be_bytes());
-            bytes.extend_from_slice(&soa.expire.to_be_bytes());
-            bytes.extend_from_slice(&soa.minimum.to_be_bytes());
-            w.soa = Rdata {
-                bytes: bytes.into(),
-                holes: holes.into(),
-            };
-        }
-        w.ns = records
-            .ns
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::NS(ns) => {
-                    let (mut bytes, mut holes) = (Vec::new(), Vec::new());
-                    Rdata::push_name(&mut bytes, &mut holes, &ns.0, &apex);
-                    Some((
-                        Rdata {
-                            bytes: bytes.into(),
-                            holes: holes.into(),
-                        },
-                        r.ttl,
-                    ))
-                }
-                _ => None,
-            })
-            .collect();
-        w
-    }
-}
 
 /// Which path answered a packet (see [`Responder::respond`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

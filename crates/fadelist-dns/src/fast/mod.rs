@@ -32,7 +32,6 @@ mod sys;
 mod tcp;
 mod worker;
 
-pub(crate) use encode::ZoneWire;
 pub use encode::{Answered, Responder};
 pub use parse::{EdnsQuery, Labels, MAX_LABELS, ParsedQuery, no_labels, parse_query};
 pub use sys::RECV_BUF;
