@@ -16,11 +16,9 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 cd "$ROOT"
+# shellcheck source=../lib.sh
+source "$ROOT/tests/lib.sh"
 
-fails=0
-passes=0
-pass() { printf 'PASS  %s\n' "$*"; passes=$((passes + 1)); }
-fail() { printf 'FAIL  %s\n' "$*"; fails=$((fails + 1)); }
 die() {
     fail "$*"
     printf '\n=== browser delisting: FAIL (%d) ===\n' "$fails"
@@ -85,10 +83,7 @@ cleanup() {
     for p in $(pgrep -f -- "$WORK/" 2>/dev/null || true); do
         kill -KILL "$p" 2>/dev/null || true
     done
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    stop_server || true
     if ((rc != 0)) && [[ -f $WORK/serve.err ]] && [[ -s $WORK/serve.err ]]; then
         echo "--- server stderr (last 20 lines) ---"
         tail -n 20 "$WORK/serve.err" | sed $'s/\x1b\[[0-9;]*m//g'
@@ -99,65 +94,31 @@ cleanup() {
 trap cleanup EXIT
 trap 'fail "interrupted by a signal"; printf "\n=== browser delisting: FAIL ===\nbrowser: %d passed, %d failed\n" "$passes" "$fails"; exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-DPORT=$(free_port)
-HPORT=$(free_port)
-while [[ $HPORT == "$DPORT" ]]; do HPORT=$(free_port); done
+pick_ports
 MIN_FILL_SECS=2
-cat > "$WORK/fadelist.toml" <<TOML
-[server]
-dns_listen = ["127.0.0.1:$DPORT"]
-http_listen = "127.0.0.1:$HPORT"
-[policy]
-# The fixture mails are dated 2026.
-max_report_age = "36500d"
-[web]
-form_min_fill = "${MIN_FILL_SECS}s"
-[[zone]]
-name = "iprbl.test"
-feed = "ip"
-[[zone]]
-name = "urirbl.test"
-feed = "domain"
-TOML
+write_config "$WORK/fadelist.toml" "[web]
+form_min_fill = \"${MIN_FILL_SECS}s\""
 DB=$WORK/db.sqlite
 BASE=http://127.0.0.1:$HPORT
 IP=89.160.20.112
 NAME=112.20.160.89.iprbl.test
 MAIL=tests/data/mail/spam-plain.eml
 
-token() { timeout 20 "$BIN" reporter --db "$DB" add "$@" --trusted 81.2.69.160/27 | sed -n 's/^token: //p'; }
-TA=$(token alice) || true
-TB=$(token trap1 --kind trap) || true
+TA=$(reporter_token "$DB" alice) || true
+TB=$(reporter_token "$DB" trap1 --kind trap) || true
 [[ -n $TA && -n $TB ]] && pass "two reporters added" || die "reporter add did not print tokens"
 
 # The server itself is bounded too, in case cleanup never runs.
-timeout 300 "$BIN" serve --config "$WORK/fadelist.toml" --db "$DB" > "$WORK/serve.out" 2> "$WORK/serve.err" &
-SERVER_PID=$!
-status() { dig +tries=1 +time=1 @127.0.0.1 -p "$DPORT" "$1" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p'; }
-up=
-for _ in $(seq 100); do
-    if grep -q "HTTP listening on http://127.0.0.1:$HPORT" "$WORK/serve.out" 2>/dev/null \
-        && [[ $(status 2.0.0.127.iprbl.test) == NOERROR ]]; then
-        up=1
-        break
-    fi
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-[[ -n $up ]] && pass "server up (DNS 127.0.0.1:$DPORT, HTTP $BASE)" || die "server did not come up within 10 s"
+start_server "$WORK/fadelist.toml" "$DB" 300
+wait_up && pass "server up (DNS 127.0.0.1:$DPORT, HTTP $BASE)" || die "server did not come up within 10 s"
 
 timeout 20 "$BIN" report --server "$BASE" --token "$TA" "$MAIL" > "$WORK/r1.out" 2>&1 \
     && pass "first report sent" || die "first report: $(head -c 300 "$WORK/r1.out")"
 timeout 20 "$BIN" report --server "$BASE" --token "$TB" "$MAIL" > "$WORK/r2.out" 2>&1 \
     && pass "second report sent" || die "second report: $(head -c 300 "$WORK/r2.out")"
-listed=
-for _ in $(seq 40); do
-    [[ $(dig +short +tries=1 +time=1 @127.0.0.1 -p "$DPORT" "$NAME" A) == 127.0.0.* ]] && { listed=1; break; }
-    sleep 0.05
-done
-[[ -n $listed ]] && pass "dig: $NAME is listed ($(dig +short +tries=1 +time=1 @127.0.0.1 -p "$DPORT" "$NAME" A | tr '\n' ' '))" \
-    || die "dig: $NAME is not listed after two reports ($(status "$NAME"))"
+eventually 40 0.05 dns_answer_is "$NAME" '127.0.0.*' \
+    && pass "dig: $NAME is listed ($(dns_answer "$NAME" | tr '\n' ' '))" \
+    || die "dig: $NAME is not listed after two reports ($(dns_status "$NAME"))"
 
 # The browser part. `timeout` makes itself a process-group leader, so the
 # cleanup above can end node and Chromium together.
@@ -183,17 +144,10 @@ else
     fail "browser: delist.mjs failed (exit $node_rc)"
 fi
 
-gone=
-for _ in $(seq 40); do
-    [[ $(status "$NAME") == NXDOMAIN ]] && { gone=1; break; }
-    sleep 0.05
-done
-[[ -n $gone ]] && pass "dig: $NAME is NXDOMAIN after the delisting" \
-    || fail "dig: $NAME still answers $(status "$NAME") after the delisting"
+eventually 40 0.05 dns_status_is "$NAME" NXDOMAIN && pass "dig: $NAME is NXDOMAIN after the delisting" \
+    || fail "dig: $NAME still answers $(dns_status "$NAME") after the delisting"
 
-kill "$SERVER_PID" 2>/dev/null || true
-wait "$SERVER_PID" 2>/dev/null || true
-SERVER_PID=
+stop_server || true
 elapsed=$((SECONDS - START))
 ((elapsed < 180)) && pass "bounded: ${elapsed} s after installs (limit 180 s)" || fail "took ${elapsed} s after installs (limit 180 s)"
 

@@ -1,9 +1,16 @@
 //! Test support: start the real fadelist server on ephemeral ports and talk
-//! DNS to it with hickory-proto messages over plain sockets.
+//! DNS to it with hickory-proto messages over plain sockets, and HTTP with
+//! the raw client of [`http`] ([`Request`], [`Response`]).
 //!
 //! The server is started exactly as `main` starts it ([`fadelist::bind`],
 //! [`fadelist::load_zones`], [`fadelist::run`]), on its own runtime thread,
-//! and stopped through the same cancellation token SIGTERM uses.
+//! and stopped through the same cancellation token SIGTERM uses
+//! ([`TestServer::start_with`], [`TestServer::stop`]); [`eventually`] waits
+//! for what the server does in the background.
+
+pub mod http;
+
+pub use http::{Request, Response};
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
@@ -131,19 +138,35 @@ impl TestServer {
         assert!(store.set_suspended(name, true, 0).expect("suspend"));
     }
 
-    /// Posts a report; returns (status, headers, body).
-    pub fn post_report(
-        &self,
-        token: Option<&str>,
-        query: &str,
-        body: &[u8],
-    ) -> (u16, String, String) {
-        http_request(
-            self.http,
-            "POST",
-            &format!("/api/v1/reports{query}"),
-            token,
-            body,
+    /// Posts a report (`message/rfc822`) to `/api/v1/reports{query}`, with
+    /// the reporter's bearer token when there is one.
+    pub fn post_report(&self, token: Option<&str>, query: &str, body: &[u8]) -> Response {
+        let mut r = Request::post(self.http, &format!("/api/v1/reports{query}"));
+        if let Some(t) = token {
+            r = r.bearer(t);
+        }
+        r.body("message/rfc822", body).send()
+    }
+
+    /// `GET path` on the public HTTP address (pages and the JSON API).
+    pub fn get(&self, path: &str) -> Response {
+        Request::get(self.http, path).send()
+    }
+
+    /// `POST path` with a JSON body on the public HTTP address.
+    pub fn post_json(&self, path: &str, body: &str) -> Response {
+        Request::post(self.http, path).json(body).send()
+    }
+
+    /// Asks the self-service API (`POST /api/v1/delistings`) to delist
+    /// `key`, as `ops@example.net` with the explanation "the infected host
+    /// was cleaned".
+    pub fn delist(&self, key: &str) -> Response {
+        self.post_json(
+            "/api/v1/delistings",
+            &format!(
+                r#"{{"key":"{key}","email":"ops@example.net","explanation":"the infected host was cleaned"}}"#
+            ),
         )
     }
 
@@ -223,6 +246,11 @@ pub fn udp_raw(server: SocketAddr, bytes: &[u8], wait: Duration) -> Option<Vec<u
     }
 }
 
+/// Asks `server` over UDP for `name` and `qtype` (see [`udp`]).
+pub fn ask(server: SocketAddr, name: &str, qtype: RecordType) -> Message {
+    udp(server, &query(name, qtype))
+}
+
 /// Sends `m` over UDP and decodes the reply (panics on timeout).
 pub fn udp(server: SocketAddr, m: &Message) -> Message {
     let bytes = m.to_vec().expect("encode");
@@ -261,38 +289,37 @@ pub fn tcp(server: SocketAddr, msgs: &[Message]) -> Vec<Message> {
     replies
 }
 
-/// The A values of the answer section, sorted.
-pub fn a_values(m: &Message) -> Vec<String> {
-    let mut v: Vec<String> = m
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::A(a) => Some(a.0.to_string()),
-            _ => None,
-        })
-        .collect();
+/// The answer section's records that `pick` turns into text, sorted.
+pub fn answer_values(m: &Message, pick: impl Fn(&RData) -> Option<String>) -> Vec<String> {
+    let mut v: Vec<String> = m.answers.iter().filter_map(|r| pick(&r.data)).collect();
     v.sort();
     v
 }
 
+/// The A values of the answer section, sorted.
+pub fn a_values(m: &Message) -> Vec<String> {
+    answer_values(m, |d| match d {
+        RData::A(a) => Some(a.0.to_string()),
+        _ => None,
+    })
+}
+
 /// The TXT values of the answer section (character-strings joined), sorted.
 pub fn txt_values(m: &Message) -> Vec<String> {
-    let mut v: Vec<String> = m
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::TXT(t) => Some(
-                t.txt_data
-                    .iter()
-                    .map(|s| String::from_utf8_lossy(s).into_owned())
-                    .collect::<String>(),
-            ),
-            _ => None,
-        })
-        .collect();
-    v.sort();
-    v
+    answer_values(m, |d| match d {
+        RData::TXT(t) => Some(
+            t.txt_data
+                .iter()
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .collect::<String>(),
+        ),
+        _ => None,
+    })
 }
+
+/// A `policy.max_report_age` (100 years) under which the fixture mails,
+/// dated 2026, count whatever today is.
+pub const FIXTURE_REPORT_AGE: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// Polls `check` until it returns true or `limit` passes.
 pub fn eventually(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
@@ -316,52 +343,6 @@ pub use hickory_proto::op::ResponseCode as Rcode;
 
 /// Marker so `OpCode` stays referenced.
 pub const QUERY: OpCode = OpCode::Query;
-
-/// One HTTP/1.1 request; returns (status, raw headers, body).
-pub fn http_request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: &[u8],
-) -> (u16, String, String) {
-    http_request_typed(addr, method, path, token, "message/rfc822", body)
-}
-
-/// One HTTP/1.1 request with a content type; returns (status, raw headers, body).
-pub fn http_request_typed(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    content_type: &str,
-    body: &[u8],
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(30)))
-        .expect("timeout");
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\n{auth}Content-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).expect("write head");
-    // The server may answer (413) before reading a large body: ignore a
-    // broken pipe and read the answer anyway.
-    let _ = s.write_all(body);
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    let text = String::from_utf8_lossy(&out).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_string(), body.to_string())
-}
 
 /// A fixture from `tests/data/mail`.
 pub fn mail(name: &str) -> Vec<u8> {

@@ -11,27 +11,25 @@ fn server() -> TestServer {
     TestServer::start_with(&[], &[], |c| {
         c.admin.token = Some(TOKEN.into());
         c.ingest.decay_interval = Duration::from_millis(100);
-        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.policy.max_report_age = FIXTURE_REPORT_AGE;
     })
 }
 
+/// An admin API request with the right token (always with a JSON body,
+/// empty or not).
 fn admin(srv: &TestServer, method: &str, path: &str, body: &str) -> (u16, String) {
     let addr = srv.admin.expect("admin API on");
-    let (s, _, b) = http_request_typed(
-        addr,
-        method,
-        path,
-        Some(TOKEN),
-        "application/json",
-        body.as_bytes(),
-    );
-    (s, b)
+    let r = Request::new(addr, method, path)
+        .bearer(TOKEN)
+        .json(body)
+        .send();
+    (r.status, r.body)
 }
 
 fn answer(srv: &TestServer, name: &str) -> (Vec<String>, Vec<String>) {
     (
-        a_values(&udp(srv.dns, &query(name, RecordType::A))),
-        txt_values(&udp(srv.dns, &query(name, RecordType::TXT))),
+        a_values(&ask(srv.dns, name, RecordType::A)),
+        txt_values(&ask(srv.dns, name, RecordType::TXT)),
     )
 }
 
@@ -56,10 +54,7 @@ fn manual_listing_removal_and_expiry() {
         txt.contains("botnet controller") && txt.contains("/lookup?q=198.0.2.9"),
         "{txt}"
     );
-    let (_, page) = (
-        0,
-        http_request(srv.http, "GET", "/lookup?q=198.0.2.9", None, b"").2,
-    );
+    let page = srv.get("/lookup?q=198.0.2.9").body;
     assert!(
         page.contains("botnet controller"),
         "the lookup page shows the reason"
@@ -68,23 +63,14 @@ fn manual_listing_removal_and_expiry() {
     assert_eq!(s, 200);
     assert!(b.contains("198.0.2.9"), "{b}");
 
-    let (s, b) = admin(
-        &srv,
-        "DELETE",
-        "/admin/v1/listings/iprbl.test/198.0.2.9",
-        "",
-    );
+    let listing = "/admin/v1/listings/iprbl.test/198.0.2.9";
+    let (s, b) = admin(&srv, "DELETE", listing, "");
     assert_eq!(s, 200, "{b}");
     assert!(
         eventually(Duration::from_secs(1), || answer(&srv, name).0.is_empty()),
         "removed from DNS within a second"
     );
-    let (s, _) = admin(
-        &srv,
-        "DELETE",
-        "/admin/v1/listings/iprbl.test/198.0.2.9",
-        "",
-    );
+    let (s, _) = admin(&srv, "DELETE", listing, "");
     assert_eq!(s, 404, "nothing left to remove");
 
     // With an expiry: gone by itself.
@@ -143,24 +129,13 @@ fn manual_listing_removal_and_expiry() {
 fn token_is_required_and_the_api_is_off_without_one() {
     let srv = server();
     let addr = srv.admin.expect("admin API on");
-    let (s, _, b) = http_request_typed(
-        addr,
-        "GET",
-        "/admin/v1/review",
-        None,
-        "application/json",
-        b"",
-    );
-    assert_eq!(s, 401, "{b}");
-    let (s, _, _) = http_request_typed(
-        addr,
-        "GET",
-        "/admin/v1/review",
-        Some("wrong"),
-        "application/json",
-        b"",
-    );
-    assert_eq!(s, 401);
+    let r = Request::get(addr, "/admin/v1/review").json("").send();
+    assert_eq!(r.status, 401, "{}", r.body);
+    let r = Request::get(addr, "/admin/v1/review")
+        .bearer("wrong")
+        .json("")
+        .send();
+    assert_eq!(r.status, 401);
     let plain = TestServer::start(&[], &[]);
     assert!(plain.admin.is_none(), "no token, no admin API");
 }
@@ -170,25 +145,21 @@ fn review_queue_never_list_and_reporters() {
     let srv = TestServer::start_with(&[], &[], |c| {
         c.admin.token = Some(TOKEN.into());
         c.web.self_service_limit = 0; // every request goes to review
-        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.policy.max_report_age = FIXTURE_REPORT_AGE;
     });
     let a = srv.add_reporter("a", false, &["81.2.69.160/27"]);
     let b = srv.add_reporter("b", false, &["81.2.69.160/27"]);
     for t in [&a, &b] {
-        assert_eq!(srv.post_report(Some(t), "", &mail("spam-plain.eml")).0, 202);
+        assert_eq!(
+            srv.post_report(Some(t), "", &mail("spam-plain.eml")).status,
+            202
+        );
     }
     let name = "112.20.160.89.iprbl.test";
     assert!(!answer(&srv, name).0.is_empty());
     let body = r#"{"key":"89.160.20.112","email":"ops@example.net","explanation":"fixed"}"#;
-    let (s, _, b) = http_request_typed(
-        srv.http,
-        "POST",
-        "/api/v1/delistings",
-        None,
-        "application/json",
-        body.as_bytes(),
-    );
-    assert_eq!(s, 202, "{b}");
+    let r = srv.post_json("/api/v1/delistings", body);
+    assert_eq!(r.status, 202, "{}", r.body);
     let (_, q) = admin(&srv, "GET", "/admin/v1/review", "");
     let id: i64 = q
         .split("\"id\":")
@@ -219,7 +190,8 @@ fn review_queue_never_list_and_reporters() {
     let (s, b) = admin(&srv, "POST", "/admin/v1/reporters/a/suspend", "");
     assert_eq!(s, 200, "{b}");
     assert_eq!(
-        srv.post_report(Some(&a), "", &mail("spam-plain.eml")).0,
+        srv.post_report(Some(&a), "", &mail("spam-plain.eml"))
+            .status,
         403
     );
     let (_, b) = admin(&srv, "GET", "/admin/v1/reporters", "");

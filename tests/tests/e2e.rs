@@ -51,10 +51,6 @@ fn rev4(ip: &str) -> String {
     ip.split('.').rev().collect::<Vec<_>>().join(".")
 }
 
-fn ask(s: SocketAddr, name: &str, t: RecordType) -> Message {
-    udp(s, &query(name, t))
-}
-
 fn soa_in_authority(m: &Message) -> bool {
     m.authorities
         .iter()
@@ -147,15 +143,10 @@ fn apex_empty_non_terminals_and_refused() {
     assert_eq!(soa.mname.to_ascii(), "ns1.bl.example.");
     assert_eq!(soa.minimum, 120);
     let r = ask(s, "bl.example", RecordType::NS);
-    let mut ns: Vec<String> = r
-        .answers
-        .iter()
-        .filter_map(|r| match &r.data {
-            RData::NS(n) => Some(n.0.to_ascii()),
-            _ => None,
-        })
-        .collect();
-    ns.sort();
+    let ns = answer_values(&r, |d| match d {
+        RData::NS(n) => Some(n.0.to_ascii()),
+        _ => None,
+    });
     assert_eq!(ns, vec!["ns1.bl.example.", "ns2.bl.example."]);
     let r = ask(s, "bl.example", RecordType::A);
     assert_eq!(r.metadata.response_code, Rcode::NoError);
@@ -637,26 +628,11 @@ fn default_zones_and_http_status() {
             vec!["127.0.0.2"]
         );
     }
-    let body = http_get(srv.http, "/api/v1/zones");
-    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    let r = srv.get("/api/v1/zones");
+    assert!(r.head.starts_with("HTTP/1.1 200"), "{r:?}");
     for zone in ["iprbl.test", "niprbl.test", "urirbl.test"] {
-        assert!(body.contains(&format!("\"name\":\"{zone}\"")), "{body}");
+        assert!(r.body.contains(&format!("\"name\":\"{zone}\"")), "{r:?}");
     }
-    assert!(http_get(srv.http, "/healthz").starts_with("HTTP/1.1 200"));
+    assert!(srv.get("/healthz").head.starts_with("HTTP/1.1 200"));
     srv.stop().expect("clean stop");
-}
-
-fn http_get(addr: SocketAddr, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).expect("read");
-    out
 }

@@ -15,7 +15,7 @@ fn server() -> TestServer {
         c.policy.min_listing = Duration::from_secs(1);
         c.policy.max_listing = Duration::from_secs(8);
         // The fixtures are dated 2026; accept them whatever today is.
-        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.policy.max_report_age = FIXTURE_REPORT_AGE;
         c.ingest.decay_interval = Duration::from_millis(100);
         c.ingest.max_message_bytes = 256 * 1024;
         c.ingest.rate_per_minute = 1000;
@@ -23,11 +23,8 @@ fn server() -> TestServer {
 }
 
 fn listed(srv: &TestServer, name: &str) -> bool {
-    udp(srv.dns, &query(name, RecordType::A))
-        .metadata
-        .response_code
-        == Rcode::NoError
-        && !a_values(&udp(srv.dns, &query(name, RecordType::A))).is_empty()
+    ask(srv.dns, name, RecordType::A).metadata.response_code == Rcode::NoError
+        && !a_values(&ask(srv.dns, name, RecordType::A)).is_empty()
 }
 
 fn json(body: &str) -> String {
@@ -42,7 +39,7 @@ fn two_reporters_list_within_a_second_and_decay_delists() {
     let src = "112.20.160.89.iprbl.test";
     let dom = "cheap-meds-online.top.urirbl.test";
 
-    let (status, _, body) = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
+    let Response { status, body, .. } = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
     assert_eq!(status, 202, "{body}");
     let b = json(&body);
     assert!(b.contains("\"ip\":\"89.160.20.112\""), "{body}");
@@ -50,7 +47,7 @@ fn two_reporters_list_within_a_second_and_decay_delists() {
     assert!(b.contains("\"listed\":false"), "{body}");
     assert!(!listed(&srv, src), "one reporter does not list");
 
-    let (status, _, body) = srv.post_report(Some(&trap), "", &mail("spam-plain.eml"));
+    let Response { status, body, .. } = srv.post_report(Some(&trap), "", &mail("spam-plain.eml"));
     assert_eq!(status, 202, "{body}");
     assert!(json(&body).contains("\"newly_listed\":true"), "{body}");
     // Visible in DNS within a second of the 202.
@@ -58,7 +55,7 @@ fn two_reporters_list_within_a_second_and_decay_delists() {
         eventually(Duration::from_secs(1), || listed(&srv, src)),
         "listing in DNS"
     );
-    let r = udp(srv.dns, &query(src, RecordType::TXT));
+    let r = ask(srv.dns, src, RecordType::TXT);
     let txt = txt_values(&r).join(" ");
     assert!(
         txt.contains("89.160.20.112")
@@ -78,7 +75,7 @@ fn two_reporters_list_within_a_second_and_decay_delists() {
         eventually(Duration::from_secs(20), || !listed(&srv, src)),
         "decayed off the list"
     );
-    let r = udp(srv.dns, &query(src, RecordType::A));
+    let r = ask(srv.dns, src, RecordType::A);
     assert_eq!(r.metadata.response_code, Rcode::NXDomain);
     assert!(eventually(Duration::from_secs(5), || !listed(&srv, dom)));
 }
@@ -88,7 +85,7 @@ fn one_reporter_alone_never_lists() {
     let srv = server();
     let alice = srv.add_reporter("alice", false, &TRUSTED);
     for i in 0..8 {
-        let (status, _, body) = srv.post_report(
+        let Response { status, body, .. } = srv.post_report(
             Some(&alice),
             "",
             &mail_with_id("spam-plain.eml", &format!("m{i}")),
@@ -104,14 +101,18 @@ fn one_reporter_alone_never_lists() {
 fn duplicates_count_once() {
     let srv = server();
     let alice = srv.add_reporter("alice", false, &TRUSTED);
-    let (status, _, first) = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
-    assert_eq!(status, 202);
-    let (status, _, again) = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
-    assert_eq!(status, 200, "{again}");
-    assert!(json(&again).contains("\"duplicate\":true"), "{again}");
+    let first = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
+    assert_eq!(first.status, 202);
+    let again = srv.post_report(Some(&alice), "", &mail("spam-plain.eml"));
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert!(
+        json(&again.body).contains("\"duplicate\":true"),
+        "{}",
+        again.body
+    );
     // Forwarded as an attachment: the same message, so the same report.
-    let (status, _, fwd) = srv.post_report(Some(&alice), "", &mail("forwarded-attachment.eml"));
-    assert_eq!(status, 200, "{fwd}");
+    let fwd = srv.post_report(Some(&alice), "", &mail("forwarded-attachment.eml"));
+    assert_eq!(fwd.status, 200, "{}", fwd.body);
     let id = |b: &str| {
         json(b)
             .split("\"report_id\":")
@@ -119,7 +120,7 @@ fn duplicates_count_once() {
             .and_then(|r| r.split([',', '}']).next())
             .map(str::to_string)
     };
-    assert_eq!(id(&first), id(&again));
+    assert_eq!(id(&first.body), id(&again.body));
     let store = fadelist_store::Store::open(&srv.db).expect("store");
     assert_eq!(store.report_count().expect("count"), 1);
 }
@@ -130,7 +131,8 @@ fn special_purpose_sources_are_never_listed() {
     let a = srv.add_reporter("a", false, &TRUSTED);
     let b = srv.add_reporter("b", true, &TRUSTED);
     for t in [&a, &b] {
-        let (status, _, body) = srv.post_report(Some(t), "", &mail("private-only-chain.eml"));
+        let Response { status, body, .. } =
+            srv.post_report(Some(t), "", &mail("private-only-chain.eml"));
         assert_eq!(status, 202, "{body}");
         assert!(
             body.contains("no source IP") && body.contains("special-purpose"),
@@ -143,7 +145,9 @@ fn special_purpose_sources_are_never_listed() {
     // The domain in the body is still corroborated.
     assert!(listed(&srv, "docs-portal-scan.site.urirbl.test"));
     // A never-listed domain is skipped with a reason.
-    let (_, _, body) = srv.post_report(Some(&a), "", &mail("html-obfuscated.eml"));
+    let body = srv
+        .post_report(Some(&a), "", &mail("html-obfuscated.eml"))
+        .body;
     assert!(body.contains("google.com"), "{body}");
     assert!(!listed(&srv, "google.com.urirbl.test"));
 }
@@ -154,7 +158,8 @@ fn bulk_mail_goes_to_niprbl_and_arf_is_understood() {
     let a = srv.add_reporter("a", false, &TRUSTED);
     let b = srv.add_reporter("b", false, &TRUSTED);
     for t in [&a, &b] {
-        let (status, _, body) = srv.post_report(Some(t), "", &mail("newsletter-one-click.eml"));
+        let Response { status, body, .. } =
+            srv.post_report(Some(t), "", &mail("newsletter-one-click.eml"));
         assert_eq!(status, 202, "{body}");
         assert!(json(&body).contains("\"is_bulk\":true"), "{body}");
     }
@@ -168,7 +173,7 @@ fn bulk_mail_goes_to_niprbl_and_arf_is_understood() {
         "domains still go to urirbl"
     );
     for t in [&a, &b] {
-        let (status, _, body) =
+        let Response { status, body, .. } =
             srv.post_report(Some(t), "?category=phishing", &mail("arf-abuse.eml"));
         assert_eq!(status, 202, "{body}");
         assert!(
@@ -176,7 +181,7 @@ fn bulk_mail_goes_to_niprbl_and_arf_is_understood() {
             "{body}"
         );
     }
-    let r = udp(srv.dns, &query("56.83.160.216.iprbl.test", RecordType::A));
+    let r = ask(srv.dns, "56.83.160.216.iprbl.test", RecordType::A);
     assert_eq!(a_values(&r), vec!["127.0.0.3"], "phishing return code");
 }
 
@@ -190,30 +195,35 @@ fn bad_requests_get_clear_json_errors() {
     let bob = srv.add_reporter("bob", false, &TRUSTED);
     srv.suspend("bob");
     let msg = mail("spam-plain.eml");
-    let check = |status: u16, body: &str, want: u16, code: &str| {
-        assert_eq!(status, want, "{body}");
+    let check = |r: &Response, want: u16, code: &str| {
+        let body = &r.body;
+        assert_eq!(r.status, want, "{body}");
         assert!(
             json(body).contains(&format!("\"error\":\"{code}\"")),
             "{body}"
         );
     };
-    let (s, _, b) = srv.post_report(None, "", &msg);
-    check(s, &b, 401, "unauthorized");
-    let (s, _, b) = srv.post_report(Some("not-a-token"), "", &msg);
-    check(s, &b, 401, "unauthorized");
-    let (s, _, b) = srv.post_report(Some(&bob), "", &msg);
-    check(s, &b, 403, "suspended");
-    let (s, _, b) = srv.post_report(Some(&alice), "?category=ham", &msg);
-    check(s, &b, 422, "bad_category");
+    check(&srv.post_report(None, "", &msg), 401, "unauthorized");
+    check(
+        &srv.post_report(Some("not-a-token"), "", &msg),
+        401,
+        "unauthorized",
+    );
+    check(&srv.post_report(Some(&bob), "", &msg), 403, "suspended");
+    check(
+        &srv.post_report(Some(&alice), "?category=ham", &msg),
+        422,
+        "bad_category",
+    );
     let big = vec![b'x'; 100 * 1024];
-    let (s, _, b) = srv.post_report(Some(&alice), "", &big);
-    check(s, &b, 413, "too_large");
+    check(&srv.post_report(Some(&alice), "", &big), 413, "too_large");
     // Alice's third request this minute is accepted; the fourth is over
     // the limit (3 a minute).
-    let (s, _, b) = srv.post_report(Some(&alice), "", &msg);
-    assert_eq!(s, 202, "{b}");
-    let (s, head, b) = srv.post_report(Some(&alice), "", &mail_with_id("spam-plain.eml", "other"));
-    check(s, &b, 429, "rate_limited");
+    let Response { status, body, .. } = srv.post_report(Some(&alice), "", &msg);
+    assert_eq!(status, 202, "{body}");
+    let r = srv.post_report(Some(&alice), "", &mail_with_id("spam-plain.eml", "other"));
+    check(&r, 429, "rate_limited");
+    let head = &r.head;
     assert!(head.to_ascii_lowercase().contains("retry-after:"), "{head}");
     let store = fadelist_store::Store::open(&srv.db).expect("store");
     assert_eq!(
@@ -227,19 +237,19 @@ fn bad_requests_get_clear_json_errors() {
 fn empty_and_garbage_bodies_are_refused() {
     let srv = server();
     let alice = srv.add_reporter("alice", false, &TRUSTED);
-    let (s, _, b) = srv.post_report(Some(&alice), "", b"");
-    assert_eq!(s, 422, "{b}");
+    let Response { status, body, .. } = srv.post_report(Some(&alice), "", b"");
+    assert_eq!(status, 422, "{body}");
     let garbage: Vec<u8> = (0..4096u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
         .collect();
-    let (s, _, b) = srv.post_report(Some(&alice), "", &garbage);
+    let Response { status, body, .. } = srv.post_report(Some(&alice), "", &garbage);
     assert!(
-        s == 422 || s == 202,
-        "garbage is refused or yields nothing listable: {s} {b}"
+        status == 422 || status == 202,
+        "garbage is refused or yields nothing listable: {status} {body}"
     );
     // The server still serves.
     assert_eq!(
-        a_values(&udp(srv.dns, &query("2.0.0.127.iprbl.test", RecordType::A))),
+        a_values(&ask(srv.dns, "2.0.0.127.iprbl.test", RecordType::A)),
         vec!["127.0.0.2"]
     );
 }
@@ -259,7 +269,7 @@ fn never_list_entries_are_respected() {
     let a = srv.add_reporter("a", false, &TRUSTED);
     let b = srv.add_reporter("b", true, &TRUSTED);
     for t in [&a, &b] {
-        let (status, _, body) = srv.post_report(Some(t), "", &mail("spam-plain.eml"));
+        let Response { status, body, .. } = srv.post_report(Some(t), "", &mail("spam-plain.eml"));
         assert_eq!(status, 202, "{body}");
         assert!(body.contains("a partner's network"), "{body}");
     }
@@ -283,11 +293,10 @@ fn lookup_explains_a_listing_and_escapes_user_text() {
     );
     assert_ne!(hostile, text, "the fixture's subject line was replaced");
     for t in [&a, &b] {
-        let (status, _, body) = srv.post_report(Some(t), "", hostile.as_bytes());
+        let Response { status, body, .. } = srv.post_report(Some(t), "", hostile.as_bytes());
         assert_eq!(status, 202, "{body}");
     }
-    let (status, _, body) =
-        http_request(srv.http, "GET", "/api/v1/lookup/89.160.20.112", None, b"");
+    let Response { status, body, .. } = srv.get("/api/v1/lookup/89.160.20.112");
     assert_eq!(status, 200, "{body}");
     let j = json(&body);
     for want in [
@@ -313,7 +322,9 @@ fn lookup_explains_a_listing_and_escapes_user_text() {
         "reporter identities never shown"
     );
 
-    let (status, _, page) = http_request(srv.http, "GET", "/lookup?q=89.160.20.112", None, b"");
+    let Response {
+        status, body: page, ..
+    } = srv.get("/lookup?q=89.160.20.112");
     assert_eq!(status, 200);
     assert!(page.contains("Listed."), "{page}");
     assert!(page.contains("<svg"), "score chart");
@@ -325,31 +336,26 @@ fn lookup_explains_a_listing_and_escapes_user_text() {
     assert!(!page.contains("trap@reporter.example"));
 
     // A domain: the registered domain is looked up.
-    let (_, _, body) = http_request(
-        srv.http,
-        "GET",
-        "/api/v1/lookup/www.cheap-meds-online.top",
-        None,
-        b"",
-    );
+    let body = srv.get("/api/v1/lookup/www.cheap-meds-online.top").body;
     assert!(
         json(&body).contains("\"key\":\"cheap-meds-online.top\""),
         "{body}"
     );
     assert!(json(&body).contains("\"listed\":true"), "{body}");
     // Never-listable keys say why; bad input gets a helpful 400.
-    let (_, _, body) = http_request(srv.http, "GET", "/api/v1/lookup/10.1.2.3", None, b"");
+    let body = srv.get("/api/v1/lookup/10.1.2.3").body;
     assert!(body.contains("special-purpose"), "{body}");
-    let (_, _, body) = http_request(srv.http, "GET", "/api/v1/lookup/gmail.com", None, b"");
+    let body = srv.get("/api/v1/lookup/gmail.com").body;
     assert!(body.contains("never listed"), "{body}");
-    let (status, _, body) =
-        http_request(srv.http, "GET", "/api/v1/lookup/not%20a%20thing", None, b"");
+    let Response { status, body, .. } = srv.get("/api/v1/lookup/not%20a%20thing");
     assert_eq!(status, 400, "{body}");
     assert!(
         body.contains("neither an IP address nor a domain"),
         "{body}"
     );
-    let (status, _, page) = http_request(srv.http, "GET", "/lookup?q=%3Cb%3E", None, b"");
+    let Response {
+        status, body: page, ..
+    } = srv.get("/lookup?q=%3Cb%3E");
     assert_eq!(status, 400);
     assert!(!page.contains("<b>"), "{page}");
 }
@@ -362,7 +368,7 @@ fn lookup_explains_a_listing_and_escapes_user_text() {
 #[test]
 fn concurrent_reports_publish_every_listing_before_the_answer() {
     let srv = TestServer::start_with(&[], &[], |c| {
-        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.policy.max_report_age = FIXTURE_REPORT_AGE;
         c.ingest.rate_per_minute = 100_000;
     });
     let tokens = [
@@ -378,13 +384,11 @@ fn concurrent_reports_publish_every_listing_before_the_answer() {
             jobs.push((t.clone(), s.clone()));
         }
     }
-    let dns = srv.dns;
-    let http = srv.http;
     let results: Vec<(String, bool)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..4)
             .map(|n| {
                 let mine: Vec<_> = jobs.iter().skip(n).step_by(4).cloned().collect();
-                let template = &template;
+                let (template, srv) = (&template, &srv);
                 scope.spawn(move || {
                     let mut seen = Vec::new();
                     for (token, src) in mine {
@@ -392,15 +396,9 @@ fn concurrent_reports_publish_every_listing_before_the_answer() {
                             .replace("89.160.20.112", &src)
                             .replace("89-160-20-112", &src.replace('.', "-"))
                             .replace("7781@", &format!("7781.{src}@"));
-                        let (status, _, answer) = http_request(
-                            http,
-                            "POST",
-                            "/api/v1/reports",
-                            Some(&token),
-                            body.as_bytes(),
-                        );
-                        assert_eq!(status, 202, "{answer}");
-                        let a: serde_json::Value = serde_json::from_str(&answer).unwrap();
+                        let answer = srv.post_report(Some(&token), "", body.as_bytes());
+                        assert_eq!(answer.status, 202, "{}", answer.body);
+                        let a: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
                         let listed = a["keys"]
                             .as_array()
                             .unwrap()
@@ -410,7 +408,7 @@ fn concurrent_reports_publish_every_listing_before_the_answer() {
                         if listed {
                             let o: Vec<&str> = src.split('.').rev().collect();
                             let name = format!("{}.iprbl.test", o.join("."));
-                            let r = udp(dns, &query(&name, RecordType::A));
+                            let r = ask(srv.dns, &name, RecordType::A);
                             assert!(!a_values(&r).is_empty(), "{src} listed but not in DNS");
                         }
                         seen.push((src, listed));
@@ -441,7 +439,7 @@ fn concurrent_reports_publish_every_listing_before_the_answer() {
 #[test]
 fn reports_beyond_the_pending_limit_are_refused_busy() {
     let srv = TestServer::start_with(&[], &[], |c| {
-        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.policy.max_report_age = FIXTURE_REPORT_AGE;
         c.ingest.rate_per_minute = 1000;
         c.ingest.max_pending_reports = 1;
     });
@@ -460,7 +458,11 @@ fn reports_beyond_the_pending_limit_are_refused_busy() {
                 tx.send(r).expect("send");
             });
         }
-        let (status, headers, body) = rx
+        let Response {
+            status,
+            head: headers,
+            body,
+        } = rx
             .recv_timeout(Duration::from_secs(4))
             .expect("one answer while the store is blocked");
         assert_eq!(status, 503, "{body}");
@@ -470,7 +472,7 @@ fn reports_beyond_the_pending_limit_are_refused_busy() {
             "{headers}"
         );
         lock.execute_batch("COMMIT").expect("unlock");
-        let (status, _, body) = rx
+        let Response { status, body, .. } = rx
             .recv_timeout(Duration::from_secs(10))
             .expect("the held report completes");
         assert_eq!(status, 202, "{body}");

@@ -14,13 +14,9 @@ const NAME: &str = "112.20.160.89.iprbl.test";
 
 fn server() -> TestServer {
     TestServer::start_with(&[], &[], |c| {
-        c.policy.max_report_age = Duration::from_secs(100 * 365 * 86_400);
+        c.policy.max_report_age = FIXTURE_REPORT_AGE;
         c.web.delist_per_minute = 100;
     })
-}
-
-fn get(srv: &TestServer, path: &str) -> (u16, String, String) {
-    http_request(srv.http, "GET", path, None, b"")
 }
 
 /// Lists 89.160.20.112 with two reports from two reporters.
@@ -30,32 +26,17 @@ fn list(srv: &TestServer) {
         srv.add_reporter("b", true, &TRUSTED),
     ];
     for (i, t) in tokens.iter().enumerate() {
-        let (s, _, b) = srv.post_report(
+        let r = srv.post_report(
             Some(t),
             "",
             &mail_with_id("spam-plain.eml", &format!("pages-{i}")),
         );
-        assert_eq!(s, 202, "{b}");
+        assert_eq!(r.status, 202, "{}", r.body);
     }
     assert!(
-        !a_values(&udp(srv.dns, &query(NAME, RecordType::A))).is_empty(),
+        !a_values(&ask(srv.dns, NAME, RecordType::A)).is_empty(),
         "listed"
     );
-}
-
-fn delist(srv: &TestServer, key: &str) -> (u16, String) {
-    let body = format!(
-        r#"{{"key":"{key}","email":"ops@example.net","explanation":"the infected host was cleaned"}}"#
-    );
-    let (s, _, b) = http_request_typed(
-        srv.http,
-        "POST",
-        "/api/v1/delistings",
-        None,
-        "application/json",
-        body.as_bytes(),
-    );
-    (s, b)
 }
 
 /// What askama's HTML escaping makes of `text`.
@@ -67,26 +48,21 @@ fn html_escaped(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn header<'h>(head: &'h str, name: &str) -> Option<&'h str> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
 #[test]
 fn the_site_icon_is_served() {
     let srv = server();
     for path in ["/favicon.svg", "/favicon.ico"] {
-        let (s, head, body) = get(&srv, path);
-        assert_eq!(s, 200, "{path}: {head}");
+        let r = srv.get(path);
+        let (head, body) = (&r.head, &r.body);
+        assert_eq!(r.status, 200, "{path}: {head}");
         assert_eq!(
-            header(&head, "content-type"),
+            r.header("content-type"),
             Some("image/svg+xml"),
             "{path}: {head}"
         );
         assert!(
-            header(&head, "cache-control").is_some_and(|v| v.contains("max-age")),
+            r.header("cache-control")
+                .is_some_and(|v| v.contains("max-age")),
             "{path}: {head}"
         );
         assert!(
@@ -95,7 +71,7 @@ fn the_site_icon_is_served() {
         );
         assert!(!body.contains("<script"), "{path}: no script in the icon");
     }
-    let (_, _, page) = get(&srv, "/");
+    let page = srv.get("/").body;
     assert!(
         page.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#),
         "{page}"
@@ -114,7 +90,11 @@ fn every_page_has_one_h1_a_language_and_a_main_landmark() {
         "/delist",
         "/delist?q=192.0.2.1",
     ] {
-        let (s, _, page) = get(&srv, path);
+        let Response {
+            status: s,
+            body: page,
+            ..
+        } = srv.get(path);
         assert!(s == 200 || s == 400, "{path}: HTTP {s}");
         assert_eq!(page.matches("<h1").count(), 1, "{path}: one h1\n{page}");
         assert!(page.contains("<html lang=\"en\">"), "{path}");
@@ -132,7 +112,7 @@ fn every_page_has_one_h1_a_language_and_a_main_landmark() {
         }
     }
     // The lookup page: zones are h3 under the result's h2.
-    let (_, _, page) = get(&srv, "/lookup?q=192.0.2.1");
+    let page = srv.get("/lookup?q=192.0.2.1").body;
     assert!(page.contains("<h2>Result for <code>192.0.2.1</code></h2>"));
     assert!(page.contains(">iprbl.test</h3>"), "{page}");
     assert!(!page.contains(">iprbl.test</h2>"));
@@ -142,21 +122,23 @@ fn every_page_has_one_h1_a_language_and_a_main_landmark() {
 fn the_lookup_page_shows_the_dns_answer_and_a_delisting_button() {
     let srv = server();
     // Not listed: no button.
-    let (_, _, page) = get(&srv, &format!("/lookup?q={IP}"));
+    let page = srv.get(&format!("/lookup?q={IP}")).body;
     assert!(page.contains("Not listed"), "{page}");
     assert!(!page.contains("Request delisting of"), "{page}");
     assert!(!page.contains("class=\"button\""), "{page}");
 
     list(&srv);
-    let txt = txt_values(&udp(srv.dns, &query(NAME, RecordType::TXT)));
+    let txt = txt_values(&ask(srv.dns, NAME, RecordType::TXT));
     assert_eq!(txt.len(), 1, "{txt:?}");
     let txt = &txt[0];
     assert!(
         txt.starts_with(&format!("{IP} is listed in iprbl.test")) && !txt.contains('$'),
         "{txt}"
     );
-    let (s, _, page) = get(&srv, &format!("/lookup?q={IP}"));
-    assert_eq!(s, 200);
+    let Response {
+        status, body: page, ..
+    } = srv.get(&format!("/lookup?q={IP}"));
+    assert_eq!(status, 200);
     assert!(page.contains("<strong>Listed.</strong>"), "{page}");
     assert!(
         page.contains(&format!(
@@ -186,7 +168,7 @@ fn the_lookup_page_shows_the_dns_answer_and_a_delisting_button() {
     assert!(!page.contains("Earlier reports"), "{page}");
 
     // The JSON carries the same TXT.
-    let (_, _, body) = get(&srv, &format!("/api/v1/lookup/{IP}"));
+    let body = srv.get(&format!("/api/v1/lookup/{IP}")).body;
     assert!(
         body.contains(&format!("\"reasons\":[{}]", serde_json::json!(txt))),
         "{body}"
@@ -197,22 +179,25 @@ fn the_lookup_page_shows_the_dns_answer_and_a_delisting_button() {
 fn after_a_removal_the_lookup_page_shows_history_not_a_listing() {
     let srv = server();
     list(&srv);
-    let (s, b) = delist(&srv, IP);
-    assert_eq!(s, 200, "{b}");
-    let j: serde_json::Value = serde_json::from_str(&b).expect("json");
+    let r = srv.delist(IP);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let j = r.json();
     let message = j["message"].as_str().unwrap_or_default();
     assert!(
         message.starts_with("Removed from iprbl.test now;"),
         "capitalized: {message}"
     );
-    assert!(eventually(Duration::from_secs(1), || a_values(&udp(
+    assert!(eventually(Duration::from_secs(1), || a_values(&ask(
         srv.dns,
-        &query(NAME, RecordType::A)
+        NAME,
+        RecordType::A
     ))
     .is_empty()));
 
-    let (s, _, page) = get(&srv, &format!("/lookup?q={IP}"));
-    assert_eq!(s, 200);
+    let Response {
+        status, body: page, ..
+    } = srv.get(&format!("/lookup?q={IP}"));
+    assert_eq!(status, 200);
     assert!(
         page.contains(
             "<strong>Not listed</strong> in iprbl.test (removed by self-service delisting on "
@@ -232,8 +217,8 @@ fn after_a_removal_the_lookup_page_shows_history_not_a_listing() {
         "{page}"
     );
 
-    let (_, _, body) = get(&srv, &format!("/api/v1/lookup/{IP}"));
-    let j: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let r = srv.get(&format!("/api/v1/lookup/{IP}"));
+    let (j, body) = (r.json(), r.body);
     let zone = j["zones"]
         .as_array()
         .and_then(|z| z.iter().find(|z| z["zone"] == "iprbl.test"))
@@ -263,10 +248,10 @@ fn after_a_removal_the_lookup_page_shows_history_not_a_listing() {
     );
 
     // Nothing left to remove: the message says so, capitalized.
-    let (s, b) = delist(&srv, IP);
-    assert_eq!(s, 200, "{b}");
+    let Response { status, body, .. } = srv.delist(IP);
+    assert_eq!(status, 200, "{body}");
     assert!(
-        b.contains("\"message\":\"Not listed in any report-fed zone"),
-        "{b}"
+        body.contains("\"message\":\"Not listed in any report-fed zone"),
+        "{body}"
     );
 }

@@ -1,39 +1,23 @@
 //! The `fadelist` binary as users run it: help, check-config, export, and
 //! `serve` with its printed addresses and graceful SIGTERM shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, UdpSocket};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_fadelist"))
-}
+use std::path::Path;
+use std::process::Command;
 
-/// A hand-encoded query for `name` type A (no DNS library on purpose:
-/// this test checks the binary, not our codec).
-fn query_bytes(id: u16, name: &str) -> Vec<u8> {
-    let mut q = id.to_be_bytes().to_vec();
-    q.extend_from_slice(&[0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
-}
+use common::{ADMIN_LINE, Server, ask, bin, dns_addr, run, run_ok, serve};
 
-/// (rcode, answer count) of a reply to `name`.
-fn ask(addr: SocketAddr, name: &str) -> (u8, u16) {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    s.set_read_timeout(Some(Duration::from_secs(2)))
-        .expect("timeout");
-    s.send_to(&query_bytes(0x4242, name), addr).expect("send");
-    let mut buf = [0u8; 1500];
-    let (n, _) = s.recv_from(&mut buf).expect("reply");
-    assert!(n >= 12);
-    assert_eq!(&buf[..2], &[0x42, 0x42]);
-    (buf[3] & 0x0f, u16::from_be_bytes([buf[6], buf[7]]))
+/// `fadelist serve` of one rbldnsd-style zone from `dir`, with its database
+/// there too.
+fn serve_zone(dir: &Path, zone: &str) -> Command {
+    let mut cmd = serve();
+    cmd.arg("--data-dir")
+        .arg(dir)
+        .args(["--zone", zone])
+        .arg("--db")
+        .arg(dir.join("db.sqlite"));
+    cmd
 }
 
 #[test]
@@ -85,56 +69,19 @@ fn thread_nice(pid: u32) -> std::collections::HashMap<String, i64> {
 fn serve_prints_ports_answers_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("bl.txt"), "192.0.2.7\n").expect("write");
-    let mut child = bin()
-        .args([
-            "serve",
-            "--dns-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .args(["--zone", "bl.example:ip4set:bl.txt"])
-        .arg("--db")
-        .arg(dir.path().join("db.sqlite"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a line").expect("utf-8");
-    let addr: SocketAddr = first
-        .strip_prefix("fadelist: DNS listening on ")
-        .and_then(|r| r.split(' ').next())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
-        .parse()
-        .expect("address");
+    let mut server = Server::spawn(&mut serve_zone(dir.path(), "bl.example:ip4set:bl.txt"));
+    let first = server.next_line();
+    let addr = dns_addr(&first).unwrap_or_else(|| panic!("unexpected first line {first:?}"));
     assert_eq!(ask(addr, "7.2.0.192.bl.example"), (0, 1));
     assert_eq!(ask(addr, "8.2.0.192.bl.example"), (3, 0));
     assert_eq!(ask(addr, "2.0.0.127.bl.example"), (0, 1));
     // The writer threads yield to the DNS workers (ingest.writer_nice
     // defaults to 19); the DNS workers keep the normal priority.
-    let nice = thread_nice(child.id());
+    let nice = thread_nice(server.id());
     assert_eq!(nice.get("fadelist-store"), Some(&19), "{nice:?}");
     assert_eq!(nice.get("fadelist-compac"), Some(&19), "{nice:?}");
     assert_eq!(nice.get("dns-udp-0"), Some(&0), "{nice:?}");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let start = Instant::now();
-    let exit = loop {
-        if let Some(s) = child.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "no exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let exit = server.terminate();
     assert!(exit.success(), "graceful exit, got {exit:?}");
 }
 
@@ -142,23 +89,8 @@ fn serve_prints_ports_answers_and_stops_on_sigterm() {
 fn serve_refuses_bad_data_with_file_and_line() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("bl.txt"), "192.0.2.7\n192.0.2.300\n").expect("write");
-    let out = bin()
-        .args([
-            "serve",
-            "--dns-listen",
-            "127.0.0.1:0",
-            "--http-listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .args(["--zone", "bl.example:ip4set:bl.txt"])
-        .arg("--db")
-        .arg(dir.path().join("db.sqlite"))
-        .output()
-        .expect("run");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (ok, _, err) = run(&mut serve_zone(dir.path(), "bl.example:ip4set:bl.txt"));
+    assert!(!ok);
     assert!(err.contains("bl.txt:2"), "{err}");
 }
 
@@ -167,9 +99,9 @@ fn check_config_names_problems() {
     let dir = tempfile::tempdir().expect("dir");
     let typo = dir.path().join("typo.toml");
     std::fs::write(&typo, "[server]\ndns_lissen = [\"127.0.0.1:53\"]\n").expect("write");
-    let out = bin().arg("check-config").arg(&typo).output().expect("run");
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("dns_lissen"));
+    let (ok, _, err) = run(bin().arg("check-config").arg(&typo));
+    assert!(!ok);
+    assert!(err.contains("dns_lissen"));
 
     let good = dir.path().join("good.toml");
     std::fs::write(dir.path().join("d.txt"), "example.com\n").expect("write");
@@ -181,13 +113,8 @@ fn check_config_names_problems() {
         ),
     )
     .expect("write");
-    let out = bin().arg("check-config").arg(&good).output().expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("zone dbl.example: 1 dataset(s)"));
+    let out = run_ok(bin().arg("check-config").arg(&good));
+    assert!(out.contains("zone dbl.example: 1 dataset(s)"));
 }
 
 #[test]
@@ -195,18 +122,13 @@ fn export_writes_rbldnsd_files() {
     let dir = tempfile::tempdir().expect("dir");
     std::fs::write(dir.path().join("bl.txt"), "192.0.2.0/24\n!192.0.2.9\n").expect("write");
     let out_dir = dir.path().join("out");
-    let out = bin()
-        .args(["export", "--format", "rbldnsd", "--out"])
-        .arg(&out_dir)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["--zone", "bl.example:ip4set:bl.txt"])
-        .output()
-        .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    run_ok(
+        bin()
+            .args(["export", "--format", "rbldnsd", "--out"])
+            .arg(&out_dir)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["--zone", "bl.example:ip4set:bl.txt"]),
     );
     let zones = std::fs::read_to_string(out_dir.join("rbldnsd.zones")).expect("zones list");
     assert!(
@@ -218,32 +140,17 @@ fn export_writes_rbldnsd_files() {
         data.contains("192.0.2.9"),
         "exclusion kept as a gap or entry: {data}"
     );
-    let bad = bin()
+    let (ok, _, _) = run(bin()
         .args(["export", "--format", "csv", "--out"])
-        .arg(&out_dir)
-        .output()
-        .expect("run");
-    assert!(!bad.status.success());
+        .arg(&out_dir));
+    assert!(!ok);
 }
 
 #[test]
 fn reporter_and_neverlist_commands() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("db.sqlite");
-    let reporter = |rest: &[&str]| {
-        let out = bin()
-            .arg("reporter")
-            .arg("--db")
-            .arg(&db)
-            .args(rest)
-            .output()
-            .expect("run");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let reporter = |rest: &[&str]| run(bin().arg("reporter").arg("--db").arg(&db).args(rest));
     let (ok, out, _) = reporter(&["add", "mx1", "--kind", "trap", "--trusted", "192.0.2.0/24"]);
     assert!(ok && out.contains("token: "), "{out}");
     let (ok, _, err) = reporter(&["add", "mx1"]);
@@ -259,20 +166,7 @@ fn reporter_and_neverlist_commands() {
     assert!(reporter(&["reinstate", "mx1"]).0);
     assert!(reporter(&["remove", "mx1"]).0);
     assert!(!reporter(&["remove", "mx1"]).0, "already removed");
-    let neverlist = |rest: &[&str]| {
-        let out = bin()
-            .arg("neverlist")
-            .arg("--db")
-            .arg(&db)
-            .args(rest)
-            .output()
-            .expect("run");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let neverlist = |rest: &[&str]| run(bin().arg("neverlist").arg("--db").arg(&db).args(rest));
     assert!(neverlist(&["add", "198.51.100.7/24", "--reason", "partner"]).0);
     assert!(neverlist(&["add", "Example.COM"]).0);
     let (ok, _, err) = neverlist(&["add", "not valid!"]);
@@ -287,18 +181,6 @@ fn reporter_and_neverlist_commands() {
     );
     assert!(neverlist(&["remove", "example.com"]).0);
     assert!(!neverlist(&["remove", "example.com"]).0);
-}
-
-/// Reads the server's start-up lines until `prefix` appears; returns the
-/// rest of that line.
-fn wait_line(lines: &mut impl Iterator<Item = std::io::Result<String>>, prefix: &str) -> String {
-    for line in lines.by_ref() {
-        let line = line.expect("utf-8");
-        if let Some(rest) = line.strip_prefix(prefix) {
-            return rest.to_string();
-        }
-    }
-    panic!("the server never printed {prefix:?}");
 }
 
 /// `fadelist admin …` against a running server: a manual listing reaches
@@ -320,40 +202,25 @@ fn admin_cli_lists_and_unlists_through_the_api() {
          feed = \"ip\"\n",
     )
     .expect("write");
-    let mut child = bin()
-        .args(["serve", "--config"])
-        .arg(&config)
-        .arg("--db")
-        .arg(dir.path().join("db.sqlite"))
-        .env("FADELIST_ADMIN_TOKEN", "s3cret-admin")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let dns: SocketAddr = wait_line(&mut lines, "fadelist: DNS listening on ")
-        .split(' ')
-        .next()
-        .expect("address")
-        .parse()
-        .expect("address");
-    let admin = wait_line(&mut lines, "fadelist: admin API listening on ");
-    let run = |token: &str, args: &[&str]| {
-        let out = bin()
+    let mut server = Server::spawn(
+        bin()
+            .args(["serve", "--config"])
+            .arg(&config)
+            .arg("--db")
+            .arg(dir.path().join("db.sqlite"))
+            .env("FADELIST_ADMIN_TOKEN", "s3cret-admin"),
+    );
+    let dns = server.wait_dns();
+    let admin = server.wait_line(ADMIN_LINE);
+    let admin_cli = |token: &str, args: &[&str]| {
+        run(bin()
             .args(["admin", "--server", &admin, "--token", token])
-            .args(args)
-            .output()
-            .expect("run admin");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+            .args(args))
     };
     let name = "112.20.160.89.iprbl.test";
     assert_eq!(ask(dns, name).0, 3, "not listed before");
 
-    let (ok, out, err) = run(
+    let (ok, out, err) = admin_cli(
         "s3cret-admin",
         &[
             "list",
@@ -369,26 +236,23 @@ fn admin_cli_lists_and_unlists_through_the_api() {
     assert!(ok, "{out}{err}");
     // The API answers after publishing, so DNS has it now.
     assert_eq!(ask(dns, name), (0, 1), "listed by hand");
-    let (ok, out, _) = run("s3cret-admin", &["listings"]);
+    let (ok, out, _) = admin_cli("s3cret-admin", &["listings"]);
     assert!(
         ok && out.contains("89.160.20.112") && out.contains("hand-picked"),
         "{out}"
     );
-    let (ok, out, _) = run("s3cret-admin", &["audit", "--key", "89.160.20.112"]);
+    let (ok, out, _) = admin_cli("s3cret-admin", &["audit", "--key", "89.160.20.112"]);
     assert!(ok && out.contains("manual"), "{out}");
 
-    let (ok, out, err) = run("wrong-token", &["listings"]);
+    let (ok, out, err) = admin_cli("wrong-token", &["listings"]);
     assert!(!ok, "a wrong token must fail: {out}");
     assert!(err.contains("401"), "{err}");
 
-    let (ok, out, err) = run("s3cret-admin", &["unlist", "iprbl.test", "89.160.20.112"]);
+    let (ok, out, err) = admin_cli("s3cret-admin", &["unlist", "iprbl.test", "89.160.20.112"]);
     assert!(ok, "{out}{err}");
     assert_eq!(ask(dns, name).0, 3, "removed");
-    let (ok, _, err) = run("s3cret-admin", &["unlist", "iprbl.test", "89.160.20.112"]);
+    let (ok, _, err) = admin_cli("s3cret-admin", &["unlist", "iprbl.test", "89.160.20.112"]);
     assert!(!ok && err.contains("404"), "nothing left to remove: {err}");
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    // Dropping `server` stops it.
 }
