@@ -94,7 +94,7 @@ impl Store {
         limit: u32,
         window: i64,
     ) -> Result<DelistResult> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let listed = listed_zones(&tx, key, zones)?;
         let recent: i64 = tx.query_row(
             "SELECT count(*) FROM delist_requests WHERE key = ?1 AND outcome IN ('removed', 'approved') AND at > ?2",
@@ -168,7 +168,7 @@ impl Store {
         zones: &[String],
         now: i64,
     ) -> Result<Option<Decision>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let key: Option<String> = tx
             .query_row(
                 "SELECT key FROM delist_requests WHERE id = ?1 AND outcome = 'queued'",

@@ -112,6 +112,16 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Store { conn })
     }
+
+    /// Starts a write transaction. `IMMEDIATE` takes the write lock at
+    /// once: when another process holds it (an admin tool), SQLite waits
+    /// for it (the busy timeout). A deferred transaction that has read
+    /// first is refused at once instead, without waiting.
+    fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
+    }
 }
 
 /// A read-only connection: lookups and listings, never blocked by the
@@ -519,6 +529,36 @@ mod tests {
         })
         .unwrap();
         assert_eq!(r.report_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn writes_wait_for_another_writer_instead_of_failing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite");
+        let mut s = Store::open(&path).unwrap();
+        let (a, _) = two_reporters(&mut s);
+        // Read, so that a deferred transaction would start as a reader.
+        assert_eq!(s.report_count().unwrap(), 0);
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let mut g = s.group().unwrap();
+                let r = g.ingest(&report(a, "<m>", 5), 1.0, &[key("example.com")], |_, _| {
+                    "{}".into()
+                });
+                let done = r.map(|_| ()).and_then(|()| g.commit());
+                tx.send(done.is_ok()).unwrap();
+            });
+            assert!(
+                rx.recv_timeout(std::time::Duration::from_millis(200))
+                    .is_err(),
+                "still waiting for the lock"
+            );
+            other.execute_batch("COMMIT").unwrap();
+            assert!(rx.recv().unwrap(), "written once the lock was free");
+        });
     }
 
     #[test]

@@ -74,7 +74,7 @@ impl Store {
         policy_for: impl Fn(&str) -> Policy,
         now: i64,
     ) -> Result<Vec<Delisted>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let listed = listed(&tx)?;
         let mut out = Vec::new();
         for Listed {
@@ -124,7 +124,7 @@ impl Store {
         by: &str,
         now: i64,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         tx.execute(
             "INSERT OR REPLACE INTO manual_listings (zone, key, code, reason, until, added_at, added_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![zone, key, code, reason, until, now, by],
@@ -153,7 +153,7 @@ impl Store {
     /// Removes every listing of `key` in `zone`, manual and report-fed
     /// (discarding the evidence); returns whether anything was listed.
     pub fn remove_listing(&mut self, zone: &str, key: &str, by: &str, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let manual = tx.execute(
             "DELETE FROM manual_listings WHERE zone = ?1 AND key = ?2",
             params![zone, key],
@@ -186,7 +186,7 @@ impl Store {
 
     /// Removes manual listings whose time is up; returns them.
     pub fn expire_manual(&mut self, now: i64) -> Result<Vec<Delisted>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let gone = crate::rows(
             &tx,
             "SELECT zone, key FROM manual_listings WHERE until IS NOT NULL AND until <= ?1",

@@ -20,7 +20,7 @@ pub struct NeverEntry {
 impl Store {
     /// Adds a never-list entry (IP, CIDR or domain text, already validated).
     pub fn never_list_add(&mut self, entry: &str, reason: &str, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let n = tx.execute(
             "INSERT OR IGNORE INTO never_list (entry, reason, added_at) VALUES (?1, ?2, ?3)",
             params![entry, reason, now],
@@ -34,7 +34,7 @@ impl Store {
 
     /// Removes a never-list entry; false when absent.
     pub fn never_list_remove(&mut self, entry: &str, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let n = tx.execute("DELETE FROM never_list WHERE entry = ?1", params![entry])?;
         if n > 0 {
             audit::write(

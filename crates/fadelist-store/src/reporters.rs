@@ -99,7 +99,7 @@ impl Store {
 
     /// Suspends or reinstates a reporter; false when no such reporter.
     pub fn set_suspended(&mut self, name: &str, suspended: bool, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let n = tx.execute(
             "UPDATE reporters SET suspended = ?2 WHERE name = ?1 AND suspended < ?3",
             params![name, if suspended { SUSPENDED } else { ACTIVE }, REMOVED],
@@ -127,7 +127,7 @@ impl Store {
     /// Removes a reporter: its token stops working and its pending
     /// contributions stop counting; its past reports stay as evidence.
     pub fn remove_reporter(&mut self, name: &str, now: i64) -> Result<bool> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_tx()?;
         let id: Option<i64> = tx
             .query_row(
                 "SELECT id FROM reporters WHERE name = ?1 AND suspended < ?2",

@@ -145,7 +145,7 @@ impl Store {
     /// Starts a group of reports.
     pub fn group(&mut self) -> Result<Group<'_>> {
         Ok(Group {
-            tx: self.conn.transaction()?,
+            tx: self.write_tx()?,
         })
     }
 

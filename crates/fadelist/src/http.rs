@@ -2,7 +2,9 @@
 //!
 //! - `GET /healthz`: `ok` while the server runs;
 //! - `GET /api/v1/zones`: each served zone with its serial and entry
-//!   counts, read from the published snapshot.
+//!   counts, read from the published snapshot;
+//! - `GET /api/v1/status`: the write side's queue (writes waiting for or
+//!   running on the store thread).
 //!
 //! Reporting, lookup pages and delisting arrive on this same router.
 
@@ -44,6 +46,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/favicon.ico", get(crate::home::favicon))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/zones", get(zones))
+        .route("/api/v1/status", get(status))
         .route("/api/v1/lookup/{key}", get(crate::lookup::api_lookup))
         .route("/lookup", get(crate::lookup::page_lookup))
         .route(
@@ -94,4 +97,14 @@ async fn zones(State(app): State<Arc<App>>) -> Json<Vec<ZoneStatus>> {
             })
             .collect(),
     )
+}
+
+/// `GET /api/v1/status`.
+async fn status(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "store": {
+            "pending_writes": app.listings.pending(),
+            "queued_writes": app.listings.queued(),
+        }
+    }))
 }

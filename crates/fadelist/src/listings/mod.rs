@@ -199,6 +199,11 @@ impl Listings {
         self.writer.queued()
     }
 
+    /// Writes submitted and not finished: queued or running.
+    pub fn pending(&self) -> usize {
+        self.writer.pending()
+    }
+
     /// Runs a write on the store thread, then applies and publishes its
     /// effects there, before the caller hears back.
     async fn write<T: Send + 'static>(

@@ -9,6 +9,9 @@
 //! after the commit that holds it, and its DNS effect is still published
 //! before the answer (the group handler does both, in that order).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use fadelist_store::Store;
 use tokio::sync::{mpsc, oneshot};
 use tracing::error;
@@ -35,6 +38,8 @@ pub enum Job<R> {
 pub struct Writer<R> {
     tx: mpsc::Sender<Job<R>>,
     capacity: usize,
+    /// Jobs submitted and not yet done (queued or running).
+    pending: Arc<AtomicUsize>,
 }
 
 impl<R> Clone for Writer<R> {
@@ -42,6 +47,7 @@ impl<R> Clone for Writer<R> {
         Writer {
             tx: self.tx.clone(),
             capacity: self.capacity,
+            pending: self.pending.clone(),
         }
     }
 }
@@ -58,8 +64,17 @@ impl<R: Send + 'static> Writer<R> {
     ) -> Writer<R> {
         let capacity = capacity.max(1);
         let (tx, mut rx) = mpsc::channel::<Job<R>>(capacity);
+        let pending = Arc::new(AtomicUsize::new(0));
+        let done = pending.clone();
         let spawned = crate::sched::spawn_background("fadelist-store", nice, move || {
             let mut group: Vec<R> = Vec::new();
+            let mut flush = |store: &mut Store, group: &mut Vec<R>| {
+                let n = group.len();
+                if n > 0 {
+                    reports(store, std::mem::take(group));
+                    done.fetch_sub(n, Ordering::Relaxed);
+                }
+            };
             while let Some(first) = rx.blocking_recv() {
                 let mut next = Some(first);
                 while let Some(job) = next.take() {
@@ -67,23 +82,19 @@ impl<R: Send + 'static> Writer<R> {
                         Job::Report(r) => {
                             group.push(r);
                             if group.len() >= MAX_GROUP {
-                                reports(&mut store, std::mem::take(&mut group));
+                                flush(&mut store, &mut group);
                             }
                         }
                         Job::Op(op) => {
                             // Earlier reports commit first: queue order is
                             // commit order.
-                            if !group.is_empty() {
-                                reports(&mut store, std::mem::take(&mut group));
-                            }
+                            flush(&mut store, &mut group);
                             op(&mut store);
                         }
                     }
                     next = rx.try_recv().ok();
                 }
-                if !group.is_empty() {
-                    reports(&mut store, std::mem::take(&mut group));
-                }
+                flush(&mut store, &mut group);
             }
         });
         if let Err(e) = spawned {
@@ -91,7 +102,11 @@ impl<R: Send + 'static> Writer<R> {
             // fails with Gone (503) instead of hanging.
             error!("cannot start the store thread: {e}");
         }
-        Writer { tx, capacity }
+        Writer {
+            tx,
+            capacity,
+            pending,
+        }
     }
 
     /// Runs `f` on the store thread (waiting for room in the queue) and
@@ -101,24 +116,44 @@ impl<R: Send + 'static> Writer<R> {
         f: impl FnOnce(&mut Store) -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        let pending = self.pending.clone();
+        let sent = self
+            .tx
             .send(Job::Op(Box::new(move |s: &mut Store| {
-                let _ = tx.send(f(s));
+                let out = f(s);
+                // Done before the caller hears back: a status read after
+                // the answer does not count this write any more.
+                pending.fetch_sub(1, Ordering::Relaxed);
+                let _ = tx.send(out);
             })))
-            .await
-            .map_err(|_| ServiceError::Gone)?;
+            .await;
+        if sent.is_err() {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            return Err(ServiceError::Gone);
+        }
         rx.await.map_err(|_| ServiceError::Gone)
     }
 
     /// Queues a report; [`ServiceError::Busy`] when the queue is full
     /// (the caller answers 503 rather than holding the report in memory).
     pub fn report(&self, job: R) -> Result<(), ServiceError> {
-        self.tx.try_send(Job::Report(job)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => ServiceError::Busy {
-                pending: self.capacity,
-            },
-            mpsc::error::TrySendError::Closed(_) => ServiceError::Gone,
+        self.pending.fetch_add(1, Ordering::Relaxed);
+        self.tx.try_send(Job::Report(job)).map_err(|e| {
+            self.pending.fetch_sub(1, Ordering::Relaxed);
+            match e {
+                mpsc::error::TrySendError::Full(_) => ServiceError::Busy {
+                    pending: self.capacity,
+                },
+                mpsc::error::TrySendError::Closed(_) => ServiceError::Gone,
+            }
         })
+    }
+
+    /// Writes submitted and not finished yet: queued, or running on the
+    /// store thread.
+    pub fn pending(&self) -> usize {
+        self.pending.load(Ordering::Relaxed)
     }
 
     /// Jobs waiting in the queue.
@@ -130,7 +165,7 @@ impl<R: Send + 'static> Writer<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::Mutex;
 
     /// Occupies the store thread until the returned sender is used or
     /// dropped; returns once the thread is inside the op.
@@ -205,8 +240,11 @@ mod tests {
             w.report(3),
             Err(ServiceError::Busy { pending: 2 })
         ));
+        assert_eq!(w.pending(), 3, "the op and two reports");
         gate.send(()).unwrap();
         held.await.unwrap();
         w.report(3).unwrap();
+        w.call(|_| ()).await.unwrap();
+        assert_eq!(w.pending(), 0);
     }
 }
