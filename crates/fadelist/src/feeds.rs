@@ -100,14 +100,6 @@ impl Feeds {
         f
     }
 
-    /// The zone that takes `feed`.
-    pub fn zone_for(&self, feed: Feed) -> Option<&str> {
-        self.zones
-            .iter()
-            .find(|(_, z)| z.feed == Some(feed))
-            .map(|(n, _)| n.as_str())
-    }
-
     /// Sets a key's listing state; returns whether anything changed.
     pub fn set(&mut self, zone: &str, key: ListingKey, category: Option<Category>) -> bool {
         let Some(z) = self.zones.get_mut(zone) else {

@@ -6,24 +6,24 @@
 //! stop on that one token.
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod app;
-pub mod chart;
+pub(crate) mod admin;
+pub(crate) mod app;
+pub(crate) mod chart;
 pub mod clock;
 pub mod config;
 pub mod delist;
-pub mod error;
+pub(crate) mod error;
 pub mod export;
-pub mod feeds;
-pub mod home;
-pub mod http;
+pub(crate) mod feeds;
+pub(crate) mod home;
+pub(crate) mod http;
 pub mod input;
-pub mod listings;
-pub mod lookup;
-pub mod mem;
-pub mod read;
-pub mod reports;
-pub mod sched;
+pub(crate) mod listings;
+pub(crate) mod lookup;
+pub(crate) mod mem;
+pub(crate) mod read;
+pub(crate) mod reports;
+pub(crate) mod sched;
 pub mod zones;
 
 use std::net::SocketAddr;
