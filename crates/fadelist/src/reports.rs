@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fadelist_core::keys::Category;
 use fadelist_ingest::{ExtractError, ExtractOptions, Extraction};
-use fadelist_store::Read as _;
+use fadelist_store::{Read as _, Reporter};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -41,56 +41,9 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-fn extraction_json(x: &Extraction) -> Value {
-    let source = match &x.source {
-        Ok(s) => {
-            json!({"ip": s.ip.to_string(), "as_written": s.as_written.to_string(), "received_hop": s.hop_index})
-        }
-        Err(why) => json!({"ip": null, "reason": why.to_string()}),
-    };
-    json!({
-        "message_id": x.message_id,
-        "subject": x.subject,
-        "date": x.date,
-        "arf": x.arf.as_ref().map(|a| json!({"feedback_type": a.feedback_type, "source_ip": a.source_ip.map(|i| i.to_string())})),
-        "forwarded_attachment": x.forwarded_attachment,
-        "source": source,
-        "hops": x.hops.iter().map(|h| json!({
-            "index": h.index,
-            "ip": h.ip.map(|i| i.to_string()),
-            "helo": h.helo,
-            "verdict": format!("{:?}", h.verdict),
-        })).collect::<Vec<_>>(),
-        "domains": x.domains.iter().map(|d| json!({"domain": d.domain, "example": d.example, "found_in": format!("{:?}", d.found_in)})).collect::<Vec<_>>(),
-        "ip_literals": x.ip_literals.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
-        "bulk": {"is_bulk": x.bulk.is_bulk, "signals": x.bulk.signals.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>()},
-        "warnings": x.warnings,
-    })
-}
-
-/// The handler: authenticate, admit, parse; the listings service does
-/// the rest.
-pub async fn post_report(
-    State(app): State<Arc<App>>,
-    Query(params): Query<ReportParams>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, HttpError> {
-    // First, before any store work: when reports arrive faster than the
-    // store commits them (a slow disk, or DNS load taking the CPU from the
-    // lower-priority writer), refuse rather than queue without bound.
-    let Ok(_slot) = app.limits.report_slots.try_acquire() else {
-        return Err(HttpError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy",
-            format!(
-                "{} reports are being processed; retry shortly",
-                app.config.ingest.max_pending_reports
-            ),
-        )
-        .retry_after(1));
-    };
-    let Some(token) = bearer(&headers).map(str::to_string) else {
+/// The reporter of the bearer token: active, and within its rate.
+async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Reporter, HttpError> {
+    let Some(token) = bearer(headers).map(str::to_string) else {
         return Err(HttpError::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -124,12 +77,11 @@ pub async fn post_report(
         )
         .retry_after(wait));
     }
-    let category = match params.category.as_deref() {
-        None => Category::Spam,
-        Some(c) => Category::parse(c).ok_or_else(|| {
-            HttpError::invalid("bad_category", "category must be spam, phishing or malware")
-        })?,
-    };
+    Ok(reporter)
+}
+
+/// The raw message: not over the size limit (413), not empty (422).
+fn read_body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, HttpError> {
     let body = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             HttpError::new(
@@ -150,7 +102,66 @@ pub async fn post_report(
             "the body is empty; send the raw message",
         ));
     }
+    Ok(body)
+}
 
+fn extraction_json(x: &Extraction) -> Value {
+    let source = match &x.source {
+        Ok(s) => {
+            json!({"ip": s.ip.to_string(), "as_written": s.as_written.to_string(), "received_hop": s.hop_index})
+        }
+        Err(why) => json!({"ip": null, "reason": why.to_string()}),
+    };
+    json!({
+        "message_id": x.message_id,
+        "subject": x.subject,
+        "date": x.date,
+        "arf": x.arf.as_ref().map(|a| json!({"feedback_type": a.feedback_type, "source_ip": a.source_ip.map(|i| i.to_string())})),
+        "forwarded_attachment": x.forwarded_attachment,
+        "source": source,
+        "hops": x.hops.iter().map(|h| json!({
+            "index": h.index,
+            "ip": h.ip.map(|i| i.to_string()),
+            "helo": h.helo,
+            "verdict": format!("{:?}", h.verdict),
+        })).collect::<Vec<_>>(),
+        "domains": x.domains.iter().map(|d| json!({"domain": d.domain, "example": d.example, "found_in": format!("{:?}", d.found_in)})).collect::<Vec<_>>(),
+        "ip_literals": x.ip_literals.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
+        "bulk": {"is_bulk": x.bulk.is_bulk, "signals": x.bulk.signals.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>()},
+        "warnings": x.warnings,
+    })
+}
+
+/// The handler: admit, authenticate, parse; the listings service does
+/// the rest.
+pub async fn post_report(
+    State(app): State<Arc<App>>,
+    Query(params): Query<ReportParams>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, HttpError> {
+    // First, before any store work: when reports arrive faster than the
+    // store commits them (a slow disk, or DNS load taking the CPU from the
+    // lower-priority writer), refuse rather than queue without bound.
+    let Ok(_slot) = app.limits.report_slots.try_acquire() else {
+        return Err(HttpError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            format!(
+                "{} reports are being processed; retry shortly",
+                app.config.ingest.max_pending_reports
+            ),
+        )
+        .retry_after(1));
+    };
+    let reporter = authenticate(&app, &headers).await?;
+    let category = match params.category.as_deref() {
+        None => Category::Spam,
+        Some(c) => Category::parse(c).ok_or_else(|| {
+            HttpError::invalid("bad_category", "category must be spam, phishing or malware")
+        })?,
+    };
+    let body = read_body(&app, body)?;
     // Parsing is CPU work on hostile input: keep it off the async threads.
     let mut opts = ExtractOptions {
         max_domains: app.config.ingest.max_domains,

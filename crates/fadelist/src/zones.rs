@@ -17,7 +17,7 @@ use fadelist_core::data::{DatasetData, SoaSpec};
 use fadelist_core::dataset::Dataset;
 use fadelist_core::dataset::layer::Layer;
 use fadelist_core::rbldnsd::{self, DatasetType};
-use fadelist_core::snapshot::{Snapshot, Soa, Zone};
+use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
 use tracing::{error, info};
 
 use crate::config::{Config, ZoneConfig};
@@ -292,8 +292,8 @@ impl ZoneSet {
 fn zone_soa(z: &ZoneState, default_ttl: u32) -> Soa {
     if let Some(c) = &z.config.soa {
         return Soa {
-            mname: c.mname.trim_end_matches('.').to_string(),
-            rname: c.rname.trim_end_matches('.').to_string(),
+            mname: normalize_name(&c.mname).unwrap_or_else(|| c.mname.clone()),
+            rname: normalize_name(&c.rname).unwrap_or_else(|| c.rname.clone()),
             serial: c.serial.unwrap_or(z.serial),
             refresh: secs32(c.refresh),
             retry: secs32(c.retry),
@@ -304,8 +304,8 @@ fn zone_soa(z: &ZoneState, default_ttl: u32) -> Soa {
     }
     if let Some(s) = z.datasets.iter().find_map(|d| d.soa.as_ref()) {
         return Soa {
-            mname: s.mname.strip_suffix('.').unwrap_or(&s.mname).to_string(),
-            rname: s.rname.strip_suffix('.').unwrap_or(&s.rname).to_string(),
+            mname: normalize_name(&s.mname).unwrap_or_else(|| s.mname.clone()),
+            rname: normalize_name(&s.rname).unwrap_or_else(|| s.rname.clone()),
             serial: if s.serial == 0 { z.serial } else { s.serial },
             refresh: s.refresh,
             retry: s.retry,
