@@ -35,15 +35,16 @@ const EVIDENCE_SHOWN: usize = 5;
 /// Listing events read per key and zone (the newest).
 const EVENTS_READ: usize = 500;
 
-/// Reports replayed for the chart at most (the newest in its window;
-/// older ones have decayed to nothing that shows).
-const REPLAY_LIMIT: usize = 5_000;
+/// Reports replayed for the chart at most: the newest in its window. A key
+/// reported more often than that in three days is far above the threshold
+/// anyway (each reporter's share is capped), so the line looks the same.
+const REPLAY_LIMIT: usize = 2_000;
 
 /// Half-lives before the chart's window from which reports are replayed:
 /// a report older than that has decayed to 1/256 of its weight.
 const REPLAY_HALF_LIVES: f64 = 8.0;
 
-/// `reports_counting` is counted up to this.
+/// Reports since a removal are counted up to this.
 const COUNT_CAP: usize = 10_000;
 
 /// One zone's view of the key.
@@ -93,7 +94,8 @@ pub struct ZoneLookup {
     /// Listings and removals of the key, oldest first (from the audit log).
     pub listing_history: Vec<ListingChange>,
     /// Reports that still count: those since the latest removal (a
-    /// removal discards the evidence collected until then).
+    /// removal discards the evidence collected until then), counted up to
+    /// 10,000 after a removal.
     pub reports_counting: i64,
 }
 
@@ -388,7 +390,12 @@ fn stored_view(
         .map(|c| c.at)
         .collect();
     let last_reset = resets.last().copied();
-    let reports_counting = v.reports_after(zone, key, last_reset.unwrap_or(i64::MIN), COUNT_CAP)?;
+    // Without a removal every report counts: the writer's summary says how
+    // many. After one, count the reports since (bounded).
+    let reports_counting = match last_reset {
+        Some(at) => v.reports_after(zone, key, at, COUNT_CAP)?,
+        None => row.as_ref().map_or(0, |r| r.report_count),
+    };
     // Reports from before the chart's window still count at its start,
     // decayed: replay from a few half-lives earlier.
     let window = now - HISTORY_HOURS * 3600;
