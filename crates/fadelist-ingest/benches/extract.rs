@@ -16,8 +16,18 @@ fn padded(raw: &str, size: usize) -> String {
         return raw.to_string();
     };
     let words = [
-        "offer", "today", "special", "member", "account", "discount", "limited", "exclusive",
-        "shipping", "order", "price", "quality",
+        "offer",
+        "today",
+        "special",
+        "member",
+        "account",
+        "discount",
+        "limited",
+        "exclusive",
+        "shipping",
+        "order",
+        "price",
+        "quality",
     ];
     let mut pad = String::new();
     let mut i = 0usize;

@@ -91,7 +91,7 @@ pub struct ZoneLookup {
     /// Start of `history`: 72 hours ago, or later when everything that
     /// happened in that time is recent (the chart zooms in on it).
     pub history_from: i64,
-    /// Listings and removals of the key, oldest first (from the audit log).
+    /// Listings and removals of the key, oldest first (typed listing events).
     pub listing_history: Vec<ListingChange>,
     /// Reports that still count: those since the latest removal (a
     /// removal discards the evidence collected until then), counted up to

@@ -167,7 +167,7 @@ impl Listings {
             store,
             config.ingest.writer_nice,
             config.ingest.max_pending_reports + 64,
-            move |store, jobs| write_reports(store, &s, &r, jobs),
+            move |store, jobs, done| write_reports(store, &s, &r, jobs, done),
         );
         Ok(Listings {
             writer,
@@ -466,10 +466,17 @@ fn answer(id: i64, extracted: &Value, outcomes: &[KeyOutcome], rejected: &[Rejec
 
 /// Writes a group of reports on the store thread: one transaction, then
 /// the listings they made are published, then each is answered.
-fn write_reports(store: &mut Store, serving: &Serving, rules: &Rules, jobs: Vec<ReportJob>) {
+fn write_reports(
+    store: &mut Store,
+    serving: &Serving,
+    rules: &Rules,
+    jobs: Vec<ReportJob>,
+    done: &writer::Done,
+) {
     let fail_all = |jobs: Vec<ReportJob>, e: &StoreError| {
         error!("writing {} report(s) failed: {e}", jobs.len());
         for j in jobs {
+            done.one();
             let _ = j.reply.send(Err(ServiceError::Failed(e.to_string())));
         }
     };
@@ -546,6 +553,7 @@ fn write_reports(store: &mut Store, serving: &Serving, rules: &Rules, jobs: Vec<
     }
     serving.apply(&effects, crate::clock::unix_now());
     for (job, r) in jobs.into_iter().zip(results) {
+        done.one();
         let _ = job.reply.send(r.map_err(ServiceError::from));
     }
 }

@@ -33,6 +33,18 @@ pub enum Job<R> {
     Op(Op),
 }
 
+/// Counts finished writes down (see [`Writer::pending`]).
+#[derive(Debug)]
+pub struct Done(Arc<AtomicUsize>);
+
+impl Done {
+    /// One write is finished: call it before answering the writer's
+    /// caller, so that a status read after the answer no longer counts it.
+    pub fn one(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The handle of the store thread.
 #[derive(Debug)]
 pub struct Writer<R> {
@@ -55,24 +67,23 @@ impl<R> Clone for Writer<R> {
 impl<R: Send + 'static> Writer<R> {
     /// Starts the store thread at priority `nice` with a queue of
     /// `capacity` jobs. `reports` writes a group of reports (in queue
-    /// order) and answers each.
+    /// order) and answers each, calling [`Done::one`] just before each
+    /// answer.
     pub fn spawn(
         mut store: Store,
         nice: u8,
         capacity: usize,
-        mut reports: impl FnMut(&mut Store, Vec<R>) + Send + 'static,
+        mut reports: impl FnMut(&mut Store, Vec<R>, &Done) + Send + 'static,
     ) -> Writer<R> {
         let capacity = capacity.max(1);
         let (tx, mut rx) = mpsc::channel::<Job<R>>(capacity);
         let pending = Arc::new(AtomicUsize::new(0));
-        let done = pending.clone();
+        let done = Done(pending.clone());
         let spawned = crate::sched::spawn_background("fadelist-store", nice, move || {
             let mut group: Vec<R> = Vec::new();
             let mut flush = |store: &mut Store, group: &mut Vec<R>| {
-                let n = group.len();
-                if n > 0 {
-                    reports(store, std::mem::take(group));
-                    done.fetch_sub(n, Ordering::Relaxed);
+                if !group.is_empty() {
+                    reports(store, std::mem::take(group), &done);
                 }
             };
             while let Some(first) = rx.blocking_recv() {
@@ -193,7 +204,12 @@ mod tests {
             Store::open_in_memory().unwrap(),
             0,
             64,
-            move |_s: &mut Store, batch: Vec<u32>| g.lock().unwrap().push(batch),
+            move |_s: &mut Store, batch: Vec<u32>, done: &Done| {
+                for _ in &batch {
+                    done.one();
+                }
+                g.lock().unwrap().push(batch)
+            },
         );
         let (gate, held) = hold(&w).await;
         for i in 0..5 {
@@ -231,7 +247,7 @@ mod tests {
             Store::open_in_memory().unwrap(),
             0,
             2,
-            |_s, _b: Vec<u32>| {},
+            |_s, batch: Vec<u32>, done: &Done| batch.iter().for_each(|_| done.one()),
         );
         let (gate, held) = hold(&w).await;
         w.report(1).unwrap();
@@ -245,6 +261,6 @@ mod tests {
         held.await.unwrap();
         w.report(3).unwrap();
         w.call(|_| ()).await.unwrap();
-        assert_eq!(w.pending(), 0);
+        assert_eq!(w.pending(), 0, "the reports were counted down too");
     }
 }
