@@ -775,6 +775,8 @@ def cmd_lookups(a, _gen):
                         first_err.append("%s: %s" % (type(e).__name__, e))
                 continue
             dt = time.perf_counter() - t0
+            if a.pause > 0:
+                time.sleep(a.pause)
             with lock:
                 status[r.status] = status.get(r.status, 0) + 1
                 if r.status == 200:
@@ -798,7 +800,7 @@ def cmd_lookups(a, _gen):
     allv = [x for v in lat.values() for x in v]
     ms = lambda x: None if x is None else 1000 * x
     ok = status.get(200, 0)
-    r.update(clients=a.clients, secs=a.secs, elapsed_s=elapsed, lookups=ok, lookups_per_s=ok / elapsed if elapsed else 0,
+    r.update(clients=a.clients, secs=a.secs, pause_s=a.pause, elapsed_s=elapsed, lookups=ok, lookups_per_s=ok / elapsed if elapsed else 0,
              errors=sum(v for k, v in status.items() if k != 200) + sum(errs.values()),
              status={str(k): v for k, v in sorted(status.items())}, exceptions=errs, first_errors=first_err,
              p50_ms=ms(pct(allv, 50)), p99_ms=ms(pct(allv, 99)), max_ms=ms(max(allv) if allv else None),
@@ -1077,6 +1079,7 @@ def main():
     sp.add_argument("--keys", required=True, help="comma-separated keys (IPs, domains) to look up")
     sp.add_argument("--clients", type=int, default=8)
     sp.add_argument("--secs", type=float, default=10)
+    sp.add_argument("--pause", type=float, default=0.0, help="seconds a client waits between lookups")
     sp.add_argument("--server-pid", type=int, default=0)
     sp = sub.add_parser("latency"); common(sp, dns=True)
     sp.add_argument("--samples", type=int, default=200)
