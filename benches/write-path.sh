@@ -386,7 +386,7 @@ fi
 # ---------------------------------------------------------------- 6. report
 NOTES=()
 for role in "${ROLES[@]}"; do
-    for l in "${LOGS[@]}"; do [[ ${l%%:*} == "$role" ]] && echo "${l#*:}"; done | sort -u | xargs -r cat >"$WORK/all-$role.log"
+    for l in "${LOGS[@]}"; do if [[ ${l%%:*} == "$role" ]]; then echo "${l#*:}"; fi; done | sort -u | xargs -r cat >"$WORK/all-$role.log"
     NOTES+=("$(log_notes "$WORK/all-$role.log" "${role^^} (all its servers)")")
 done
 export_machine_notes
