@@ -192,6 +192,13 @@ def cmd_dnsperf(a):
     print(json.dumps(add_fields(r, a.tag)))
 
 
+def machine_line(E, extra=""):
+    """The "- machine: …" line of every bench report, from export_machine_notes (benches/lib.sh)."""
+    return "- machine: %s CPU (`nproc`), %s, %s GiB RAM, %s%s; load average at the end %s" % (
+        E.get("NCPU", "?"), E.get("CPU_MODEL", "?"), E.get("MEM_GIB", "?"), E.get("KERNEL", "?"),
+        "; " + extra if extra else "", E.get("LOADAVG", "?"))
+
+
 def cmd_merge(a):
     r = json.load(open(a.file)) if a.file != "-" else {}
     print(json.dumps(add_fields(r, a.fields)))
@@ -605,8 +612,7 @@ def cmd_report(a):
     out.append("- date: %s; fadelist %s (%s at commit %s%s); rbldnsd %s; dnsperf %s" % (
         E["DATE"], E["FL_VER"].replace("fadelist ", ""), E["FL_BUILD"], E["COMMIT"],
         ", %s uncommitted file(s)" % E["DIRTY"] if E.get("DIRTY") not in ("", "0", None) else "", E["RB_VER"], E["DP_VER"]))
-    out.append("- machine: %s CPU (`nproc`), %s, %s GiB RAM, %s; load average at the end %s" % (
-        E["NCPU"], E["CPU_MODEL"], E["MEM_GIB"], E["KERNEL"], E["LOADAVG"]))
+    out.append(machine_line(E))
     try:
         s = json.load(open(os.path.join(E["DATA"], "summary.json")))
         data = "%s /32 + %s ranges in ip4set.txt, %s domains in dnset.txt, %s queries" % (

@@ -201,9 +201,4 @@ export FSYNC_NOTE=$(python3 -c 'import json,sys; r=json.load(sys.stdin); print("
 export LISTED_BEFORE DATA_NOTE="data \`gen-data.py ${GEN_ARGS[*]:-(defaults)}\`: $summ; server start → first answer ${T_LOADS[*]} s; entries served before / after the last round: $P3_BASE / $LISTED_AFTER"
 export P3_BASE
 export SERVER_NOTES=$(IFS=';'; echo "${NOTES[*]}" | sed 's/;/; /g')
-mkdir -p "$(dirname "$RESULTS")"
-python3 "$LOADGEN" report --results "$WORK/results.json" >"$WORK/report.md"
-cp "$WORK/report.md" "$RESULTS"
-cat "$WORK/report.md"
-log "tables saved to $RESULTS (total $(calc "$(now) - $T_BEGIN" 0) s)"
-OK=1
+publish_report "$LOADGEN" report --results "$WORK/results.json"

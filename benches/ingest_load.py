@@ -42,7 +42,8 @@ import sys
 import threading
 import time
 
-from bench_helpers import cpu_stat, proc_ticks  # noqa: E402 (same folder)
+sys.dont_write_bytecode = True  # no __pycache__ in benches/ for the imports below
+from bench_helpers import cpu_stat, machine_line, proc_ticks  # noqa: E402 (same folder)
 
 # ------------------------------------------------------------------ templates
 
@@ -1037,12 +1038,9 @@ def cmd_report(a, _gen):
     o.append("- command: `%s`; date: %s; fadelist %s (%s at commit %s%s); dnsperf %s" % (
         E.get("CMDLINE_FULL", "?"), E.get("DATE", "?"), E.get("FL_VER", "?"), E.get("FL_BUILD", "?"), E.get("COMMIT", "?"),
         ", %s uncommitted file(s)" % E["DIRTY"] if E.get("DIRTY", "0") not in ("", "0") else "", E.get("DP_VER", "?")))
-    o.append("- machine: %s CPU (`nproc`), %s, %s GiB RAM, %s; SQLite database on %s; load average at the end %s" % (
-        E.get("NCPU", "?"), E.get("CPU_MODEL", "?"), E.get("MEM_GIB", "?"), E.get("KERNEL", "?"), E.get("DB_FS", "?"),
-        E.get("LOADAVG", "?")))
+    o.append(machine_line(E, "SQLite database on %s" % E.get("DB_FS", "?")))
     o.append("- pinning: %s; Python %s (load generator, stdlib only)" % (E.get("PINNING", "?"), sys.version.split()[0]))
-    if E.get("SERVER_NOTES"):
-        o.append("- server logs: %s" % E["SERVER_NOTES"])
+    o.extend(["- server logs: %s" % E["SERVER_NOTES"]] if E.get("SERVER_NOTES") else [])
     print("\n".join(o))
     return 0
 

@@ -339,6 +339,17 @@ dns_vs_ingest() {
     done
 }
 
+# publish_report WRITER ARGS...: the markdown from `python3 WRITER ARGS...` to $RESULTS and stdout; the run
+# is a success (OK=1: the work folder goes unless FADELIST_BENCH_KEEP=1)
+publish_report() {
+    mkdir -p "$(dirname "$RESULTS")"
+    timeout 60 python3 "$@" >"$WORK/report.md" || die "the report failed (data in $WORK)"
+    cp "$WORK/report.md" "$RESULTS"
+    cat "$WORK/report.md"
+    log "report saved to $RESULTS (total $(($(date +%s) - ${T_BEGIN%.*})) s)"
+    OK=1
+}
+
 export_machine_notes() {  # exports CPU_MODEL KERNEL MEM_GIB LOADAVG DATE DP_VER for the report writers
     CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
     KERNEL=$(uname -sr); MEM_GIB=$(awk '/^MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)

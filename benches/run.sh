@@ -319,9 +319,4 @@ export FL_BUILD MODE ROUNDS SECS PINNING CMDLINE ENV_NOTE GUARD_NOTE RB_VER FL_V
 export PEAK_SECS PEAK_Q RELOAD_SECS RELOAD_GAP CHECK_TIMEOUT RATE
 export GEN_ARGS_S="${GEN_ARGS[*]}"
 export TOTAL_S=$(($(date +%s) - T_BEGIN))
-mkdir -p "$(dirname "$RESULTS")"
-timeout 60 python3 "$HELPERS" report --results "$JL" >"$WORK/report.md" || die "report failed (data in $JL)"
-cp "$WORK/report.md" "$RESULTS"
-cat "$WORK/report.md"
-log "table saved to $RESULTS (total ${TOTAL_S} s)"
-OK=1
+publish_report "$HELPERS" report --results "$JL"

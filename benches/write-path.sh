@@ -397,9 +397,4 @@ export CMDLINE_FULL="${ENV_NOTE:+$ENV_NOTE}$CMDLINE"
 export MSG_NOTE="fixtures padded with HTML to ~24 KB (\`ingest_load.py ${LOADGEN_ARGS[*]}\`): html-obfuscated ×2, arf-abuse, esp-bulk (bulk → niprbl) by weight; each with its own Message-ID, source IP (45.0.0.0–90.255.255.255) and tagged domains; the same message indices for BASE and NEW at each step"
 export DATA_NOTE="data \`gen-data.py ${GEN_ARGS[*]:-(defaults)}\`: $summ; dnsperf \`-T 1 -c 4 -q 100\` for ${SECS} s per run; start → first answer ${T_LOADS[*]:-—} s"
 export SERVER_NOTES=$(IFS=';'; echo "${NOTES[*]}" | sed 's/;/; /g')
-mkdir -p "$(dirname "$RESULTS")"
-timeout 60 python3 "$SCRIPT_DIR/write_path.py" report --results "$JL" >"$WORK/report.md" || die "report failed (data in $JL)"
-cp "$WORK/report.md" "$RESULTS"
-cat "$WORK/report.md"
-log "table saved to $RESULTS (total ${TOTAL_S} s)"
-OK=1
+publish_report "$SCRIPT_DIR/write_path.py" report --results "$JL"

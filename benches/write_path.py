@@ -39,6 +39,11 @@ import sys
 import time
 import zlib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in benches/ for the imports below
+from bench_helpers import machine_line  # noqa: E402 (same folder)
+from ingest_load import Generator, tag_of  # noqa: E402
+
 HALF_LIFE = 6 * 3600.0
 CAP = 1.5
 LIST_AT = 1.5
@@ -53,16 +58,6 @@ def die(msg):
     sys.exit(1)
 
 
-def b36(i):
-    d = "0123456789abcdefghijklmnopqrstuvwxyz"
-    s = ""
-    while True:
-        i, r = divmod(i, 36)
-        s = d[r] + s
-        if i == 0:
-            return s
-
-
 def key_of(k):
     """-> (zone, key text, kind) of seed key number k."""
     c = k % 10
@@ -71,7 +66,7 @@ def key_of(k):
         return ZONE_IP, "%d.%d.%d.%d" % (v >> 24, (v >> 16) & 255, (v >> 8) & 255, v & 255), "v4"
     if c == 6:  # both middle groups non-zero: the compressed form is unambiguous ("2a02:1812:a:b::/64")
         return ZONE_IP, "2a02:1812:%x:%x::/64" % (0x100 + k // 4096, 0x100 + k % 4096), "v6"
-    return ZONE_DOM, "seed-%s.top" % b36(k), "domain"
+    return ZONE_DOM, "seed-%s.top" % tag_of(k)[1:], "domain"  # base36 of k
 
 
 def query_name(zone, key, kind):
@@ -143,8 +138,6 @@ def cmd_seed(a):
         return rep_ids[(r - 1) % 2]
 
     # Raw samples for the newest reports: a few distinct 24 KB HTML mails, raw deflate.
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from ingest_load import Generator
     gen = Generator(a.mail_dir, 24, 24, "html")
     blobs = []
     for i in range(16):
@@ -298,19 +291,21 @@ def cmd_report(a):
                 s = sel(kind="tp", store=store, variant=variant, clients=c, lookup_clients=0, lookup_pair=None)
                 if not any(s.values()):
                     continue
-                row(part, "%d client%s: reports accepted / s" % (c, "" if c == 1 else "s"), "higher", lambda r: r["accepted_per_s"], s)
-                row(part, "%d client%s: server CPU ms / report" % (c, "" if c == 1 else "s"), "lower",
-                    lambda r: r.get("server_cpu_ms_per_report"), s, "{:.2f}")
-                row(part, "%d client%s: report p50 ms" % (c, "" if c == 1 else "s"), "lower", lambda r: r["p50_ms"], s, "{:.1f}")
-                row(part, "%d client%s: report p99 ms" % (c, "" if c == 1 else "s"), "lower", lambda r: r["p99_ms"], s, "{:.1f}")
-        if store == "seeded":
-            st = sel(kind="start")
-            if any(st.values()):
-                section("seeded store: server start (NEW migrates the old-schema seed here)")
-                row("2", "start → first DNS answer for a seeded key, s (open + migrations + load)", "lower", lambda r: r["t_load"], st, "{:.2f}")
-                row("2", "start → server idle, s (+ the first decay pass over every listed key)", "lower", lambda r: r["t_idle"], st, "{:.2f}")
-                row("2", "keys served after start (iprbl + urirbl)", "same", lambda r: r["keys_served"], st, "{:,.0f}")
-                row("2", "server RSS once idle, MiB", "lower", lambda r: r["rss_kb"] / 1024, st, "{:.1f}")
+                for label, better, field, f in (("reports accepted / s", "higher", "accepted_per_s", "{:,.1f}"),
+                                                ("server CPU ms / report", "lower", "server_cpu_ms_per_report", "{:.2f}"),
+                                                ("report p50 ms", "lower", "p50_ms", "{:.1f}"),
+                                                ("report p99 ms", "lower", "p99_ms", "{:.1f}")):
+                    row(part, "%d client%s: %s" % (c, "" if c == 1 else "s", label), better,
+                        lambda r, k=field: r.get(k), s, f)
+        st = sel(kind="start")
+        if store == "seeded" and any(st.values()):
+            section("seeded store: server start (NEW migrates the old-schema seed here)")
+            for label, better, fn, f in (
+                    ("start → first DNS answer for a seeded key, s (open + migrations + load)", "lower", lambda r: r["t_load"], "{:.2f}"),
+                    ("start → server idle, s (+ the first decay pass over every listed key)", "lower", lambda r: r["t_idle"], "{:.2f}"),
+                    ("keys served after start (iprbl + urirbl)", "same", lambda r: r["keys_served"], "{:,.0f}"),
+                    ("server RSS once idle, MiB", "lower", lambda r: r["rss_kb"] / 1024, "{:.1f}")):
+                row("2", label, better, fn, st, f)
     lat = sel(kind="latency")
     if any(lat.values()):
         section("report → DNS visible (seeded store, one report pair at a time; from just before the listing POST to the first A answer)")
@@ -452,11 +447,10 @@ def cmd_report(a):
              % (E.get("DECAY_INTERVAL", "?"), E.get("DATA_NOTE", "")))
     o.append("- command: `%s`; date: %s; total %s s; database folder on %s" % (
         E.get("CMDLINE_FULL", "?"), E.get("DATE", "?"), E.get("TOTAL_S", "?"), E.get("DB_FS", "?")))
-    o.append("- machine: %s CPU, %s, %s GiB RAM, %s; load average at the end %s; pinning: %s; dnsperf %s; Python %s" % (
-        E.get("NCPU", "?"), E.get("CPU_MODEL", "?"), E.get("MEM_GIB", "?"), E.get("KERNEL", "?"), E.get("LOADAVG", "?"),
-        E.get("PINNING", "?"), E.get("DP_VER", "?"), sys.version.split()[0]))
-    if E.get("SERVER_NOTES"):
-        o.append("- server logs: %s" % E["SERVER_NOTES"])
+    o.append(machine_line(E))
+    o.append("- pinning: %s; dnsperf %s; Python %s (clients, stdlib only)%s" % (
+        E.get("PINNING", "?"), E.get("DP_VER", "?"), sys.version.split()[0],
+        "; server logs: " + E["SERVER_NOTES"] if E.get("SERVER_NOTES") else ""))
     print("\n".join(o))
     return 0
 
