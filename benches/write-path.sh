@@ -4,8 +4,8 @@
 # read-only SQLite connections for lookups). One run, same machine, same data, runs alternating
 # BASE, NEW, BASE, NEW…; one markdown table with both columns and the ratio NEW / BASE.
 #
-#   benches/write-path.sh            # full: 2 rounds, 10 s report runs, 15 s dnsperf (~15-18 min with built binaries)
-#   benches/write-path.sh --quick    # smoke test: 1 round, 3 s report runs, 5 s dnsperf (~3-4 min with built binaries)
+#   benches/write-path.sh            # full: 2 rounds, 10 s report runs, 15 s dnsperf (~14 min with built binaries)
+#   benches/write-path.sh --quick    # smoke test: 1 round, 3 s report runs, 5 s dnsperf (~3 min with built binaries)
 #
 # What it measures (every report is a ~24 KB HTML mail built from tests/data/mail/*.eml, each with
 # its own Message-ID, source IP and domains; see benches/README.md):
