@@ -14,6 +14,13 @@
         timeouts, how soon each version became visible).
     bench_helpers.py report --results results.jsonl
         the markdown report of benches/run.sh (metadata from the environment).
+    bench_helpers.py merge FILE|- KEY=VALUE...
+        prints the JSON object in FILE (- = an empty one) with the fields added (each VALUE
+        parsed as JSON if it can be, else kept as a string); benches/lib.sh's json_merge.
+
+The scripts that use these helpers: benches/run.sh, benches/ingest.sh (through benches/lib.sh's
+perf and dns_vs_ingest) and benches/write-path.sh; benches/ingest_load.py imports the /proc
+readers below.
 
 It is a benchmark tool, never part of the test suite.
 """
@@ -46,8 +53,6 @@ def _on_signal(signum, _frame):
     sys.exit(128 + signum)
 
 
-signal.signal(signal.SIGTERM, _on_signal)
-signal.signal(signal.SIGINT, _on_signal)
 
 
 def die(msg, code=1):
@@ -171,15 +176,32 @@ def run_dnsperf(args, server_pid, log, limit, pin="0", port=None):
     return r
 
 
-def cmd_dnsperf(a):
-    r = run_dnsperf(a.args, a.server_pid, a.log, a.limit, a.pin, a.port)
-    for kv in a.tag or []:
+def add_fields(r, kvs):
+    """Adds KEY=VALUE strings to the dict r (VALUE parsed as JSON if it can be, else a string)."""
+    for kv in kvs or []:
         k, _, v = kv.partition("=")
         try:
             r[k] = json.loads(v)
         except ValueError:
             r[k] = v
-    print(json.dumps(r))
+    return r
+
+
+def cmd_dnsperf(a):
+    r = run_dnsperf(a.args, a.server_pid, a.log, a.limit, a.pin, a.port)
+    print(json.dumps(add_fields(r, a.tag)))
+
+
+def machine_line(E, extra=""):
+    """The "- machine: …" line of every bench report, from export_machine_notes (benches/lib.sh)."""
+    return "- machine: %s CPU (`nproc`), %s, %s GiB RAM, %s%s; load average at the end %s" % (
+        E.get("NCPU", "?"), E.get("CPU_MODEL", "?"), E.get("MEM_GIB", "?"), E.get("KERNEL", "?"),
+        "; " + extra if extra else "", E.get("LOADAVG", "?"))
+
+
+def cmd_merge(a):
+    r = json.load(open(a.file)) if a.file != "-" else {}
+    print(json.dumps(add_fields(r, a.fields)))
 
 
 def cmd_peak(a):
@@ -590,8 +612,7 @@ def cmd_report(a):
     out.append("- date: %s; fadelist %s (%s at commit %s%s); rbldnsd %s; dnsperf %s" % (
         E["DATE"], E["FL_VER"].replace("fadelist ", ""), E["FL_BUILD"], E["COMMIT"],
         ", %s uncommitted file(s)" % E["DIRTY"] if E.get("DIRTY") not in ("", "0", None) else "", E["RB_VER"], E["DP_VER"]))
-    out.append("- machine: %s CPU (`nproc`), %s, %s GiB RAM, %s; load average at the end %s" % (
-        E["NCPU"], E["CPU_MODEL"], E["MEM_GIB"], E["KERNEL"], E["LOADAVG"]))
+    out.append(machine_line(E))
     try:
         s = json.load(open(os.path.join(E["DATA"], "summary.json")))
         data = "%s /32 + %s ranges in ip4set.txt, %s domains in dnset.txt, %s queries" % (
@@ -775,7 +796,12 @@ def main():
     r.add_argument("--timeout", type=float, default=1.0)
     o = sub.add_parser("report")
     o.add_argument("--results", required=True)
+    m = sub.add_parser("merge")
+    m.add_argument("file")
+    m.add_argument("fields", nargs="*")
     a = p.parse_args()
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     if a.cmd == "dnsperf":
         if a.args and a.args[0] == "--":
             a.args = a.args[1:]
@@ -784,6 +810,8 @@ def main():
         cmd_peak(a)
     elif a.cmd == "reload":
         cmd_reload(a)
+    elif a.cmd == "merge":
+        cmd_merge(a)
     else:
         cmd_report(a)
 

@@ -13,6 +13,8 @@ Python standard library only. Subcommands (all print one JSON object on stdout):
               in a tight loop until the source IP answers NOERROR with an A record
   paced       open-loop POSTs at a fixed rate (schedule k / rate), with a few of the
               listing posts probed for report-to-DNS latency as in `latency`
+  lookups     N clients GET /api/v1/lookup/{key} in a loop over a list of keys for a
+              bounded time (latency per key; benches/write-path.sh)
   sample      write a few generated messages to a folder (to look at them)
   report      turn the JSON results of ingest.sh into the markdown tables
 
@@ -20,7 +22,9 @@ Messages are built from tests/data/mail/*.eml: every generated message gets its
 own Message-ID, its own source IP in the Received chain (IPv4 from 45.0.0.0 to
 90.255.255.255, or an IPv6 /64 under 2a02:1811::/32), its own advertised domains
 (the fixture's domain stems get "-<tag>" appended, tag = base36 of the message
-index) and text or HTML padding to a size drawn log-uniformly from 5 to 50 KB.
+index) and text or HTML padding to a size drawn log-uniformly from 5 to 50 KB
+(--min-kb / --max-kb; equal values give one size). --templates html keeps only the
+templates padded with HTML (benches/write-path.sh's 24 KB HTML mails).
 Message index i always gives the same message (deterministic).
 """
 
@@ -37,6 +41,9 @@ import struct
 import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in benches/ for the imports below
+from bench_helpers import cpu_stat, machine_line, proc_ticks  # noqa: E402 (same folder)
 
 # ------------------------------------------------------------------ templates
 
@@ -103,9 +110,11 @@ def mix(i):  # a cheap deterministic hash of the index (Knuth multiplicative)
 
 
 class Generator:
-    def __init__(self, mail_dir, min_kb=5, max_kb=50):
+    def __init__(self, mail_dir, min_kb=5, max_kb=50, templates="all"):
         self.t = []
         for (f, src, stems, cat, bulk, pad, anchor, w) in TEMPLATES:
+            if templates == "html" and pad != "html":
+                continue
             raw = open(os.path.join(mail_dir, f), "rb").read().decode("latin-1")  # byte-preserving
             crlf = "\r\n" in raw
             if crlf and anchor:
@@ -344,20 +353,8 @@ def pct(xs, p):
 
 
 def cpu_ticks(pid):
-    s = open("/proc/%d/stat" % pid).read()
-    f = s[s.rindex(")") + 2:].split()
-    return int(f[11]) + int(f[12])
-
-
-def cpu_stat():
-    out = {}
-    for line in open("/proc/stat"):
-        f = line.split()
-        if f[0] in ("cpu0", "cpu1"):
-            v = list(map(int, f[1:9]))
-            busy = v[0] + v[1] + v[2] + v[5] + v[6]           # as benches/run.sh: steal is not busy
-            out[f[0]] = (busy, busy + v[3] + v[4] + v[7])
-    return out
+    """utime+stime of the server in clock ticks (0 without a pid or once it is gone)."""
+    return (proc_ticks(pid) or 0) if pid else 0
 
 
 class Sampler:
@@ -368,12 +365,12 @@ class Sampler:
         self.hz = os.sysconf("SC_CLK_TCK")
 
     def start(self):
-        self.c0 = cpu_ticks(self.pid) if self.pid else 0
+        self.c0 = cpu_ticks(self.pid)
         self.s0 = cpu_stat()
         self.t0 = time.perf_counter()
 
     def stop(self):
-        c1 = cpu_ticks(self.pid) if self.pid else 0
+        c1 = cpu_ticks(self.pid)
         s1 = cpu_stat()
         dt = time.perf_counter() - self.t0
         srv = (c1 - self.c0) / self.hz
@@ -555,8 +552,11 @@ def cmd_throughput(a, gen):
                 i = counter[0]
                 counter[0] += 1
             body, info = gen.message(i)
-            do_post(cli, stats, a.token_a, body, info, False)
-            _, _, _, t1 = do_post(cli, stats, a.token_b, body, info, True)
+            if a.once:  # one post by reporter A: nothing new gets listed
+                _, _, _, t1 = do_post(cli, stats, a.token_a, body, info, False)
+            else:
+                do_post(cli, stats, a.token_a, body, info, False)
+                _, _, _, t1 = do_post(cli, stats, a.token_b, body, info, True)
             with lock:
                 last_end[0] = max(last_end[0], t1)
         if cli.conn:
@@ -576,7 +576,7 @@ def cmd_throughput(a, gen):
     r = stats.summary(elapsed)
     r.update(cpu)
     r.update(keys_before=keys_before, keys_after=zone_keys(a.host, a.port))
-    r.update(clients=a.clients, secs=a.secs, messages=counter[0] - a.start, next_index=counter[0],
+    r.update(clients=a.clients, secs=a.secs, once=a.once, messages=counter[0] - a.start, next_index=counter[0],
              connects=sum(c.connects for c in clients), server_closes=sum(c.server_closes for c in clients),
              stale_retries=sum(c.stale_retries for c in clients), client_cpu_s=time.process_time())
     if r["accepted"]:
@@ -598,8 +598,10 @@ def probe_summary(samples, limit):
         "samples": len(samples), "not_visible": missing, "not_visible_post_ms": missing_post,
         "not_visible_detail": missing_detail, "limit_s": limit,
         "within_1s": sum(1 for x in send if x <= 1000),
-        "send_p50_ms": pct(send, 50), "send_p95_ms": pct(send, 95), "send_max_ms": worst(send),
-        "after202_p50_ms": pct(after, 50), "after202_p95_ms": pct(after, 95), "after202_max_ms": worst(after),
+        "send_p50_ms": pct(send, 50), "send_p95_ms": pct(send, 95), "send_p99_ms": pct(send, 99),
+        "send_max_ms": worst(send),
+        "after202_p50_ms": pct(after, 50), "after202_p95_ms": pct(after, 95), "after202_p99_ms": pct(after, 99),
+        "after202_max_ms": worst(after),
         "after202_min_ms": min(after) if after else None,
         "visible_before_202": sum(1 for x in after if x < 0),
         "post_p50_ms": pct(post, 50), "post_p95_ms": pct(post, 95),
@@ -732,6 +734,79 @@ def cmd_paced(a, gen):
     r["keys_after"] = zone_keys(a.host, a.port)
     r["probes"] = probe_summary(probes, a.limit)
     r["probes"]["not_listing_post"] = not_listing
+    print(json.dumps(r))
+    return 0
+
+
+def cmd_lookups(a, _gen):
+    """N clients GET /api/v1/lookup/{key} in a loop for a.secs, each going through the keys from
+    its own offset (so at any moment the clients ask different keys)."""
+    from urllib.parse import quote
+    keys = [k for k in a.keys.split(",") if k]
+    lock = threading.Lock()
+    lat = {k: [] for k in keys}
+    status, bytes_, errs, first_err = {}, [], {}, []
+    clients = []
+    sampler = Sampler(a.server_pid)
+
+    def worker(n):
+        conn = None
+        clients.append(1)
+        j = n * max(1, len(keys) // max(1, a.clients))
+        while time.perf_counter() < deadline:
+            k = keys[j % len(keys)]
+            j += 1
+            t0 = time.perf_counter()
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(a.host, a.port, timeout=60)
+                conn.request("GET", "/api/v1/lookup/" + quote(k, safe=""))
+                r = conn.getresponse()
+                data = r.read()
+                if r.will_close:
+                    conn.close()
+                    conn = None
+            except Exception as e:  # noqa: BLE001 — counted, the loop goes on
+                if conn is not None:
+                    conn.close()
+                    conn = None
+                with lock:
+                    errs[type(e).__name__] = errs.get(type(e).__name__, 0) + 1
+                    if len(first_err) < 5:
+                        first_err.append("%s: %s" % (type(e).__name__, e))
+                continue
+            dt = time.perf_counter() - t0
+            if a.pause > 0:
+                time.sleep(a.pause)
+            with lock:
+                status[r.status] = status.get(r.status, 0) + 1
+                if r.status == 200:
+                    lat[k].append(dt)
+                    bytes_.append(len(data))
+                elif len(first_err) < 5:
+                    first_err.append("HTTP %d for %s: %s" % (r.status, k, data[:200].decode("utf-8", "replace")))
+        if conn is not None:
+            conn.close()
+
+    ths = [threading.Thread(target=worker, args=(n,)) for n in range(a.clients)]
+    sampler.start()
+    t_start = time.perf_counter()
+    deadline = t_start + a.secs
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    elapsed = time.perf_counter() - t_start
+    r = sampler.stop()
+    allv = [x for v in lat.values() for x in v]
+    ms = lambda x: None if x is None else 1000 * x
+    ok = status.get(200, 0)
+    r.update(clients=a.clients, secs=a.secs, pause_s=a.pause, elapsed_s=elapsed, lookups=ok, lookups_per_s=ok / elapsed if elapsed else 0,
+             errors=sum(v for k, v in status.items() if k != 200) + sum(errs.values()),
+             status={str(k): v for k, v in sorted(status.items())}, exceptions=errs, first_errors=first_err,
+             p50_ms=ms(pct(allv, 50)), p99_ms=ms(pct(allv, 99)), max_ms=ms(max(allv) if allv else None),
+             bytes_mean=statistics.mean(bytes_) if bytes_ else None, client_cpu_s=time.process_time(),
+             per_key={k: {"n": len(v), "p50_ms": ms(pct(v, 50)), "p99_ms": ms(pct(v, 99))} for k, v in lat.items()})
     print(json.dumps(r))
     return 0
 
@@ -963,12 +1038,9 @@ def cmd_report(a, _gen):
     o.append("- command: `%s`; date: %s; fadelist %s (%s at commit %s%s); dnsperf %s" % (
         E.get("CMDLINE_FULL", "?"), E.get("DATE", "?"), E.get("FL_VER", "?"), E.get("FL_BUILD", "?"), E.get("COMMIT", "?"),
         ", %s uncommitted file(s)" % E["DIRTY"] if E.get("DIRTY", "0") not in ("", "0") else "", E.get("DP_VER", "?")))
-    o.append("- machine: %s CPU (`nproc`), %s, %s GiB RAM, %s; SQLite database on %s; load average at the end %s" % (
-        E.get("NCPU", "?"), E.get("CPU_MODEL", "?"), E.get("MEM_GIB", "?"), E.get("KERNEL", "?"), E.get("DB_FS", "?"),
-        E.get("LOADAVG", "?")))
+    o.append(machine_line(E, "SQLite database on %s" % E.get("DB_FS", "?")))
     o.append("- pinning: %s; Python %s (load generator, stdlib only)" % (E.get("PINNING", "?"), sys.version.split()[0]))
-    if E.get("SERVER_NOTES"):
-        o.append("- server logs: %s" % E["SERVER_NOTES"])
+    o.extend(["- server logs: %s" % E["SERVER_NOTES"]] if E.get("SERVER_NOTES") else [])
     print("\n".join(o))
     return 0
 
@@ -977,6 +1049,10 @@ def main():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--mail-dir", default=os.path.join(here, "..", "tests", "data", "mail"))
+    p.add_argument("--templates", choices=("all", "html"), default="all",
+                   help="html: only the templates padded with HTML (html-obfuscated, arf-abuse, esp-bulk)")
+    p.add_argument("--min-kb", type=float, default=5, help="smallest message size (KiB)")
+    p.add_argument("--max-kb", type=float, default=50, help="largest message size (KiB; = --min-kb: one size)")
     sub = p.add_subparsers(dest="cmd", required=True)
 
     def common(sp, dns=False):
@@ -994,6 +1070,15 @@ def main():
     sp = sub.add_parser("throughput"); common(sp)
     sp.add_argument("--clients", type=int, default=1)
     sp.add_argument("--secs", type=float, default=10)
+    sp.add_argument("--once", action="store_true", help="post each message once, by reporter A (no listing)")
+    sp = sub.add_parser("lookups")
+    sp.add_argument("--host", default="127.0.0.1")
+    sp.add_argument("--port", type=int, required=True, help="HTTP port")
+    sp.add_argument("--keys", required=True, help="comma-separated keys (IPs, domains) to look up")
+    sp.add_argument("--clients", type=int, default=8)
+    sp.add_argument("--secs", type=float, default=10)
+    sp.add_argument("--pause", type=float, default=0.0, help="seconds a client waits between lookups")
+    sp.add_argument("--server-pid", type=int, default=0)
     sp = sub.add_parser("latency"); common(sp, dns=True)
     sp.add_argument("--samples", type=int, default=200)
     sp.add_argument("--pause", type=float, default=0.0, help="seconds between samples")
@@ -1012,9 +1097,9 @@ def main():
     sp = sub.add_parser("report")
     sp.add_argument("--results", required=True, help="JSON: {throughput: [...], latency: {...}, paced: [...], dns: [...]}")
     a = p.parse_args()
-    gen = None if a.cmd in ("report", "fsync") else Generator(a.mail_dir)
+    gen = None if a.cmd in ("report", "fsync", "lookups") else Generator(a.mail_dir, a.min_kb, a.max_kb, a.templates)
     return {"guard": cmd_guard, "fsync": cmd_fsync, "throughput": cmd_throughput, "latency": cmd_latency, "paced": cmd_paced,
-            "sample": cmd_sample, "report": cmd_report}[a.cmd](a, gen)
+            "lookups": cmd_lookups, "sample": cmd_sample, "report": cmd_report}[a.cmd](a, gen)
 
 
 if __name__ == "__main__":

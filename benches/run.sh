@@ -36,19 +36,12 @@
 #   FADELIST_BENCH_LOAD_LIMIT  seconds a server may take to answer its first query (default 60)
 #   FADELIST_BENCH_KEEP=1   keep the work folder (server and dnsperf logs, JSON) after a successful run
 set -euo pipefail
-shopt -s extglob
+BENCH_TAG=bench
+# shellcheck source=benches/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # ---------------------------------------------------------------- arguments
-QUICK=0
-for arg in "$@"; do
-    case "$arg" in
-        --quick) QUICK=1 ;;
-        -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) echo "run.sh: unknown argument '$arg' (try --help)" >&2; exit 2 ;;
-    esac
-done
-CMDLINE="benches/run.sh${*:+ $*}"
-ENV_NOTE=$(env | grep -E '^FADELIST_BENCH_' | sort | tr '\n' ' ' || true)
+bench_args "BENCH" "$@"
 
 if ((QUICK)); then
     MODE=quick; GEN_ARGS=(--ips 100000); ROUNDS=${FADELIST_BENCH_ROUNDS:-1}; SECS=${FADELIST_BENCH_SECS:-5}
@@ -74,81 +67,20 @@ GUARDED=(rbldnsd fadelist)                   # compared by the correctness guard
 want hickory && GUARDED+=(fadelist-hickory)
 GUARD_NAMES=20                               # names compared before timing
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { printf '[bench] ERROR: %s\n' "$*" >&2; exit 1; }
-
-SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(git -C "$SCRIPT_DIR" rev-parse --show-toplevel 2>/dev/null || (cd "$SCRIPT_DIR/.." && pwd))
-GEN=${FADELIST_BENCH_GEN:-$REPO/../shared/bench/gen-data.py}
-HELPERS=$SCRIPT_DIR/bench_helpers.py
-LOADGEN=$SCRIPT_DIR/ingest_load.py
 RESULTS=${FADELIST_BENCH_RESULTS:-$REPO/benches/results/latest$( ((QUICK)) && echo -quick || true).md}
 
 # ---------------------------------------------------------------- cleanup
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/fadelist-bench.XXXXXX")
+bench_work fadelist-bench
 JL=$WORK/results.jsonl   # one JSON object per measurement; the report is built from it
 : >"$JL"
-PIDS=()     # every background process this script started and has not reaped yet
-forget() {  # forget PID...: drop reaped processes from PIDS (so a recycled PID is never killed)
-    local p keep=()
-    for p in "${PIDS[@]}"; do [[ " $* " == *" $p "* ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
-OK=0
-cleanup() {
-    local rc=$? p
-    trap - EXIT INT TERM
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for _ in $(seq 30); do
-        local alive=0
-        for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        ((alive)) || break
-        sleep 0.1
-    done
-    for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-    if ((OK)) && [[ ${FADELIST_BENCH_KEEP:-0} != 1 ]]; then
-        rm -rf "$WORK"
-    else
-        log "logs kept in $WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 T_BEGIN=$(date +%s)
 
 # ---------------------------------------------------------------- 1. tools and build
-as_root() { if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root to run: $*"; fi; }
-find_rbldnsd() { command -v rbldnsd 2>/dev/null || { [[ -x /usr/sbin/rbldnsd ]] && echo /usr/sbin/rbldnsd; } || true; }
-
-missing=()
-command -v dnsperf >/dev/null || missing+=(dnsperf)
-[[ -n $(find_rbldnsd) ]] || missing+=(rbldnsd)
-command -v dig >/dev/null || missing+=(dnsutils)
-command -v taskset >/dev/null || missing+=(util-linux)
-if ((${#missing[@]})); then
-    log "installing from Debian: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -q >&2
-    as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
-fi
-RBLDNSD=$(find_rbldnsd)
-[[ -n $RBLDNSD ]] || die "rbldnsd not found after install"
+need_tools dnsperf:dnsperf rbldnsd:rbldnsd dig:dnsutils taskset:util-linux
+RBLDNSD=$(cmd_path rbldnsd)
 command -v python3 >/dev/null || die "python3 is required (gen-data.py, the helpers and the report)"
 [[ -f $HELPERS ]] || die "helper script not found at $HELPERS"
-
-if [[ -n ${FADELIST_BENCH_BIN:-} ]]; then
-    FADELIST=$FADELIST_BENCH_BIN
-    FL_BUILD="binary $FADELIST_BENCH_BIN, tree"
-    log "using fadelist binary $FADELIST (not building)"
-else
-    log "building fadelist (cargo build --release -p fadelist)"
-    (cd "$REPO" && timeout 1800 cargo build --release -p fadelist >&2) \
-        || die "cargo build --release -p fadelist failed (work in progress in crates/? retry in a few minutes)"
-    FADELIST=${CARGO_TARGET_DIR:-$REPO/target}/release/fadelist
-    FL_BUILD="release build"
-fi
-[[ -x $FADELIST ]] || die "no fadelist binary at $FADELIST"
+build_fadelist
 # The flags this script depends on; a clear message beats a server that exits at start.
 FL_HELP=$(timeout 10 "$FADELIST" serve --help 2>&1 || true)
 for flag in --udp-mode --tcp-mode --udp-batch-wait --udp-workers --db --zone --dns-listen --http-listen; do
@@ -160,110 +92,13 @@ for m in hickory null; do
     fi
 done
 
-NCPU=$(nproc)
-if ((NCPU >= 2)); then
-    PIN_SERVER=(taskset -c 1); PIN_CLIENT=(taskset -c 0); CLIENT_CPU=0
-    PINNING="servers on CPU 1, dnsperf and every other client on CPU 0 (taskset)"
-else
-    PIN_SERVER=(); PIN_CLIENT=(); CLIENT_CPU=
-    PINNING="NOT pinned (only $NCPU CPU)"
-    log "warning: only $NCPU CPU, running unpinned"
-fi
+bench_pinning
 
 # ---------------------------------------------------------------- 2. data
-[[ -f $GEN ]] || die "gen-data.py not found at $GEN (set FADELIST_BENCH_GEN)"
-KEY=$( { sha256sum <"$GEN"; echo "${GEN_ARGS[*]}"; } | sha256sum | cut -c1-12)
-DATA=${FADELIST_BENCH_DATA:-${TMPDIR:-/tmp}/fadelist-bench-data/$MODE-$KEY}
-if [[ -f $DATA/.complete && $(cat "$DATA/.complete") == "$KEY" ]]; then
-    log "reusing data in $DATA"
-else
-    log "generating data: python3 $GEN ${GEN_ARGS[*]} --outdir $DATA"
-    rm -f "$DATA/.complete"
-    mkdir -p "$DATA"
-    timeout 900 python3 "$GEN" "${GEN_ARGS[@]}" --outdir "$DATA" >"$WORK/gen-data.log" || die "gen-data.py failed (log $WORK/gen-data.log)"
-    echo "$KEY" >"$DATA/.complete"
-fi
-chmod a+rX "$DATA" "$DATA"/*     # rbldnsd started as root drops to user rbldns and must read it
-QUERIES=$DATA/queries.txt
-[[ -s $QUERIES && -s $DATA/ip4set.txt && -s $DATA/dnset.txt ]] || die "data set in $DATA is incomplete"
-# A listed name the servers must answer once loaded: the first plain /32 after the test entry.
-PROBE_IP=$(grep -m1 -E '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' <(grep -v '^127\.0\.0\.2$' "$DATA/ip4set.txt"))
-PROBE=$(awk -F. '{print $4"."$3"."$2"."$1}' <<<"$PROBE_IP").iprbl.test
+bench_data "$MODE" "${GEN_ARGS[@]}"
 
 # ---------------------------------------------------------------- helpers
-free_port() {  # a port free on 127.0.0.1 for both UDP and TCP
-    python3 - <<'EOF'
-import socket
-for _ in range(100):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]; t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        t.close(); u.close()
-EOF
-}
-now() { date +%s.%N; }
-calc() { awk "BEGIN { printf \"%.${2:-3}f\", ($1) }"; }   # calc EXPR [DECIMALS]
-proc_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }   # VmRSS / VmHWM in kB
-dig_q() { dig @127.0.0.1 -p "$1" +norec +tries=1 +time=1 "${@:2}" 2>/dev/null; }
-jf() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r[sys.argv[2]] if not isinstance(r[sys.argv[2]], float) else "%.2f" % r[sys.argv[2]])' "$1" "$2"; }
-emit() {  # emit JSONFILE KEY=VALUE...: append the object in JSONFILE, plus the fields, to $JL
-    python3 - "$@" >>"$JL" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1])) if sys.argv[1] != "-" else {}
-for kv in sys.argv[2:]:
-    k, _, v = kv.partition("=")
-    try:
-        r[k] = json.loads(v)
-    except ValueError:
-        r[k] = v
-print(json.dumps(r))
-EOF
-}
-
-# spawn LOG READY PORT CMD...: start a server (pinned, under timeout) and wait until it answers.
-# READY: "listed" = A 127.x for $PROBE; "any" = any DNS answer (null responder); "http" = as
-# "listed" and the log says HTTP is listening. Sets SPID (the server), TPID (its timeout
-# wrapper), SPORT (its DNS port), T_START, T_READY.
-spawn() {
-    local slog=$1 ready=$2 port=$3 tpid c
-    shift 3
-    SPID= TPID= SPORT=$port
-    T_START=$(now)
-    timeout -k 5 "$SERVER_LIMIT" "${PIN_SERVER[@]}" "$@" >"$slog" 2>&1 &
-    tpid=$!
-    TPID=$tpid
-    PIDS+=("$tpid")
-    # The server is timeout's child once taskset has exec'd it.
-    for _ in $(seq 500); do
-        c=$(cat "/proc/$tpid/task/$tpid/children" 2>/dev/null || true)
-        c=${c%% *}
-        # (comm is "taskset" until it has exec'd the server)
-        if [[ -n $c && $(cat "/proc/$c/comm" 2>/dev/null || echo taskset) != @(taskset|timeout) ]]; then SPID=$c; break; fi
-        kill -0 "$tpid" 2>/dev/null || break
-        sleep 0.01
-    done
-    [[ -n $SPID ]] || { tail -20 "$slog" >&2; die "the server did not start (log $slog; command: $*)"; }
-    PIDS+=("$SPID")
-    local deadline; deadline=$(calc "$T_START + $LOAD_LIMIT")
-    while :; do
-        if ! kill -0 "$SPID" 2>/dev/null; then
-            tail -20 "$slog" >&2
-            die "the server exited while loading the data (log above, full log $slog; command: $*)"
-        fi
-        case $ready in
-            listed) [[ $(dig_q "$port" +short "$PROBE" A) == 127.* ]] && break ;;
-            any) dig_q "$port" "$PROBE" A | grep -q 'status:' && break ;;
-            http) grep -q '^fadelist: HTTP listening' "$slog" && [[ $(dig_q "$port" +short "$PROBE" A) == 127.* ]] && break ;;
-        esac
-        (($(calc "$(now) > $deadline" 0))) && { tail -20 "$slog" >&2; die "the server did not answer $PROBE within ${LOAD_LIMIT}s (log $slog)"; }
-        sleep 0.02
-    done
-    T_READY=$(now)
-}
+emit() { json_merge "$@" >>"$JL"; }   # emit JSONFILE|- KEY=VALUE...: append the object plus the fields to $JL
 
 # start_server VARIANT PORT LOG [IP4SET_FILE]  (rbldnsd: IP4SET_FILE's folder must hold ip4set.txt and dnset.txt)
 start_server() {
@@ -271,41 +106,22 @@ start_server() {
     case $v in
         rbldnsd)  # with a file of its own (reload test): its folder, checked every second (-c 1)
             if [[ -n ${4:-} ]]; then
-                spawn "$slog" listed "$port" "$RBLDNSD" -n -c 1 -b "127.0.0.1/$port" -w "$(dirname "$ip4")" \
+                spawn "$slog" listed "$port" "$PROBE" "$RBLDNSD" -n -c 1 -b "127.0.0.1/$port" -w "$(dirname "$ip4")" \
                     iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt
             else
-                spawn "$slog" listed "$port" "$RBLDNSD" -n -b "127.0.0.1/$port" -w "$DATA" \
+                spawn "$slog" listed "$port" "$PROBE" "$RBLDNSD" -n -b "127.0.0.1/$port" -w "$DATA" \
                     iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt
             fi ;;
         fadelist | fadelist-hickory | fadelist-null | fadelist-nowait)
             mode=${v#fadelist}; mode=${mode#-}; mode=${mode:-fast}
             wait=()
             if [[ $mode == nowait ]]; then mode=fast; wait=(--udp-batch-wait 0); fi
-            spawn "$slog" "$([[ $mode == null ]] && echo any || echo listed)" "$port" \
+            spawn "$slog" "$([[ $mode == null ]] && echo any || echo listed)" "$port" "$PROBE" \
                 "$FADELIST" serve --db "$slog.sqlite" --dns-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 \
                 --zone "iprbl.test:ip4set:$ip4" --zone "urirbl.test:dnset:$DATA/dnset.txt" \
                 --udp-mode "$mode" --tcp-mode "$([[ $mode == hickory ]] && echo hickory || echo fast)" --udp-workers 1 "${wait[@]}" ;;
         *) die "unknown server variant $v" ;;
     esac
-}
-
-stop_server() {  # stop_server SPID TPID: SIGTERM the server, reap its timeout wrapper
-    kill -TERM "$1" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-    ! kill -0 "$1" 2>/dev/null || { log "server $1 did not stop within 5 s of SIGTERM; killing it"; kill -KILL "$1" 2>/dev/null || true; }
-    wait "$2" 2>/dev/null || true
-    forget "$1" "$2"
-}
-
-# perf OUT LOG LIMIT DNSPERF-ARGS...: one measured dnsperf run against $SPID on $SPORT (JSON in OUT)
-perf() {
-    local out=$1 dlog=$2 limit=$3 p
-    shift 3
-    timeout -k 5 $((limit + 30)) python3 "$HELPERS" dnsperf --server-pid "$SPID" --log "$dlog" --limit "$limit" \
-        --pin "$CLIENT_CPU" --port "$SPORT" -- "$@" >"$out" &
-    p=$!; PIDS+=("$p")
-    wait "$p" || { tail -20 "$dlog" >&2 2>/dev/null || true; die "dnsperf run failed (log $dlog)"; }
-    forget "$p"
 }
 
 answer() {  # answer PORT NAME TYPE -> "STATUS rdata,rdata" (rdata sorted)
@@ -480,90 +296,27 @@ fi
 # ---------------------------------------------------------------- 3e. UDP while ingesting vs idle
 if want ingest; then
     [[ -f $LOADGEN && -d $REPO/tests/data/mail ]] || die "ingest part needs $LOADGEN and $REPO/tests/data/mail (or FADELIST_BENCH_SKIP=ingest)"
-    TRUSTED=(--trusted 81.2.69.160/27 --trusted 2a02:1810:4d02::/48)   # the fixtures' reporter networks
+    : >"$WORK/ingest.jsonl"
     for ((r = 1; r <= ROUNDS; r++)); do
         db=$WORK/ingest-r$r.sqlite
-        tok_a=$(timeout 30 "$FADELIST" reporter --db "$db" add bench-a "${TRUSTED[@]}" | awk '/^token:/ {print $2}')
-        tok_b=$(timeout 30 "$FADELIST" reporter --db "$db" add bench-trap --kind trap "${TRUSTED[@]}" | awk '/^token:/ {print $2}')
-        [[ -n $tok_a && -n $tok_b ]] || die "could not add the reporters to $db"
-        dport=$(free_port); hport=$(free_port)
-        [[ $dport != "$hport" ]] || hport=$(free_port)
-        conf=$WORK/ingest-r$r.toml
-        cat >"$conf" <<EOF
-# written by benches/run.sh (as benches/ingest.sh part 3)
-[server]
-dns_listen = ["127.0.0.1:$dport"]
-http_listen = "127.0.0.1:$hport"
-
-[ingest]
-rate_per_minute = 1000000
-
-[policy]
-max_report_age = "36500d"   # the fixture mails are dated 2026-03
-
-[[zone]]
-name = "iprbl.test"
-feed = "ip"
-
-[[zone.dataset]]
-type = "ip4set"
-files = ["$DATA/ip4set.txt"]
-
-[[zone]]
-name = "niprbl.test"
-feed = "bulk-ip"
-
-[[zone]]
-name = "urirbl.test"
-feed = "domain"
-
-[[zone.dataset]]
-type = "dnset"
-files = ["$DATA/dnset.txt"]
-EOF
-        slog=$WORK/ingest-r$r.log
-        spawn "$slog" http "$dport" "$FADELIST" serve --config "$conf" --db "$db" --udp-mode fast --udp-workers 1
-        for mode in idle ingesting; do
-            gpid=; gen=null
-            if [[ $mode == ingesting ]]; then
-                "${PIN_CLIENT[@]}" timeout -k 5 $((SECS + 120)) python3 "$LOADGEN" --mail-dir "$REPO/tests/data/mail" paced \
-                    --port "$hport" --token-a "$tok_a" --token-b "$tok_b" --server-pid "$SPID" --dns-port "$dport" \
-                    --rate "$RATE" --secs $((SECS + 2)) --workers "$GEN_WORKERS" --probe-every 0 \
-                    --start $((30000000 + r * 1000000)) >"$WORK/ingest-r$r-gen.json" 2>"$WORK/ingest-r$r-gen.err" &
-                gpid=$!; PIDS+=("$gpid")
-                sleep 1
-            fi
-            perf "$WORK/ingest-r$r-$mode.json" "$WORK/ingest-r$r-$mode.dnsperf" "$DNSPERF_LIMIT" \
-                -s 127.0.0.1 -p "$dport" -d "$QUERIES" -l "$SECS" -T 1 -c 4 -q 100
-            if [[ -n $gpid ]]; then
-                wait "$gpid" || { tail -20 "$WORK/ingest-r$r-gen.err" >&2; die "report generator failed (round $r)"; }
-                forget "$gpid"
-                gen=$(cat "$WORK/ingest-r$r-gen.json")
-            fi
-            emit "$WORK/ingest-r$r-$mode.json" kind=ingest "round=$r" "mode=$mode" "gen=$gen"
-            log "ingest round $r/$ROUNDS $mode: $(jf "$WORK/ingest-r$r-$mode.json" qps) qps$([[ -n $gpid ]] && python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(", reports %.1f/s accepted, %d errors" % (r["accepted_per_s"], r["errors"]))' "$WORK/ingest-r$r-gen.json")"
-            sleep 1
-        done
+        new_db "$db"
+        two_ports
+        write_config "$WORK/ingest-r$r.toml" "$DNS_PORT" "$HTTP_PORT" 1
+        spawn "$WORK/ingest-r$r.log" "http:$HTTP_PORT" "$DNS_PORT" "$PROBE" \
+            "$FADELIST" serve --config "$WORK/ingest-r$r.toml" --db "$db" --udp-mode fast --udp-workers 1
+        dns_vs_ingest "ingest-r$r" $((30000000 + r * 1000000)) "$JL" kind=ingest "round=$r"
         stop_server "$SPID" "$TPID"
     done
 fi
 
 # ---------------------------------------------------------------- 4. report
 RB_VER=$(dpkg-query -W -f='${Version}' rbldnsd 2>/dev/null || echo '?')
-DP_VER=$(dnsperf -h 2>&1 | awk '/^Version/ {print $2; exit}'); DP_VER=${DP_VER:-$(dpkg-query -W -f='${Version}' dnsperf 2>/dev/null || echo '?')}
+export_machine_notes
 FL_VER=$("$FADELIST" --version 2>/dev/null || echo fadelist)
 COMMIT=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo '?')
 DIRTY=$(GIT_OPTIONAL_LOCKS=0 git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null | wc -l || echo 0)
-export FL_BUILD MODE ROUNDS SECS PINNING CMDLINE ENV_NOTE GUARD_NOTE RB_VER DP_VER FL_VER COMMIT DIRTY DATA NCPU
+export FL_BUILD MODE ROUNDS SECS PINNING CMDLINE ENV_NOTE GUARD_NOTE RB_VER FL_VER COMMIT DIRTY DATA NCPU
 export PEAK_SECS PEAK_Q RELOAD_SECS RELOAD_GAP CHECK_TIMEOUT RATE
 export GEN_ARGS_S="${GEN_ARGS[*]}"
-export CPU_MODEL=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-export KERNEL=$(uname -sr) MEM_GIB=$(awk '/^MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)
-export LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg) DATE=$(date -u +'%Y-%m-%d %H:%M UTC')
 export TOTAL_S=$(($(date +%s) - T_BEGIN))
-mkdir -p "$(dirname "$RESULTS")"
-timeout 60 python3 "$HELPERS" report --results "$JL" >"$WORK/report.md" || die "report failed (data in $JL)"
-cp "$WORK/report.md" "$RESULTS"
-cat "$WORK/report.md"
-log "table saved to $RESULTS (total ${TOTAL_S} s)"
-OK=1
+publish_report "$HELPERS" report --results "$JL"
