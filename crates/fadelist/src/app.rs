@@ -61,7 +61,7 @@ impl App {
             }
         };
         Ok(App {
-            reads: ReadPool::new(config.store.path.clone()),
+            reads: ReadPool::start(config.store.path.clone(), config.ingest.writer_nice),
             limits: Limits {
                 reports: RateLimiter::new(config.ingest.rate_per_minute),
                 report_slots: tokio::sync::Semaphore::new(config.ingest.max_pending_reports),

@@ -58,9 +58,6 @@ pub enum ServiceError {
     /// SQLite failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A read task panicked.
-    #[error("read task failed: {0}")]
-    Panicked(String),
     /// A write failed (the detail is in the log).
     #[error("write failed: {0}")]
     Failed(String),
