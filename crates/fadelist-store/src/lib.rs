@@ -45,7 +45,8 @@ pub use listings::{Delisted, Listed, ListingRow, ManualListing};
 pub use neverlist::NeverEntry;
 pub use reporters::{Reporter, ReporterKind, sha256_hex};
 pub use reports::{
-    Duplicate, Evidence, Group, Ingested, KeyInput, KeyOutcome, NewReport, ReportEvent, decompress,
+    Duplicate, Evidence, Group, Ingested, KeyInput, KeyOutcome, NewReport, ReportEvent, StoredRaw,
+    decompress,
 };
 
 /// Store errors.
@@ -319,6 +320,10 @@ pub(crate) mod testutil {
     use super::*;
     use fadelist_core::policy::Policy;
 
+    /// The raw sample of [`report`].
+    pub static RAW: std::sync::LazyLock<StoredRaw> =
+        std::sync::LazyLock::new(|| StoredRaw::lz4(b"Subject: hello\r\n\r\nbody"));
+
     /// A report of `reporter_id` at `now` with Message-ID `mid`.
     pub fn report<'a>(reporter_id: i64, mid: &'a str, now: i64) -> NewReport<'a> {
         NewReport {
@@ -328,7 +333,7 @@ pub(crate) mod testutil {
             body_hash: "abc",
             category: "spam",
             subject: Some("hello"),
-            raw: b"Subject: hello\r\n\r\nbody",
+            raw: &RAW,
             source: Some(("192.0.2.1", 1)),
             bulk: false,
             domains: &[],

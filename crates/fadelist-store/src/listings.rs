@@ -85,10 +85,20 @@ impl Store {
         {
             let policy = policy_for(&zone);
             let (mut state, existed) = load_state(&tx, &zone, &key)?;
+            let before = existed.then(|| state.contributions.clone());
             let eval = policy.evaluate(&mut state, now);
             if eval.transition == Some(Transition::Delisted) {
                 policy.prune(&mut state, now);
-                save_state(&tx, &zone, &key, &category, &state, existed, now, 0)?;
+                save_state(
+                    &tx,
+                    &zone,
+                    &key,
+                    &category,
+                    &state,
+                    before.as_deref(),
+                    now,
+                    0,
+                )?;
                 events::record(
                     &tx,
                     &ListingEvent {
@@ -332,6 +342,9 @@ pub(crate) fn load_state(conn: &Connection, zone: &str, key: &str) -> Result<(Ke
     Ok((state, existed))
 }
 
+/// Writes a key's state. `before` is its contributions as loaded (`None`:
+/// a new key): only the contributions that changed are written, usually
+/// the one of the reporting reporter.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn save_state(
     conn: &Connection,
@@ -339,14 +352,14 @@ pub(crate) fn save_state(
     key: &str,
     category: &str,
     s: &KeyState,
-    existed: bool,
+    before: Option<&[Contribution]>,
     now: i64,
     new_reports: i64,
 ) -> Result<()> {
     let past =
         serde_json::to_string(&s.past_listings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let count = s.past_listings.len() as i64;
-    if existed {
+    if before.is_some() {
         conn.prepare_cached(
             "UPDATE listings SET category = CASE WHEN ?8 > 0 THEN ?3 ELSE category END,
                  last_seen = CASE WHEN ?8 > 0 THEN ?4 ELSE last_seen END,
@@ -382,13 +395,24 @@ pub(crate) fn save_state(
             count
         ])?;
     }
-    conn.prepare_cached("DELETE FROM contributions WHERE zone = ?1 AND key = ?2")?
-        .execute(params![zone, key])?;
-    let mut ins = conn.prepare_cached(
-        "INSERT INTO contributions (zone, key, reporter_id, score, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+    let before = before.unwrap_or_default();
+    for b in before {
+        if !s.contributions.iter().any(|c| c.reporter == b.reporter) {
+            conn.prepare_cached(
+                "DELETE FROM contributions WHERE zone = ?1 AND key = ?2 AND reporter_id = ?3",
+            )?
+            .execute(params![zone, key, b.reporter])?;
+        }
+    }
     for c in &s.contributions {
-        ins.execute(params![zone, key, c.reporter, c.score, c.at])?;
+        if before.contains(c) {
+            continue;
+        }
+        conn.prepare_cached(
+            "INSERT INTO contributions (zone, key, reporter_id, score, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (zone, key, reporter_id) DO UPDATE SET score = excluded.score, at = excluded.at",
+        )?
+        .execute(params![zone, key, c.reporter, c.score, c.at])?;
     }
     Ok(())
 }

@@ -3,9 +3,12 @@
 //! One report is the report row (its raw sample LZ4-compressed, what was
 //! extracted in columns), each key's contributions and listing row, the
 //! evidence rows that tie it to its keys, and a listing event for every key
-//! it listed. [`Group::ingest`] writes all of that inside a savepoint of
-//! the group's transaction: a report that fails leaves nothing, and the
-//! others in the group still commit together, with one fsync.
+//! it listed. [`Group::ingest`] writes all of that in the group's
+//! transaction, and the group commits together, with one fsync. A report
+//! that fails spoils its group: the caller drops the group (rolling it
+//! back) and writes the reports one by one, so that only the bad one fails.
+//! Failures are rare (a full disk, a broken database), and a savepoint per
+//! report would cost a statement journal on every report instead.
 
 use std::io::Read as _;
 
@@ -31,8 +34,8 @@ pub struct NewReport<'a> {
     pub category: &'a str,
     /// Decoded subject.
     pub subject: Option<&'a str>,
-    /// The raw sample (compressed before storing).
-    pub raw: &'a [u8],
+    /// The raw sample, compressed ([`StoredRaw::lz4`], off the writer).
+    pub raw: &'a StoredRaw,
     /// The source found in the `Received` chain: address and hop index.
     pub source: Option<(&'a str, u32)>,
     /// Judged bulk mail (newsletter).
@@ -88,6 +91,25 @@ pub struct Ingested {
     pub report_id: i64,
     /// What it did to each key.
     pub outcomes: Vec<KeyOutcome>,
+}
+
+/// A raw sample compressed for storage (codec `lz4`). Compressing is the
+/// costliest step of writing a report, so callers do it before handing
+/// the report to the single writer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredRaw {
+    bytes: Vec<u8>,
+    size: usize,
+}
+
+impl StoredRaw {
+    /// Compresses `raw` with LZ4.
+    pub fn lz4(raw: &[u8]) -> StoredRaw {
+        StoredRaw {
+            bytes: compress(raw),
+            size: raw.len(),
+        }
+    }
 }
 
 /// A report already seen from the same reporter.
@@ -159,13 +181,13 @@ impl Store {
 }
 
 impl Group<'_> {
-    /// Records a report and applies it to `keys`, all or nothing.
+    /// Records a report and applies it to `keys`.
     ///
     /// `outcome` builds the JSON stored with the report from the report id
     /// and the per-key outcomes (it is what the API answered; a duplicate
     /// is answered with it). Returns the earlier report if this one is a
-    /// duplicate (then nothing is written). An error rolls this report
-    /// back and leaves the group usable.
+    /// duplicate (then nothing is written). After an error the group must
+    /// be dropped, which rolls back every report in it.
     pub fn ingest(
         &mut self,
         report: &NewReport<'_>,
@@ -173,10 +195,7 @@ impl Group<'_> {
         keys: &[KeyInput],
         outcome: impl FnOnce(i64, &[KeyOutcome]) -> String,
     ) -> Result<std::result::Result<Ingested, Duplicate>> {
-        let sp = self.tx.savepoint()?;
-        let r = ingest_one(&sp, report, weight, keys, outcome)?;
-        sp.commit()?;
-        Ok(r)
+        ingest_one(&self.tx, report, weight, keys, outcome)
     }
 
     /// Commits every report of the group.
@@ -221,8 +240,8 @@ fn ingest_one(
         report.body_hash,
         report.category,
         report.subject,
-        compress(report.raw),
-        report.raw.len() as i64,
+        report.raw.bytes,
+        report.raw.size as i64,
         report.source.map(|s| s.0),
         report.source.map(|s| s.1),
         report.bulk,
@@ -232,11 +251,21 @@ fn ingest_one(
     let mut outcomes = Vec::with_capacity(keys.len());
     for k in keys {
         let (mut state, existed) = listings::load_state(conn, &k.zone, &k.key)?;
+        let before = existed.then(|| state.contributions.clone());
         let eval = k
             .policy
             .add_report(&mut state, report.reporter_id, weight, now);
         k.policy.prune(&mut state, now);
-        listings::save_state(conn, &k.zone, &k.key, &k.category, &state, existed, now, 1)?;
+        listings::save_state(
+            conn,
+            &k.zone,
+            &k.key,
+            &k.category,
+            &state,
+            before.as_deref(),
+            now,
+            1,
+        )?;
         conn.prepare_cached(
             "INSERT OR IGNORE INTO evidence (report_id, zone, key, at, reporter_id) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
@@ -445,31 +474,41 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_report_leaves_the_rest_of_its_group() {
+    fn a_failed_report_spoils_only_its_group() {
         let mut s = Store::open_in_memory().unwrap();
         let (a, b) = two_reporters(&mut s);
-        let mut g = s.group().unwrap();
-        g.ingest(&report(a, "<1>", 10), 1.0, &[key("192.0.2.1")], |_, _| {
-            "{}".into()
-        })
-        .unwrap()
-        .unwrap();
-        // A reporter that does not exist breaks the foreign key.
-        assert!(
-            g.ingest(&report(999, "<2>", 10), 1.0, &[key("192.0.2.2")], |_, _| {
-                "{}".into()
-            })
-            .is_err()
-        );
-        g.ingest(&report(b, "<3>", 10), 1.0, &[key("192.0.2.3")], |_, _| {
-            "{}".into()
-        })
-        .unwrap()
-        .unwrap();
-        g.commit().unwrap();
+        let raw = StoredRaw::lz4(b"x");
+        let mut r1 = report(a, "<1>", 10);
+        r1.raw = &raw;
+        {
+            let mut g = s.group().unwrap();
+            g.ingest(&r1, 1.0, &[key("192.0.2.1")], |_, _| "{}".into())
+                .unwrap()
+                .unwrap();
+            // A reporter that does not exist breaks the foreign key.
+            assert!(
+                g.ingest(&report(999, "<2>", 10), 1.0, &[key("192.0.2.2")], |_, _| {
+                    "{}".into()
+                })
+                .is_err()
+            );
+            // Dropped without a commit: rolled back whole.
+        }
+        assert_eq!(s.report_count().unwrap(), 0);
+        // Written one by one, the good ones commit.
+        for r in [report(a, "<1>", 10), report(b, "<3>", 10)] {
+            ingest(&mut s, &r, &[key("192.0.2.3")]).unwrap();
+        }
         assert_eq!(s.report_count().unwrap(), 2);
         assert!(s.listing("iprbl.test", "192.0.2.2").unwrap().is_none());
-        assert!(s.listing("iprbl.test", "192.0.2.3").unwrap().is_some());
+        assert_eq!(
+            s.key_state("iprbl.test", "192.0.2.3")
+                .unwrap()
+                .unwrap()
+                .contributions
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fadelist_core::keys::Category;
 use fadelist_ingest::{ExtractError, ExtractOptions, Extraction};
-use fadelist_store::{Read as _, Reporter};
+use fadelist_store::{Read as _, Reporter, StoredRaw};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -175,28 +175,38 @@ pub async fn post_report(
             .iter()
             .filter_map(|t| t.parse::<ipnet::IpNet>().ok()),
     );
-    let raw = body.clone();
-    let extraction = tokio::task::spawn_blocking(move || fadelist_ingest::extract(&raw, &opts))
-        .await
-        .map_err(|_| HttpError::invalid("unparseable", "the message could not be parsed"))?
-        .map_err(|e| match e {
-            ExtractError::TooLarge { .. } => {
-                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-            }
-            other => HttpError::invalid("unparseable", other.to_string()),
-        })?;
+    // Parsing, the answer's JSON and compression are CPU work on hostile
+    // input: on the blocking pool, and off the single writer.
+    let (extraction, extracted, raw) = tokio::task::spawn_blocking(move || {
+        let x = fadelist_ingest::extract(&body, &opts)?;
+        let json = extraction_json(&x).to_string();
+        Ok::<_, ExtractError>((x, json, StoredRaw::lz4(&body)))
+    })
+    .await
+    .map_err(|_| HttpError::invalid("unparseable", "the message could not be parsed"))?
+    .map_err(|e| match e {
+        ExtractError::TooLarge { .. } => {
+            HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        other => HttpError::invalid("unparseable", other.to_string()),
+    })?;
 
     let submission = Submission {
         reporter_id: reporter.id,
         weight: reporter.weight,
         category,
-        extracted: extraction_json(&extraction),
+        extracted,
         extraction,
-        raw: body,
+        raw,
         received_at: crate::clock::unix_now() as i64,
     };
     Ok(match app.listings.record_report(submission).await? {
-        Recorded::New { answer, .. } => (StatusCode::ACCEPTED, Json(answer)).into_response(),
+        Recorded::New { answer, .. } => (
+            StatusCode::ACCEPTED,
+            [(header::CONTENT_TYPE, "application/json")],
+            answer,
+        )
+            .into_response(),
         Recorded::Duplicate {
             report_id,
             first_answer,

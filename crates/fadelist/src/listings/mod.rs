@@ -25,14 +25,14 @@ pub mod writer;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use fadelist_core::keys::{Category, ListingKey};
 use fadelist_dns::Publisher;
 use fadelist_ingest::Extraction;
 use fadelist_store::{
     Decision, DelistOutcome, DelistResult, KeyOutcome, NewReport, Read as _, Store, StoreError,
+    StoredRaw,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing::{error, info};
 
 use crate::config::Config;
@@ -74,10 +74,11 @@ pub struct Submission {
     pub category: Category,
     /// What the mail parser found.
     pub extraction: Extraction,
-    /// `extraction` as the API shows it (stored with the report).
-    pub extracted: Value,
-    /// The raw message.
-    pub raw: Bytes,
+    /// `extraction` as the API shows it, JSON text (stored with the
+    /// report).
+    pub extracted: String,
+    /// The raw message, compressed.
+    pub raw: StoredRaw,
     /// When it arrived, Unix seconds.
     pub received_at: i64,
 }
@@ -94,8 +95,8 @@ pub enum Recorded {
         outcomes: Vec<KeyOutcome>,
         /// The keys it did not count against, and why.
         rejected: Vec<Rejection>,
-        /// The API answer (also stored with the report).
-        answer: Value,
+        /// The API answer, JSON text (also stored with the report).
+        answer: String,
     },
     /// The same message from the same reporter was recorded before.
     Duplicate {
@@ -450,15 +451,14 @@ fn unlisted(zones: &[String], key: &ListingKey) -> Vec<Effect> {
         .collect()
 }
 
-/// The API answer to a new report.
-fn answer(id: i64, extracted: &Value, outcomes: &[KeyOutcome], rejected: &[Rejection]) -> Value {
-    json!({
-        "report_id": id,
-        "duplicate": false,
-        "extracted": extracted,
-        "keys": outcomes,
-        "rejected": rejected,
-    })
+/// The API answer to a new report, as JSON text: the extraction was
+/// serialised off the writer, only the per-key part is serialised here.
+fn answer(id: i64, extracted: &str, outcomes: &[KeyOutcome], rejected: &[Rejection]) -> String {
+    let keys = serde_json::to_string(outcomes).unwrap_or_else(|_| "[]".into());
+    let rejected = serde_json::to_string(rejected).unwrap_or_else(|_| "[]".into());
+    format!(
+        r#"{{"report_id":{id},"duplicate":false,"extracted":{extracted},"keys":{keys},"rejected":{rejected}}}"#
+    )
 }
 
 /// Writes a group of reports on the store thread: one transaction, then
@@ -470,24 +470,66 @@ fn write_reports(
     jobs: Vec<ReportJob>,
     done: &writer::Done,
 ) {
-    let fail_all = |jobs: Vec<ReportJob>, e: &StoreError| {
-        error!("writing {} report(s) failed: {e}", jobs.len());
-        for j in jobs {
-            done.one();
-            let _ = j.reply.send(Err(ServiceError::Failed(e.to_string())));
+    let results: Vec<Result<Recorded, ServiceError>> = match write_group(store, rules, &jobs) {
+        Ok(results) => results.into_iter().map(Ok).collect(),
+        // One report failed, and the whole group was rolled back: write
+        // them one by one, so that only the one at fault fails.
+        Err(e) if jobs.len() > 1 => {
+            error!(
+                "a group of {} reports failed ({e}); writing them one by one",
+                jobs.len()
+            );
+            jobs.iter()
+                .map(|job| {
+                    write_group(store, rules, std::slice::from_ref(job))
+                        .map(|mut r| r.remove(0))
+                        .map_err(|e| {
+                            error!("writing a report failed: {e}");
+                            ServiceError::Failed(e.to_string())
+                        })
+                })
+                .collect()
+        }
+        Err(e) => {
+            error!("writing a report failed: {e}");
+            vec![Err(ServiceError::Failed(e.to_string()))]
         }
     };
+    // A report only ever adds score, so it can list but never delist:
+    // "not listed" changes nothing.
+    let mut effects = Vec::new();
+    for r in results.iter().flatten() {
+        if let Recorded::New { outcomes, .. } = r {
+            for o in outcomes.iter().filter(|o| o.listed) {
+                match (o.key.parse(), Category::parse(&o.category)) {
+                    (Ok(key), Some(category)) => effects.push(Effect::Listed {
+                        zone: o.zone.clone(),
+                        key,
+                        category,
+                    }),
+                    _ => error!(key = %o.key, "unreadable outcome key"),
+                }
+            }
+        }
+    }
+    serving.apply(&effects, crate::clock::unix_now());
+    for (job, r) in jobs.into_iter().zip(results) {
+        done.one();
+        let _ = job.reply.send(r);
+    }
+}
+
+/// Writes `jobs` in one transaction; any error rolls all of them back.
+fn write_group(
+    store: &mut Store,
+    rules: &Rules,
+    jobs: &[ReportJob],
+) -> Result<Vec<Recorded>, StoreError> {
     // Read in the writer's own connection: the never-list as it is now.
-    let never = match store.never_list() {
-        Ok(n) => n,
-        Err(e) => return fail_all(jobs, &e),
-    };
-    let mut group = match store.group() {
-        Ok(g) => g,
-        Err(e) => return fail_all(jobs, &e),
-    };
+    let never = store.never_list()?;
+    let mut group = store.group()?;
     let mut results = Vec::with_capacity(jobs.len());
-    for job in &jobs {
+    for job in jobs {
         let s = &job.submission;
         let x = &s.extraction;
         let (keys, rejected) = rules.keys_for(x, s.category, &never, s.received_at);
@@ -510,12 +552,12 @@ fn write_reports(
             bulk: x.bulk.is_bulk,
             domains: &domains,
         };
-        let mut stored_answer = Value::Null;
+        let mut stored_answer = String::new();
         let r = group.ingest(&report, s.weight, &keys, |id, outcomes| {
             stored_answer = answer(id, &s.extracted, outcomes, &rejected);
-            stored_answer.to_string()
-        });
-        results.push(r.map(|r| match r {
+            stored_answer.clone()
+        })?;
+        results.push(match r {
             Ok(ing) => Recorded::New {
                 report_id: ing.report_id,
                 outcomes: ing.outcomes,
@@ -526,31 +568,8 @@ fn write_reports(
                 report_id: dup.report_id,
                 first_answer: serde_json::from_str(&dup.outcome).unwrap_or(Value::Null),
             },
-        }));
+        });
     }
-    if let Err(e) = group.commit() {
-        return fail_all(jobs, &e);
-    }
-    // A report only ever adds score, so it can list but never delist:
-    // "not listed" changes nothing.
-    let mut effects = Vec::new();
-    for r in results.iter().flatten() {
-        if let Recorded::New { outcomes, .. } = r {
-            for o in outcomes.iter().filter(|o| o.listed) {
-                match (o.key.parse(), Category::parse(&o.category)) {
-                    (Ok(key), Some(category)) => effects.push(Effect::Listed {
-                        zone: o.zone.clone(),
-                        key,
-                        category,
-                    }),
-                    _ => error!(key = %o.key, "unreadable outcome key"),
-                }
-            }
-        }
-    }
-    serving.apply(&effects, crate::clock::unix_now());
-    for (job, r) in jobs.into_iter().zip(results) {
-        done.one();
-        let _ = job.reply.send(r.map_err(ServiceError::from));
-    }
+    group.commit()?;
+    Ok(results)
 }
