@@ -87,10 +87,9 @@ WHERE json_valid(outcome);
 -- bounded by a time window and a row limit on one index.
 ALTER TABLE evidence ADD COLUMN at INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE evidence ADD COLUMN reporter_id INTEGER NOT NULL DEFAULT 0;
-UPDATE evidence SET
-    at = (SELECT received_at FROM reports WHERE reports.id = evidence.report_id),
-    reporter_id = (SELECT reporter_id FROM reports WHERE reports.id = evidence.report_id);
 DROP INDEX evidence_key;
+UPDATE evidence SET at = r.received_at, reporter_id = r.reporter_id
+FROM reports AS r WHERE r.id = evidence.report_id;
 CREATE INDEX evidence_key_at ON evidence(zone, key, at, report_id);
 
 -- Distinct reporters that ever reported a key: a summary the writer keeps,

@@ -252,30 +252,35 @@ fn build_data(
             .push(AnswerSpec::new(cat.return_code(), Some(text)));
     }
     let mut manual_ids: HashMap<(Ipv4Addr, &str), u32> = HashMap::new();
-    let wanted = |k: &ListingKey| only.is_none_or(|o| o.contains_key(k));
-    let manual = z
-        .manual
-        .iter()
-        .filter(|(k, _)| wanted(k))
-        .map(|(key, (code, reason))| {
-            let id = *manual_ids
-                .entry((*code, reason.as_str()))
-                .or_insert_with(|| {
-                    // `$` in the operator's words is literal; `$$` is rbldnsd's escape.
-                    let text = format!(
-                        "$ is listed in {zone}: {}; see {base}/lookup?q=$",
-                        reason.replace('$', "$$")
-                    );
-                    d.answers.push(AnswerSpec::new(*code, Some(text)));
-                    d.answers.len() as u32 - 1
-                });
-            (key, id)
-        });
+    // For a delta, walk the changed keys and look each up: the cost of a
+    // change must follow the number of changed keys, not of listed ones
+    // (filtering every listed key against the changed set made each
+    // change O(listed) and a store of 100k listings 5x slower to feed).
+    let manual_rows: Vec<(&ListingKey, &(Ipv4Addr, String))> = match only {
+        Some(o) => o.keys().filter_map(|k| z.manual.get_key_value(k)).collect(),
+        None => z.manual.iter().collect(),
+    };
+    let manual = manual_rows.into_iter().map(|(key, (code, reason))| {
+        let id = *manual_ids
+            .entry((*code, reason.as_str()))
+            .or_insert_with(|| {
+                // `$` in the operator's words is literal; `$$` is rbldnsd's escape.
+                let text = format!(
+                    "$ is listed in {zone}: {}; see {base}/lookup?q=$",
+                    reason.replace('$', "$$")
+                );
+                d.answers.push(AnswerSpec::new(*code, Some(text)));
+                d.answers.len() as u32 - 1
+            });
+        (key, id)
+    });
     let manual: Vec<(&ListingKey, u32)> = manual.collect();
-    let auto = z
-        .listed
-        .iter()
-        .filter(|(k, _)| wanted(k))
+    let auto_rows: Vec<(&ListingKey, &Category)> = match only {
+        Some(o) => o.keys().filter_map(|k| z.listed.get_key_value(k)).collect(),
+        None => z.listed.iter().collect(),
+    };
+    let auto = auto_rows
+        .into_iter()
         .map(|(key, cat)| (key, ids.get(cat).copied().unwrap_or(0)));
     // A key listed both ways answers with both records (the dataset
     // builder merges duplicate keys).
