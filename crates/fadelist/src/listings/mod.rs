@@ -573,3 +573,114 @@ fn write_group(
     group.commit()?;
     Ok(results)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fadelist_core::snapshot::Resolution;
+    use fadelist_ingest::ExtractOptions;
+    use fadelist_store::ReporterKind;
+
+    /// A submission of the spam-plain fixture (source 89.160.20.112) by
+    /// `reporter`, with Message-ID `id`.
+    fn submission(reporter: i64, id: &str) -> Submission {
+        let raw = include_str!("../../../../tests/data/mail/spam-plain.eml").replacen(
+            "Message-ID: <",
+            &format!("Message-ID: <{id}."),
+            1,
+        );
+        let opts = ExtractOptions {
+            trusted: vec!["81.2.69.160/27".parse().expect("net")],
+            ..ExtractOptions::default()
+        };
+        let extraction = fadelist_ingest::extract(raw.as_bytes(), &opts).expect("extract");
+        Submission {
+            reporter_id: reporter,
+            weight: 1.0,
+            category: Category::Spam,
+            extraction,
+            extracted: "{}".into(),
+            raw: StoredRaw::lz4(raw.as_bytes()),
+            received_at: crate::clock::unix_now() as i64,
+        }
+    }
+
+    fn listed(l: &Listings, name: &str) -> bool {
+        let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+        matches!(
+            l.publisher().snapshot().resolve(&labels),
+            Resolution::Listed { .. }
+        )
+    }
+
+    /// Reports queued together are written as one group; one that cannot
+    /// be written (its reporter does not exist) fails alone, and the
+    /// others are committed, answered and published.
+    #[tokio::test]
+    async fn a_bad_report_fails_alone_and_its_group_still_lists() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = crate::config::embedded_default();
+        config.store.path = dir.path().join("db.sqlite");
+        config.policy.max_report_age = std::time::Duration::from_secs(100 * 365 * 86_400);
+        let mut store = Store::open(&config.store.path).expect("store");
+        let a = store
+            .add_reporter("a", 1.0, ReporterKind::User, &[], "ta", 0)
+            .expect("a")
+            .id;
+        let b = store
+            .add_reporter("b", 1.0, ReporterKind::Trap, &[], "tb", 0)
+            .expect("b")
+            .id;
+        let zones = ZoneSet::load(&config, 1).expect("zones");
+        let l = Listings::start(&config, zones, store).expect("start");
+        let name = "112.20.160.89.iprbl.test";
+        assert!(!listed(&l, name));
+
+        // Hold the store thread so that the reports queue up together.
+        let (gate, gate_rx) = std::sync::mpsc::channel::<()>();
+        let (inside, inside_rx) = tokio::sync::oneshot::channel::<()>();
+        let w = l.writer.clone();
+        let held = tokio::spawn(async move {
+            w.call(move |_| {
+                let _ = inside.send(());
+                let _ = gate_rx.recv();
+            })
+            .await
+        });
+        inside_rx.await.expect("the store thread is held");
+        let mut answers = Vec::new();
+        for (reporter, id) in [(a, "good-a"), (9_999, "bad"), (b, "good-b")] {
+            let l = l.clone();
+            answers.push(tokio::spawn(async move {
+                l.record_report(submission(reporter, id)).await
+            }));
+        }
+        while l.pending() < 4 {
+            tokio::task::yield_now().await;
+        }
+        gate.send(()).expect("release");
+        held.await.expect("join").expect("op");
+        let mut out = Vec::new();
+        for a in answers {
+            out.push(a.await.expect("join"));
+        }
+        assert!(matches!(out[0], Ok(Recorded::New { .. })), "{:?}", out[0]);
+        assert!(
+            matches!(out[1], Err(ServiceError::Failed(_))),
+            "{:?}",
+            out[1]
+        );
+        match &out[2] {
+            Ok(Recorded::New { outcomes, .. }) => {
+                assert!(
+                    outcomes
+                        .iter()
+                        .any(|o| o.key == "89.160.20.112" && o.newly_listed)
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(listed(&l, name), "published before the answers");
+        assert_eq!(l.pending(), 0);
+    }
+}
