@@ -366,3 +366,48 @@ pub fn mail_with_id(name: &str, id: &str) -> Vec<u8> {
     }
     out.into_bytes()
 }
+
+/// The source of the `spam-plain.eml` fixture, which most listing tests
+/// list, and its query name in `iprbl.test`.
+pub const SPAM_PLAIN_SOURCE: &str = "89.160.20.112";
+/// See [`SPAM_PLAIN_SOURCE`].
+pub const SPAM_PLAIN_NAME: &str = "112.20.160.89.iprbl.test";
+/// The relay network of the fixtures' reporters (their own MX hosts).
+pub const FIXTURE_TRUSTED: [&str; 1] = ["81.2.69.160/27"];
+
+impl TestServer {
+    /// Adds the two reporters listing tests use, `a` (a user) and `b` (a
+    /// spam trap), trusting [`FIXTURE_TRUSTED`]; returns their tokens.
+    pub fn two_reporters(&self) -> [String; 2] {
+        [
+            self.add_reporter("a", false, &FIXTURE_TRUSTED),
+            self.add_reporter("b", true, &FIXTURE_TRUSTED),
+        ]
+    }
+
+    /// Posts `spam-plain.eml` once with each token (Message-IDs made new
+    /// by `tag`), asserts each is accepted, and that
+    /// [`SPAM_PLAIN_SOURCE`] is then listed in DNS.
+    pub fn list_spam_plain(&self, tokens: &[String], tag: &str) {
+        for (i, t) in tokens.iter().enumerate() {
+            let r = self.post_report(
+                Some(t),
+                "",
+                &mail_with_id("spam-plain.eml", &format!("{tag}-{i}")),
+            );
+            assert_eq!(r.status, 202, "{}", r.body);
+        }
+        assert!(
+            !a_values(&ask(self.dns, SPAM_PLAIN_NAME, RecordType::A)).is_empty(),
+            "{SPAM_PLAIN_SOURCE} listed after {tag}"
+        );
+    }
+}
+
+/// Seconds since the Unix epoch (for form tokens).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}

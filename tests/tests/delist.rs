@@ -5,9 +5,7 @@ use std::time::Duration;
 use fadelist_tests::*;
 use hickory_proto::rr::RecordType;
 
-const TRUSTED: [&str; 1] = ["81.2.69.160/27"];
 const SECRET: &str = "test-form-secret";
-const NAME: &str = "112.20.160.89.iprbl.test";
 
 fn server(delist_per_minute: u32) -> TestServer {
     TestServer::start_with(&[], &[], |c| {
@@ -18,46 +16,18 @@ fn server(delist_per_minute: u32) -> TestServer {
 }
 
 fn listed(srv: &TestServer) -> bool {
-    !a_values(&ask(srv.dns, NAME, RecordType::A)).is_empty()
-}
-
-/// Adds two reporters, a user and a trap; returns their tokens.
-fn reporters(srv: &TestServer) -> (String, String) {
-    (
-        srv.add_reporter("a", false, &TRUSTED),
-        srv.add_reporter("b", true, &TRUSTED),
-    )
-}
-
-/// Lists 89.160.20.112 with two fresh reports.
-fn list(srv: &TestServer, tokens: &(String, String), round: u32) {
-    for (i, t) in [&tokens.0, &tokens.1].into_iter().enumerate() {
-        let r = srv.post_report(
-            Some(t),
-            "",
-            &mail_with_id("spam-plain.eml", &format!("r{round}-{i}")),
-        );
-        assert_eq!(r.status, 202, "{}", r.body);
-    }
-    assert!(listed(srv), "listed after round {round}");
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
+    !a_values(&ask(srv.dns, SPAM_PLAIN_NAME, RecordType::A)).is_empty()
 }
 
 #[test]
 fn api_policy_branches() {
     let srv = server(100);
-    let tokens = reporters(&srv);
+    let tokens = srv.two_reporters();
     let Response { status, body, .. } = srv.delist("89.160.20.112");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("\"outcome\":\"not-listed\""), "{body}");
 
-    list(&srv, &tokens, 1);
+    srv.list_spam_plain(&tokens, "r1");
     let Response { status, body, .. } = srv.delist("89.160.20.112");
     assert_eq!(status, 200, "{body}");
     assert!(
@@ -70,7 +40,7 @@ fn api_policy_branches() {
     );
 
     // Old evidence cannot relist it; new reports can.
-    list(&srv, &tokens, 2);
+    srv.list_spam_plain(&tokens, "r2");
     let body = srv.delist("89.160.20.112").body;
     assert!(
         body.contains("\"outcome\":\"removed\""),
@@ -78,7 +48,7 @@ fn api_policy_branches() {
     );
     assert!(eventually(Duration::from_secs(1), || !listed(&srv)));
 
-    list(&srv, &tokens, 3);
+    srv.list_spam_plain(&tokens, "r3");
     let Response { status, body, .. } = srv.delist("89.160.20.112");
     assert_eq!(status, 202, "{body}");
     assert!(
@@ -93,7 +63,13 @@ fn api_policy_branches() {
     assert_eq!(queue.len(), 1);
     assert_eq!(queue[0].email, "ops@example.net");
     let denied = store
-        .decide(queue[0].id, false, "admin", &["iprbl.test".into()], now())
+        .decide(
+            queue[0].id,
+            false,
+            "admin",
+            &["iprbl.test".into()],
+            unix_now(),
+        )
         .expect("decide");
     assert_eq!(denied.map(|d| d.removed), Some(vec![]));
     assert!(store.review_queue().expect("queue").is_empty());
@@ -117,8 +93,8 @@ fn api_policy_branches() {
 #[test]
 fn form_branches_and_escaping() {
     let srv = server(100);
-    let tokens = reporters(&srv);
-    list(&srv, &tokens, 1);
+    let tokens = srv.two_reporters();
+    srv.list_spam_plain(&tokens, "r1");
     let Response {
         status, body: page, ..
     } = srv.get("/delist?q=89.160.20.112");
@@ -129,7 +105,7 @@ fn form_branches_and_escaping() {
     );
     assert!(page.contains("value=\"89.160.20.112\""));
 
-    let good = fadelist::delist::form_token(SECRET.as_bytes(), now() - 10);
+    let good = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 10);
     let fields = |token: &str, website: &str| {
         vec![
             ("key", "89.160.20.112".to_string()),
@@ -144,7 +120,7 @@ fn form_branches_and_escaping() {
         Request::post(srv.http, "/delist").form(&f).send()
     };
     // Too fast: a token issued just now.
-    let fresh = fadelist::delist::form_token(SECRET.as_bytes(), now());
+    let fresh = fadelist::delist::form_token(SECRET.as_bytes(), unix_now());
     let Response { status, body, .. } = post(fields(&fresh, ""));
     assert_eq!(status, 422);
     assert!(body.contains("faster than a person"), "{body}");
@@ -153,7 +129,7 @@ fn form_branches_and_escaping() {
         "kept, escaped: {body}"
     );
     // Expired.
-    let old = fadelist::delist::form_token(SECRET.as_bytes(), now() - 7200);
+    let old = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 7200);
     let Response { status, body, .. } = post(fields(&old, ""));
     assert_eq!(status, 422);
     assert!(body.contains("expired"), "{body}");

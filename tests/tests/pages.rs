@@ -8,9 +8,8 @@ use std::time::Duration;
 use fadelist_tests::*;
 use hickory_proto::rr::RecordType;
 
-const TRUSTED: [&str; 1] = ["81.2.69.160/27"];
-const IP: &str = "89.160.20.112";
-const NAME: &str = "112.20.160.89.iprbl.test";
+const IP: &str = SPAM_PLAIN_SOURCE;
+const NAME: &str = SPAM_PLAIN_NAME;
 
 fn server() -> TestServer {
     TestServer::start_with(&[], &[], |c| {
@@ -21,22 +20,7 @@ fn server() -> TestServer {
 
 /// Lists 89.160.20.112 with two reports from two reporters.
 fn list(srv: &TestServer) {
-    let tokens = [
-        srv.add_reporter("a", false, &TRUSTED),
-        srv.add_reporter("b", true, &TRUSTED),
-    ];
-    for (i, t) in tokens.iter().enumerate() {
-        let r = srv.post_report(
-            Some(t),
-            "",
-            &mail_with_id("spam-plain.eml", &format!("pages-{i}")),
-        );
-        assert_eq!(r.status, 202, "{}", r.body);
-    }
-    assert!(
-        !a_values(&ask(srv.dns, NAME, RecordType::A)).is_empty(),
-        "listed"
-    );
+    srv.list_spam_plain(&srv.two_reporters(), "pages");
 }
 
 /// What askama's HTML escaping makes of `text`.

@@ -14,36 +14,12 @@ use std::time::Duration;
 use fadelist_tests::*;
 use hickory_proto::rr::RecordType;
 
-const TRUSTED: [&str; 1] = ["81.2.69.160/27"];
-const IP: &str = "89.160.20.112";
-const NAME: &str = "112.20.160.89.iprbl.test";
+const IP: &str = SPAM_PLAIN_SOURCE;
 const ADMIN: &str = "write-side-admin-token";
 const SECRET: &str = "write-side-form-secret";
 
 fn listed(srv: &TestServer) -> bool {
-    !a_values(&ask(srv.dns, NAME, RecordType::A)).is_empty()
-}
-
-/// Two reporters, user and trap.
-fn reporters(srv: &TestServer) -> [String; 2] {
-    [
-        srv.add_reporter("a", false, &TRUSTED),
-        srv.add_reporter("b", true, &TRUSTED),
-    ]
-}
-
-/// Lists 89.160.20.112 with a fresh report from each reporter (`round`
-/// makes the Message-IDs new).
-fn list(srv: &TestServer, tokens: &[String; 2], round: u32) {
-    for (i, t) in tokens.iter().enumerate() {
-        let r = srv.post_report(
-            Some(t),
-            "",
-            &mail_with_id("spam-plain.eml", &format!("ws-{round}-{i}")),
-        );
-        assert_eq!(r.status, 202, "{}", r.body);
-    }
-    assert!(listed(srv), "listed in round {round}");
+    !a_values(&ask(srv.dns, SPAM_PLAIN_NAME, RecordType::A)).is_empty()
 }
 
 fn admin(srv: &TestServer, method: &str, path: &str) -> Response {
@@ -88,17 +64,17 @@ fn every_kind_of_change_is_shown_from_typed_history_whatever_the_wording() {
         c.web.delist_per_minute = 100;
         c.admin.token = Some(ADMIN.into());
     });
-    let tokens = reporters(&srv);
+    let tokens = srv.two_reporters();
 
     // 1. Listed, removed by self-service.
-    list(&srv, &tokens, 1);
+    srv.list_spam_plain(&tokens, "ws-1");
     let r = srv.delist(IP);
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["outcome"], "removed");
     assert!(!listed(&srv));
     // 2. Relisted; the second request in the window waits for review, and
     //    the operator approves it.
-    list(&srv, &tokens, 2);
+    srv.list_spam_plain(&tokens, "ws-2");
     let r = srv.delist(IP);
     assert_eq!(r.status, 202, "{}", r.body);
     let id = r.json()["request_id"].as_i64().expect("request id");
@@ -106,7 +82,7 @@ fn every_kind_of_change_is_shown_from_typed_history_whatever_the_wording() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!listed(&srv));
     // 3. Relisted, removed by the operator.
-    list(&srv, &tokens, 3);
+    srv.list_spam_plain(&tokens, "ws-3");
     let r = admin(
         &srv,
         "DELETE",
@@ -115,7 +91,7 @@ fn every_kind_of_change_is_shown_from_typed_history_whatever_the_wording() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(!listed(&srv));
     // 4. Relisted, and left to decay.
-    list(&srv, &tokens, 4);
+    srv.list_spam_plain(&tokens, "ws-4");
     assert!(
         eventually(Duration::from_secs(30), || !listed(&srv)),
         "the last listing decays by itself"
@@ -172,13 +148,6 @@ fn outage_server() -> TestServer {
     })
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64
-}
-
 /// A 503 that says no more than "the database is unavailable".
 fn assert_unavailable(what: &str, r: &Response) {
     assert_eq!(r.status, 503, "{what}: {}", r.body);
@@ -197,7 +166,7 @@ fn assert_unavailable(what: &str, r: &Response) {
 #[test]
 fn a_store_outage_is_503_everywhere_and_dns_keeps_serving() {
     let srv = outage_server();
-    let token = srv.add_reporter("a", false, &TRUSTED);
+    let token = srv.add_reporter("a", false, &FIXTURE_TRUSTED);
     // Another process takes SQLite's write lock (the writer's statements
     // wait for it, then fail), and the database file disappears from its
     // path (new read-only connections cannot open it). No read ran
@@ -230,7 +199,7 @@ fn a_store_outage_is_503_everywhere_and_dns_keeps_serving() {
     let r = admin(&srv, "GET", "/admin/v1/listings");
     assert_unavailable("admin listings", &r);
     // Writes wait for the lock (busy timeout), then give up: both at once.
-    let form_token = fadelist::delist::form_token(SECRET.as_bytes(), now() - 10);
+    let form_token = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 10);
     let (api, form) = std::thread::scope(|s| {
         let api = s.spawn(|| srv.delist(IP));
         let form = s.spawn(|| {
@@ -278,8 +247,8 @@ fn lookups_answer_while_a_report_waits_for_the_writer() {
         c.ingest.rate_per_minute = 1000;
         c.admin.token = Some(ADMIN.into());
     });
-    let tokens = reporters(&srv);
-    list(&srv, &tokens, 1);
+    let tokens = srv.two_reporters();
+    srv.list_spam_plain(&tokens, "ws-1");
     let pending = |srv: &TestServer| {
         srv.get("/api/v1/status").json()["store"]["pending_writes"]
             .as_u64()

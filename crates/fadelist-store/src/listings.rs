@@ -359,42 +359,26 @@ pub(crate) fn save_state(
     let past =
         serde_json::to_string(&s.past_listings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let count = s.past_listings.len() as i64;
-    if before.is_some() {
-        conn.prepare_cached(
-            "UPDATE listings SET category = CASE WHEN ?8 > 0 THEN ?3 ELSE category END,
-                 last_seen = CASE WHEN ?8 > 0 THEN ?4 ELSE last_seen END,
-                 listed_since = ?5, min_until = ?6, past_listings = ?7,
-                 listing_count = max(listing_count, ?9), report_count = report_count + ?8
-             WHERE zone = ?1 AND key = ?2",
-        )?
-        .execute(params![
-            zone,
-            key,
-            category,
-            now,
-            s.listed_since,
-            s.min_until,
-            past,
-            new_reports,
-            count
-        ])?;
-    } else {
-        conn.prepare_cached(
-            "INSERT INTO listings (zone, key, category, first_seen, last_seen, listed_since, min_until, past_listings, listing_count, report_count)
-             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?9, ?8)",
-        )?
-        .execute(params![
-            zone,
-            key,
-            category,
-            now,
-            s.listed_since,
-            s.min_until,
-            past,
-            new_reports,
-            count
-        ])?;
-    }
+    conn.prepare_cached(
+        "INSERT INTO listings (zone, key, category, first_seen, last_seen, listed_since, min_until, past_listings, listing_count, report_count)
+         VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?9, ?8)
+         ON CONFLICT (zone, key) DO UPDATE SET
+             category = CASE WHEN ?8 > 0 THEN ?3 ELSE category END,
+             last_seen = CASE WHEN ?8 > 0 THEN ?4 ELSE last_seen END,
+             listed_since = ?5, min_until = ?6, past_listings = ?7,
+             listing_count = max(listing_count, ?9), report_count = report_count + ?8",
+    )?
+    .execute(params![
+        zone,
+        key,
+        category,
+        now,
+        s.listed_since,
+        s.min_until,
+        past,
+        new_reports,
+        count
+    ])?;
     let before = before.unwrap_or_default();
     for b in before {
         if !s.contributions.iter().any(|c| c.reporter == b.reporter) {
