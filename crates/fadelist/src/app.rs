@@ -13,7 +13,12 @@ use fadelist_store::Store;
 use crate::config::Config;
 use crate::listings::Listings;
 use crate::read::ReadPool;
+use crate::sched::Pool;
 use crate::zones::ZoneSet;
+
+/// Threads parsing reported mail. Two: the machine this is tuned on has
+/// two cores, and a report's parse is its biggest cost.
+pub const PARSERS: usize = 2;
 
 /// Everything the server shares between HTTP, timers and DNS publication.
 #[derive(Debug)]
@@ -24,6 +29,8 @@ pub struct App {
     pub listings: Listings,
     /// The read side: lookups and listings, off the writer's queue.
     pub reads: ReadPool,
+    /// Threads that parse reported mail, below the DNS workers' priority.
+    pub parsers: Pool<()>,
     /// Rate limits and admission.
     pub limits: Limits,
     /// Key of the signed delisting-form tokens.
@@ -62,6 +69,13 @@ impl App {
         };
         Ok(App {
             reads: ReadPool::start(config.store.path.clone(), config.ingest.writer_nice),
+            parsers: Pool::start(
+                "fadelist-parse",
+                PARSERS,
+                config.ingest.writer_nice,
+                config.ingest.max_pending_reports,
+                || (),
+            ),
             limits: Limits {
                 reports: RateLimiter::new(config.ingest.rate_per_minute),
                 report_slots: tokio::sync::Semaphore::new(config.ingest.max_pending_reports),

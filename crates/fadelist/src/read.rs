@@ -12,13 +12,11 @@
 //! runs at nice 19, and stall reports instead of merely sharing with them.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use fadelist_store::Reader;
-use tokio::sync::{mpsc, oneshot};
-use tracing::error;
 
 use crate::listings::ServiceError;
+use crate::sched::Pool;
 
 /// Reader threads (each with its own connection).
 pub const READERS: usize = 2;
@@ -26,12 +24,22 @@ pub const READERS: usize = 2;
 /// Reads waiting for a reader thread, at most.
 pub const QUEUE: usize = 256;
 
-type Job = Box<dyn FnOnce(&mut Option<Reader>, &PathBuf) + Send>;
+/// A reader thread's connection, opened on first use.
+struct Slot {
+    path: PathBuf,
+    reader: Option<Reader>,
+}
 
 /// The reader threads and their queue.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReadPool {
-    tx: mpsc::Sender<Job>,
+    pool: Pool<Slot>,
+}
+
+impl std::fmt::Debug for ReadPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadPool").finish_non_exhaustive()
+    }
 }
 
 impl ReadPool {
@@ -39,34 +47,12 @@ impl ReadPool {
     /// `path` (created by the writer first). Connections open on first
     /// use, and again after a failed read.
     pub fn start(path: PathBuf, nice: u8) -> ReadPool {
-        let (tx, rx) = mpsc::channel::<Job>(QUEUE);
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..READERS {
-            let (rx, path) = (rx.clone(), path.clone());
-            let spawned =
-                crate::sched::spawn_background(&format!("fadelist-read-{i}"), nice, move || {
-                    let mut reader: Option<Reader> = None;
-                    loop {
-                        // One thread waits on the queue at a time; the others
-                        // wait for the lock, which comes to the same.
-                        let job = rx.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
-                        let Some(job) = job else { return };
-                        // A read that panics fails alone (its caller gets 503);
-                        // the thread and the other reads carry on.
-                        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            job(&mut reader, &path)
-                        }));
-                        if ran.is_err() {
-                            error!("a read panicked; its connection is reopened");
-                            reader = None;
-                        }
-                    }
-                });
-            if let Err(e) = spawned {
-                error!("cannot start reader thread {i}: {e}");
-            }
+        ReadPool {
+            pool: Pool::start("fadelist-read", READERS, nice, QUEUE, move || Slot {
+                path: path.clone(),
+                reader: None,
+            }),
         }
-        ReadPool { tx }
     }
 
     /// Runs `f` with a read-only connection on a reader thread.
@@ -74,23 +60,21 @@ impl ReadPool {
         &self,
         f: impl FnOnce(&mut Reader) -> fadelist_store::Result<T> + Send + 'static,
     ) -> Result<T, ServiceError> {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |slot: &mut Option<Reader>, path: &PathBuf| {
-            let out = (|| {
-                let reader = match slot {
-                    Some(r) => r,
-                    None => slot.insert(Reader::open(path)?),
+        self.pool
+            .run(move |slot: &mut Slot| {
+                let out = match &mut slot.reader {
+                    Some(r) => f(r),
+                    None => Reader::open(&slot.path).and_then(|r| f(slot.reader.insert(r))),
                 };
-                f(reader)
-            })();
-            // A connection that failed may be broken: open a fresh one
-            // next time.
-            if out.is_err() {
-                *slot = None;
-            }
-            let _ = tx.send(out.map_err(ServiceError::from));
-        });
-        self.tx.send(job).await.map_err(|_| ServiceError::Gone)?;
-        rx.await.map_err(|_| ServiceError::Gone)?
+                // A connection that failed may be broken: open a fresh one
+                // next time.
+                if out.is_err() {
+                    slot.reader = None;
+                }
+                out
+            })
+            .await
+            .ok_or(ServiceError::Gone)?
+            .map_err(ServiceError::from)
     }
 }

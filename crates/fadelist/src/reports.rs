@@ -162,7 +162,6 @@ pub async fn post_report(
         })?,
     };
     let body = read_body(&app, body)?;
-    // Parsing is CPU work on hostile input: keep it off the async threads.
     let mut opts = ExtractOptions {
         max_domains: app.config.ingest.max_domains,
         max_message_bytes: app.config.ingest.max_message_bytes,
@@ -176,20 +175,22 @@ pub async fn post_report(
             .filter_map(|t| t.parse::<ipnet::IpNet>().ok()),
     );
     // Parsing, the answer's JSON and compression are CPU work on hostile
-    // input: on the blocking pool, and off the single writer.
-    let (extraction, extracted, raw) = tokio::task::spawn_blocking(move || {
-        let x = fadelist_ingest::extract(&body, &opts)?;
-        let json = extraction_json(&x).to_string();
-        Ok::<_, ExtractError>((x, json, StoredRaw::lz4(&body)))
-    })
-    .await
-    .map_err(|_| HttpError::invalid("unparseable", "the message could not be parsed"))?
-    .map_err(|e| match e {
-        ExtractError::TooLarge { .. } => {
-            HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-        }
-        other => HttpError::invalid("unparseable", other.to_string()),
-    })?;
+    // input: on the parser threads (below DNS), and off the single writer.
+    let (extraction, extracted, raw) = app
+        .parsers
+        .run(move |_| {
+            let x = fadelist_ingest::extract(&body, &opts)?;
+            let json = extraction_json(&x).to_string();
+            Ok::<_, ExtractError>((x, json, StoredRaw::lz4(&body)))
+        })
+        .await
+        .ok_or_else(|| HttpError::invalid("unparseable", "the message could not be parsed"))?
+        .map_err(|e| match e {
+            ExtractError::TooLarge { .. } => {
+                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+            }
+            other => HttpError::invalid("unparseable", other.to_string()),
+        })?;
 
     let submission = Submission {
         reporter_id: reporter.id,

@@ -1,4 +1,6 @@
-//! Thread priorities: answering DNS comes before writing reports.
+//! Thread priorities: answering DNS comes before writing reports, reading
+//! the store and parsing reported mail. Background work runs on threads of
+//! its own at `ingest.writer_nice` ([`spawn_background`], [`Pool`]).
 //!
 //! Measured on one shared core (benches/run.sh, "UDP while ingesting"):
 //! the store writer thread (SQLite transactions, WAL writes and fsync at
@@ -63,4 +65,119 @@ pub fn spawn_background(
         })?;
     let _ = ready_rx.recv();
     Ok(handle)
+}
+
+/// A job of a [`Pool`]: runs with the thread's own state.
+type PoolJob<S> = Box<dyn FnOnce(&mut S) + Send>;
+
+/// Background threads at a low priority taking jobs from one bounded
+/// queue, each thread with its own state `S` (a database connection, or
+/// nothing). For the work that must not compete with the DNS workers:
+/// reads of the store, and parsing reported mail.
+#[derive(Debug)]
+pub struct Pool<S> {
+    tx: tokio::sync::mpsc::Sender<PoolJob<S>>,
+}
+
+impl<S> Clone for Pool<S> {
+    fn clone(&self) -> Self {
+        Pool {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<S: 'static> Pool<S> {
+    /// Starts `threads` threads named `name-N` at priority `nice`, each
+    /// with the state `state()` makes; at most `queue` jobs wait.
+    pub fn start(
+        name: &str,
+        threads: usize,
+        nice: u8,
+        queue: usize,
+        state: impl Fn() -> S + Send + Sync + 'static,
+    ) -> Pool<S> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<PoolJob<S>>(queue.max(1));
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let state = std::sync::Arc::new(state);
+        for i in 0..threads.max(1) {
+            let (rx, state) = (rx.clone(), state.clone());
+            let spawned = spawn_background(&format!("{name}-{i}"), nice, move || {
+                let mut s = state();
+                loop {
+                    // One thread waits on the queue at a time; the others
+                    // wait for the lock, which comes to the same.
+                    let job = rx.lock().unwrap_or_else(|p| p.into_inner()).blocking_recv();
+                    let Some(job) = job else { return };
+                    // A job that panics fails alone (its caller hears
+                    // nothing back); the thread starts over with a fresh
+                    // state and carries on.
+                    let ran =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut s)));
+                    if ran.is_err() {
+                        tracing::error!(
+                            thread = std::thread::current().name().unwrap_or("?"),
+                            "a background job panicked"
+                        );
+                        s = state();
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start thread {name}-{i}: {e}");
+            }
+        }
+        Pool { tx }
+    }
+
+    /// Runs `f` on one of the threads; `None` when it panicked or the
+    /// pool is gone. Waits for room in the queue when it is full.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut S) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: PoolJob<S> = Box::new(move |s: &mut S| {
+            let _ = tx.send(f(s));
+        });
+        self.tx.send(job).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pool_runs_jobs_with_thread_state_and_survives_a_panic() {
+        let pool = Pool::start("test-pool", 1, 0, 4, || 0u32);
+        assert_eq!(
+            pool.run(|n| {
+                *n += 1;
+                *n
+            })
+            .await,
+            Some(1)
+        );
+        assert_eq!(
+            pool.run(|n| {
+                *n += 1;
+                *n
+            })
+            .await,
+            Some(2),
+            "the state stays"
+        );
+        assert_eq!(pool.run(|_| -> u32 { panic!("boom") }).await, None);
+        assert_eq!(
+            pool.run(|n| {
+                *n += 1;
+                *n
+            })
+            .await,
+            Some(1),
+            "a fresh state after the panic, and the thread goes on"
+        );
+    }
 }
