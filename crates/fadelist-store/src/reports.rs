@@ -227,12 +227,44 @@ fn ingest_one(
         return Ok(Err(d));
     }
     let now = report.received_at;
+    // The report row carries the raw sample (kilobytes, in overflow pages),
+    // and its outcome JSON names the report id. Writing the row first and
+    // the outcome afterwards would rewrite the whole record, sample
+    // included, into the WAL a second time. So the id is taken up front
+    // (`id` is a plain rowid: the next one is max + 1, and this
+    // transaction is the only writer), every key is evaluated, the row is
+    // written once with its outcome, and only then the rows that reference
+    // it (evidence has a foreign key on it).
+    let report_id: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM reports")?
+        .query_row([], |r| r.get(0))?;
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let mut evaluated = Vec::with_capacity(keys.len());
+    for k in keys {
+        // Evaluating in one pass and saving in a second needs each key once.
+        if !seen.insert((k.zone.as_str(), k.key.as_str())) {
+            continue;
+        }
+        let (mut state, existed) = listings::load_state(conn, &k.zone, &k.key)?;
+        let before = existed.then(|| state.contributions.clone());
+        let eval = k
+            .policy
+            .add_report(&mut state, report.reporter_id, weight, now);
+        k.policy.prune(&mut state, now);
+        evaluated.push((k, state, before, eval));
+    }
+    let outcomes: Vec<KeyOutcome> = evaluated
+        .iter()
+        .map(|(k, _, _, eval)| key_outcome(k, eval))
+        .collect();
+    let json = outcome(report_id, &outcomes);
     conn.prepare_cached(
-        "INSERT INTO reports (reporter_id, received_at, dedupe_key, message_id, body_hash, category,
+        "INSERT INTO reports (id, reporter_id, received_at, dedupe_key, message_id, body_hash, category,
              subject, raw, raw_size, outcome, raw_codec, source_ip, source_hop, bulk, domains)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, '', 'lz4', ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'lz4', ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
+        report_id,
         report.reporter_id,
         now,
         dedupe,
@@ -242,26 +274,19 @@ fn ingest_one(
         report.subject,
         report.raw.bytes,
         report.raw.size as i64,
+        json,
         report.source.map(|s| s.0),
         report.source.map(|s| s.1),
         report.bulk,
         report.domains.join(" "),
     ])?;
-    let report_id = conn.last_insert_rowid();
-    let mut outcomes = Vec::with_capacity(keys.len());
-    for k in keys {
-        let (mut state, existed) = listings::load_state(conn, &k.zone, &k.key)?;
-        let before = existed.then(|| state.contributions.clone());
-        let eval = k
-            .policy
-            .add_report(&mut state, report.reporter_id, weight, now);
-        k.policy.prune(&mut state, now);
+    for (k, state, before, eval) in &evaluated {
         listings::save_state(
             conn,
             &k.zone,
             &k.key,
             &k.category,
-            &state,
+            state,
             before.as_deref(),
             now,
             1,
@@ -296,11 +321,7 @@ fn ingest_one(
                 },
             )?;
         }
-        outcomes.push(key_outcome(k, &eval));
     }
-    let json = outcome(report_id, &outcomes);
-    conn.prepare_cached("UPDATE reports SET outcome = ?2 WHERE id = ?1")?
-        .execute(params![report_id, json])?;
     Ok(Ok(Ingested {
         report_id,
         outcomes,
