@@ -84,11 +84,20 @@ pub enum Category {
     Phishing,
     /// Malware: `127.0.0.4`.
     Malware,
+    /// Unwanted bulk mail from a sender the reporter declares a
+    /// newsletter (`category=newsletter`): `127.0.0.5`. Lists the source
+    /// in the bulk zone only; its links are not counted.
+    Newsletter,
 }
 
 impl Category {
     /// Every category, in return-code order.
-    pub const ALL: [Category; 3] = [Category::Spam, Category::Phishing, Category::Malware];
+    pub const ALL: [Category; 4] = [
+        Category::Spam,
+        Category::Phishing,
+        Category::Malware,
+        Category::Newsletter,
+    ];
 
     /// The name used in the API, the store and TXT answers.
     pub fn as_str(self) -> &'static str {
@@ -96,6 +105,7 @@ impl Category {
             Category::Spam => "spam",
             Category::Phishing => "phishing",
             Category::Malware => "malware",
+            Category::Newsletter => "newsletter",
         }
     }
 
@@ -110,6 +120,7 @@ impl Category {
             Category::Spam => 2,
             Category::Phishing => 3,
             Category::Malware => 4,
+            Category::Newsletter => 5,
         };
         Ipv4Addr::new(127, 0, 0, last)
     }

@@ -17,6 +17,7 @@
 //! [`uris::BUILTIN_NEVER_LIST`] (domains never reported),
 //! [`bulk::ESP_HEADERS`] and [`bulk::BULK_MAILERS`] (ESP fingerprints), and
 //! the special-purpose address table behind [`special::special_purpose`].
+//! Keys never listed: [`protected`] (resolvers, popular sites, redirectors).
 //!
 //! Hostile input is expected (the input is spam, and reporters can be
 //! malicious): `extract` never panics (the third-party parsers run under
@@ -40,6 +41,7 @@ pub mod arf;
 pub mod bulk;
 mod guard;
 mod mime;
+pub mod protected;
 pub mod received;
 pub mod special;
 pub mod uris;
@@ -93,18 +95,29 @@ pub struct Extraction {
     /// attached as `message/rfc822`, and the attachment was analysed. The
     /// rule: the upload is not ARF, has an attached message among its
     /// parts (the first one is taken), that attachment starts with a
-    /// header block, and the upload itself did not arrive from an
-    /// untrusted network, i.e. its own `Received` walk finds no source, or
-    /// its source hop is an authenticated submission (`ESMTPSA`, webmail).
-    /// Otherwise a spam that merely *carries* an attached message (with
-    /// forged headers) could steer us to an innocent IP.
+    /// header block, and the upload verifiably came from the reporter's
+    /// side: its own `Received` walk ends at an authenticated submission
+    /// (`ESMTPSA`, webmail) as the source hop, or finds no untrusted hop at
+    /// all after crossing a hop from the reporter's trusted networks.
+    /// An upload from an untrusted network is a spam that merely *carries*
+    /// a message (with forged headers): the upload itself is analysed. An
+    /// upload that proves neither fails closed: the wrapper is analysed
+    /// for its links, and the source is [`NoSource::UnverifiedForward`].
     pub forwarded_attachment: bool,
     /// `Message-ID` without the angle brackets.
     pub message_id: Option<String>,
     /// Decoded `Subject`.
     pub subject: Option<String>,
-    /// `Date`, unix seconds, when present and valid.
+    /// `Date`, unix seconds, when present and valid. The sender writes
+    /// it (and spammers forge it): shown as evidence, never used to judge
+    /// the report's age; see [`Extraction::received_at`].
     pub date: Option<i64>,
+    /// When the reporter's side received the message, unix seconds: the
+    /// `Arrival-Date` of an ARF report, else the date of the topmost
+    /// `Received` field written by the reporter's own systems
+    /// ([`received::receipt_time`]). `None` when neither is there; the
+    /// server then takes the report's arrival.
+    pub received_at: Option<i64>,
     /// Hex BLAKE3 hash of the raw (transfer-encoded) body of the analysed
     /// message, line endings normalised to LF and trailing blank lines
     /// dropped. Empty-body hash for header-only originals. Use together
@@ -204,20 +217,36 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> Result<Extraction, ExtractE
     } else {
         let (embedded, count) = mime::first_embedded(&top, raw);
         let mut analysis = None;
-        if let Some(bytes) = embedded
-            && from_reporter(&top, opts)
-        {
-            analysis = analyse_bytes(bytes, false, &mut ctx);
-            forwarded = analysis.is_some();
-            if forwarded && count > 1 {
-                ctx.warnings.push(format!(
-                    "{count} attached messages; only the first was analysed"
-                ));
+        let mut unverified = false;
+        if let Some(bytes) = embedded {
+            match wrapper_origin(&top, opts) {
+                Origin::Reporter => {
+                    analysis = analyse_bytes(bytes, false, &mut ctx);
+                    forwarded = analysis.is_some();
+                    if forwarded && count > 1 {
+                        ctx.warnings.push(format!(
+                            "{count} attached messages; only the first was analysed"
+                        ));
+                    }
+                }
+                Origin::Internet => {}
+                Origin::Unverified => unverified = true,
             }
         }
         match analysis {
             Some(a) => Some(a),
-            None => Some(analyse(&top, raw, false, &mut ctx)),
+            None => {
+                let mut a = analyse(&top, raw, false, &mut ctx);
+                if unverified {
+                    ctx.warnings.push(
+                        "attached message not analysed: the upload did not come through the \
+                         reporter's trusted networks or an authenticated submission"
+                            .into(),
+                    );
+                    a.source = Err(NoSource::UnverifiedForward);
+                }
+                Some(a)
+            }
         }
     };
 
@@ -225,18 +254,25 @@ pub fn extract(raw: &[u8], opts: &ExtractOptions) -> Result<Extraction, ExtractE
         message_id: None,
         subject: None,
         date: None,
+        received_at: None,
         body_hash: mime::body_hash(b""),
         hops: Vec::new(),
         source: Err(NoSource::NoOriginalMessage),
         bulk: BulkVerdict::default(),
     });
     ctx.uris.finish(&mut ctx.warnings);
+    // The ARF sender is the reporter: its Arrival-Date is its own word.
+    let received_at = arf_info
+        .as_ref()
+        .and_then(|a| a.arrival_date)
+        .or(analysis.received_at);
     Ok(Extraction {
         arf: arf_info,
         forwarded_attachment: forwarded,
         message_id: analysis.message_id,
         subject: analysis.subject,
         date: analysis.date,
+        received_at,
         body_hash: analysis.body_hash,
         hops: analysis.hops,
         source: analysis.source,
@@ -260,22 +296,42 @@ struct Analysis {
     message_id: Option<String>,
     subject: Option<String>,
     date: Option<i64>,
+    received_at: Option<i64>,
     body_hash: String,
     hops: Vec<Hop>,
     source: Result<SourceIp, NoSource>,
     bulk: BulkVerdict,
 }
 
-/// True when the upload came from the reporter's side rather than from the
-/// internet (see [`Extraction::forwarded_attachment`]).
-fn from_reporter(top: &Message<'_>, opts: &ExtractOptions) -> bool {
+/// Where an upload that carries a message came from.
+enum Origin {
+    /// Verifiably the reporter's side: analyse the attachment.
+    Reporter,
+    /// An untrusted network: the upload is the spam.
+    Internet,
+    /// Neither can be shown: fail closed.
+    Unverified,
+}
+
+/// Where the upload `top` came from (see
+/// [`Extraction::forwarded_attachment`]).
+fn wrapper_origin(top: &Message<'_>, opts: &ExtractOptions) -> Origin {
     // The wrapper's own hops are not reported; warnings about them are
     // noise.
     let mut scratch = Warnings::default();
     let (hops, source) = received::walk(top, &opts.trusted, &mut scratch);
+    // A hop from the configured networks, not mere loopback: anyone's
+    // headers can claim 127.0.0.1.
+    let crossed_trusted = hops.iter().any(|h| {
+        h.verdict == HopVerdict::Trusted
+            && h.ip
+                .is_some_and(|ip| opts.trusted.iter().any(|n| n.contains(&ip)))
+    });
     match source {
-        Err(_) => true,
-        Ok(s) => hops.get(s.hop_index).is_some_and(|h| h.authenticated),
+        Ok(s) if hops.get(s.hop_index).is_some_and(|h| h.authenticated) => Origin::Reporter,
+        Ok(_) => Origin::Internet,
+        Err(NoSource::AllTrusted) if crossed_trusted => Origin::Reporter,
+        Err(_) => Origin::Unverified,
     }
 }
 
@@ -329,6 +385,7 @@ fn analyse(msg: &Message<'_>, orig: &[u8], headers_only: bool, ctx: &mut Ctx<'_>
             .date()
             .filter(|d| d.is_valid())
             .map(mail_parser::DateTime::to_timestamp),
+        received_at: received::receipt_time(&hops, &source),
         body_hash: mime::body_hash(body),
         hops,
         source,

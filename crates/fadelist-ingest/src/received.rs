@@ -45,6 +45,11 @@ pub struct Hop {
     /// True when the protocol says the client authenticated (`…A`
     /// protocols of RFC 3848) or submitted over HTTP(S) webmail.
     pub authenticated: bool,
+    /// When the receiving server says it received the message (the date
+    /// after the `;`), unix seconds, when present and valid. Written by
+    /// the receiving server: trustworthy only for hops at or above the
+    /// source (see [`receipt_time`]).
+    pub date: Option<i64>,
     /// What the walk decided about this hop.
     pub verdict: HopVerdict,
 }
@@ -95,6 +100,11 @@ pub enum NoSource {
     OnlySpecialPurpose,
     /// An ARF report without the original message or its headers.
     NoOriginalMessage,
+    /// The upload carries an attached message, but did not verifiably
+    /// come from the reporter's side (no hop from its trusted networks, no
+    /// authenticated submission): neither the attachment's headers nor
+    /// the wrapper's are trusted to name a source.
+    UnverifiedForward,
 }
 
 impl fmt::Display for NoSource {
@@ -105,6 +115,11 @@ impl fmt::Display for NoSource {
             NoSource::AllTrusted => "all hops are trusted",
             NoSource::OnlySpecialPurpose => "only special-purpose addresses below the trusted hops",
             NoSource::NoOriginalMessage => "report carries no original message",
+            NoSource::UnverifiedForward => {
+                "a message is attached, but the upload did not come through the reporter's trusted \
+                 networks or an authenticated submission, so no header names a trustworthy source \
+                 (configure the reporter's trusted networks)"
+            }
         })
     }
 }
@@ -164,6 +179,10 @@ pub(crate) fn walk(
         let by = parsed.and_then(|r| r.by()).map(host_text);
         let with = parsed.and_then(|r| r.with());
         let authenticated = with.is_some_and(is_authenticated);
+        let date = parsed
+            .and_then(mail_parser::Received::date)
+            .filter(mail_parser::DateTime::is_valid)
+            .map(|d| d.to_timestamp());
         let verdict = match ip {
             _ if source.is_some() => HopVerdict::BelowSource,
             None => HopVerdict::NoIp,
@@ -194,6 +213,7 @@ pub(crate) fn walk(
             by,
             protocol: with.map(|p| p.as_str().to_string()),
             authenticated,
+            date,
             verdict,
         });
     }
@@ -205,6 +225,21 @@ pub(crate) fn walk(
         None => Err(NoSource::NoIpAddresses),
     };
     (hops, result)
+}
+
+/// When the reporter's own systems received the message: the date of the
+/// topmost `Received` field among those they wrote, i.e. the fields down to
+/// and including the source hop (the source hop itself is written by the
+/// reporter's boundary MX; everything below it is the sender's word). With
+/// no source, every hop was written on the reporter's side. `None` when
+/// none of those fields carries a valid date. The sender's `Date:` never
+/// decides: spammers forge it.
+pub fn receipt_time(hops: &[Hop], source: &Result<SourceIp, NoSource>) -> Option<i64> {
+    let last = match source {
+        Ok(s) => s.hop_index,
+        Err(_) => hops.len().saturating_sub(1),
+    };
+    hops.iter().take(last + 1).find_map(|h| h.date)
 }
 
 /// Submission protocols: the client logged in (RFC 3848 `…A` types) or used

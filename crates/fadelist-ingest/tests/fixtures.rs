@@ -446,3 +446,135 @@ fn every_fixture_is_documented_and_tested() {
         extract(&raw(&f), &ExtractOptions::default()).unwrap();
     }
 }
+
+// ------------------------------------------------ report age (issue 11)
+
+#[test]
+fn receipt_time_comes_from_the_reporters_topmost_hop() {
+    let x = load("spam-plain.eml");
+    // Hop 0, written by the reporter's imap host: 09:14:07 +0100.
+    assert_eq!(x.received_at, Some(1_773_130_447));
+    assert_eq!(x.hops[0].date, Some(1_773_130_447));
+}
+
+#[test]
+fn a_forged_date_header_changes_nothing_but_the_shown_date() {
+    let text = String::from_utf8(raw("spam-plain.eml")).unwrap();
+    for forged in [
+        "Mon, 1 Jan 2001 00:00:00 +0000",
+        "Fri, 1 Jan 2100 00:00:00 +0000",
+        "not a date at all",
+    ] {
+        let mail = text.replacen(
+            "Date: Tue, 10 Mar 2026 08:13:59 +0000",
+            &format!("Date: {forged}"),
+            1,
+        );
+        let x = extract(mail.as_bytes(), &opts()).unwrap();
+        assert_eq!(x.received_at, Some(1_773_130_447), "{forged}");
+        assert_eq!(source(&x), (ip("89.160.20.112"), 2), "{forged}");
+    }
+}
+
+#[test]
+fn hops_below_the_source_never_give_the_receipt_time() {
+    // Only the source hop (written by the reporter's MX) and the hops above
+    // it count; a date on a hop below the source is the sender's word.
+    let text = String::from_utf8(raw("forged-received-chain.eml")).unwrap();
+    let x = extract(text.as_bytes(), &opts()).unwrap();
+    let s = x.source.as_ref().unwrap();
+    assert!(x.hops[..=s.hop_index].iter().any(|h| h.date.is_some()));
+    let topmost = x.hops[..=s.hop_index].iter().find_map(|h| h.date);
+    assert_eq!(x.received_at, topmost);
+    // Strip the dates of every hop at or above the source: nothing is left
+    // to trust, whatever the forged hops below say.
+    let mut lines: Vec<String> = Vec::new();
+    let mut in_received = 0usize;
+    for line in text.lines() {
+        if line.starts_with("Received:") {
+            in_received += 1;
+        }
+        let ours = in_received >= 1 && in_received <= s.hop_index + 1;
+        match line.find(';') {
+            Some(at) if ours && !line.starts_with(|c: char| c.is_ascii_alphabetic()) => {
+                lines.push(line[..at].to_string())
+            }
+            _ => lines.push(line.to_string()),
+        }
+        if !line.starts_with("Received:") && !line.starts_with([' ', '\t']) {
+            in_received = if in_received > 0 && line.is_empty() {
+                0
+            } else {
+                in_received
+            };
+        }
+    }
+    let x = extract(lines.join("\n").as_bytes(), &opts()).unwrap();
+    let s2 = x.source.as_ref().unwrap();
+    assert_eq!(s2.hop_index, s.hop_index);
+    assert!(x.hops[..=s2.hop_index].iter().all(|h| h.date.is_none()));
+    assert!(x.hops[s2.hop_index + 1..].iter().any(|h| h.date.is_some()));
+    assert_eq!(x.received_at, None);
+}
+
+#[test]
+fn arf_arrival_date_is_the_receipt_time() {
+    let x = load("arf-abuse.eml");
+    assert_eq!(x.received_at, Some(1_773_140_551));
+}
+
+#[test]
+fn no_received_fields_no_receipt_time() {
+    let text = String::from_utf8(raw("spam-plain.eml")).unwrap();
+    let body_at = text.find("From: ").unwrap();
+    let x = extract(text[body_at..].as_bytes(), &opts()).unwrap();
+    assert_eq!(x.received_at, None);
+    assert_eq!(x.source, Err(NoSource::NoReceivedHeaders));
+}
+
+// ------------------------------------ forwarded attachments fail closed
+
+#[test]
+fn an_attachment_in_an_upload_with_no_chain_is_not_followed() {
+    // The forward without its Received fields (as a reporter's script might
+    // post it): nothing shows it came from the reporter's side, so the
+    // attached message's headers are not trusted, and neither are the
+    // wrapper's.
+    let text = String::from_utf8(raw("forwarded-attachment.eml")).unwrap();
+    let start = text.find("From: Alice").unwrap();
+    let x = extract(text[start..].as_bytes(), &opts()).unwrap();
+    assert!(!x.forwarded_attachment);
+    assert_eq!(x.source, Err(NoSource::UnverifiedForward));
+    assert!(
+        x.warnings
+            .iter()
+            .any(|w| w.contains("attached message not analysed")),
+        "{:?}",
+        x.warnings
+    );
+}
+
+#[test]
+fn an_attachment_behind_only_private_or_loopback_hops_is_not_followed() {
+    // Private and loopback hops prove nothing: anyone can write them.
+    let text = String::from_utf8(raw("forwarded-attachment.eml")).unwrap();
+    let start = text.find("From: Alice").unwrap();
+    let fake = "Received: from localhost (localhost [127.0.0.1])\n\tby mx.example (Postfix) with ESMTP id 1\n\tfor <spam@reporter.example>; Tue, 10 Mar 2026 09:20:41 +0100\n\
+                Received: from [10.1.2.3] (unknown [10.1.2.3])\n\tby mx.example (Postfix) with ESMTP id 2\n\tfor <spam@reporter.example>; Tue, 10 Mar 2026 09:20:40 +0100\n";
+    let mail = format!("{fake}{}", &text[start..]);
+    let x = extract(mail.as_bytes(), &opts()).unwrap();
+    assert!(!x.forwarded_attachment);
+    assert_eq!(x.source, Err(NoSource::UnverifiedForward));
+}
+
+#[test]
+fn an_attachment_relayed_only_by_trusted_hosts_is_followed() {
+    // The reporter's own filter posted it: the chain is all trusted hops.
+    let text = String::from_utf8(raw("forwarded-attachment.eml")).unwrap();
+    let start = text.find("From: Alice").unwrap();
+    let ours = "Received: from filter1.reporter.example (filter1.reporter.example [81.2.69.163])\n\tby spamreport.reporter.example (Postfix) with ESMTP id 3\n\tfor <spam@reporter.example>; Tue, 10 Mar 2026 09:20:41 +0100\n";
+    let mail = format!("{ours}{}", &text[start..]);
+    let x = extract(mail.as_bytes(), &opts()).unwrap();
+    assert!(x.forwarded_attachment);
+    assert_eq!(source(&x), (ip("89.160.20.112"), 2));
+}

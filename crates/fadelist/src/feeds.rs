@@ -240,16 +240,29 @@ fn build_data(
     };
     let mut d = DatasetData::default();
     let mut ids = HashMap::new();
+    // In the content zone, IPv4 keys are URL hosts: their own wording.
+    let mut url_ip_ids = HashMap::new();
     for cat in Category::ALL {
         let text = match z.feed {
             Some(Feed::BulkIp) => {
                 format!("$ is listed in {zone} {what} ({cat}); see {base}/lookup?q=$")
             }
+            _ if cat == Category::Newsletter => format!(
+                "$ is listed in {zone} as a source of reported bulk mail (newsletter); see {base}/lookup?q=$"
+            ),
             _ => format!("$ is listed in {zone} {what} {cat}; see {base}/lookup?q=$"),
         };
         ids.insert(cat, d.answers.len() as u32);
         d.answers
             .push(AnswerSpec::new(cat.return_code(), Some(text)));
+        if z.feed == Some(Feed::Domain) {
+            let text = format!(
+                "$ is listed in {zone} as an address advertised (as a URL host) in reported {cat}; see {base}/lookup?q=$"
+            );
+            url_ip_ids.insert(cat, d.answers.len() as u32);
+            d.answers
+                .push(AnswerSpec::new(cat.return_code(), Some(text)));
+        }
     }
     let mut manual_ids: HashMap<(Ipv4Addr, &str), u32> = HashMap::new();
     // For a delta, walk the changed keys and look each up: the cost of a
@@ -279,9 +292,14 @@ fn build_data(
         Some(o) => o.keys().filter_map(|k| z.listed.get_key_value(k)).collect(),
         None => z.listed.iter().collect(),
     };
-    let auto = auto_rows
-        .into_iter()
-        .map(|(key, cat)| (key, ids.get(cat).copied().unwrap_or(0)));
+    let auto = auto_rows.into_iter().map(|(key, cat)| {
+        let table = if key.is_ip() && !url_ip_ids.is_empty() {
+            &url_ip_ids
+        } else {
+            &ids
+        };
+        (key, table.get(cat).copied().unwrap_or(0))
+    });
     // A key listed both ways answers with both records (the dataset
     // builder merges duplicate keys).
     // Removed keys: tombstones over the base.

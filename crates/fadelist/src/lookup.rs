@@ -54,6 +54,9 @@ pub struct ZoneLookup {
     pub zone: String,
     /// What the zone lists (`ip`, `bulk-ip`, `domain`), if report-fed.
     pub feed: Option<String>,
+    /// What a listing of this key in this zone means, if report-fed
+    /// (an address in the content zone is advertised, not a sender).
+    pub role: Option<&'static str>,
     /// The name resolvers ask.
     pub query_name: String,
     /// Listed now (as DNS answers).
@@ -235,11 +238,17 @@ pub async fn lookup(app: &Arc<App>, q: &str) -> Result<LookupResult, HttpError> 
     let mut zones: Vec<ZoneLookup> = Vec::new();
     for zone in &snapshot.zones {
         let feed = rules.feed_of(zone.name());
-        // IP keys are not asked in domain zones and the other way round,
-        // unless the zone also serves files (then anything may match).
+        // Domains are not asked in IP zones, nor IPv6 in the content zone
+        // (only IPv4 URL hosts are listed there), unless the zone also
+        // serves files (then anything may match).
+        let fits = |f: Feed| match (f, &user.asked) {
+            (Feed::Domain, Asked::Ip(ip)) => ip.is_ipv4(),
+            (Feed::Domain, Asked::Host(_)) => true,
+            (_, asked) => !matches!(asked, Asked::Host(_)),
+        };
         if let Some(f) = feed
             && zone.datasets.len() <= 1
-            && (f == Feed::Domain) != matches!(user.asked, Asked::Host(_))
+            && !fits(f)
         {
             continue;
         }
@@ -310,6 +319,12 @@ fn dns_view(
     let mut z = ZoneLookup {
         zone: zone.to_string(),
         feed: feed.map(|f| format!("{f:?}")),
+        role: feed.map(|f| match (f, &user.asked) {
+            (Feed::Ip, _) => "sources of reported spam: the address that handed the mail to the reporter's servers",
+            (Feed::BulkIp, _) => "sources of reported bulk mail (newsletters): the address that handed the mail to the reporter's servers",
+            (Feed::Domain, Asked::Ip(_)) => "addresses advertised in reported spam (written as the host of a link): this says nothing about mail sent from the address",
+            (Feed::Domain, Asked::Host(_)) => "domains advertised in reported spam (in its links), and their subdomains",
+        }),
         query_name: name.clone(),
         listed: false,
         return_codes: Vec::new(),

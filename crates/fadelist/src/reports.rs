@@ -158,7 +158,10 @@ pub async fn post_report(
     let category = match params.category.as_deref() {
         None => Category::Spam,
         Some(c) => Category::parse(c).ok_or_else(|| {
-            HttpError::invalid("bad_category", "category must be spam, phishing or malware")
+            HttpError::invalid(
+                "bad_category",
+                "category must be spam, phishing, malware or newsletter",
+            )
         })?,
     };
     let body = read_body(&app, body)?;
@@ -196,6 +199,7 @@ pub async fn post_report(
         reporter_id: reporter.id,
         weight: reporter.weight,
         category,
+        trap: reporter.kind == fadelist_store::ReporterKind::Trap,
         extracted,
         extraction,
         raw,

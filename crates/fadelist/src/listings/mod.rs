@@ -39,7 +39,7 @@ use crate::config::Config;
 use crate::feeds::Feeds;
 use crate::input::Never;
 use crate::zones::ZoneSet;
-pub use rules::{Rejection, Rules};
+pub use rules::{Rejection, ReportFacts, Rules};
 pub use serving::{Effect, Serving};
 use writer::Writer;
 
@@ -72,6 +72,9 @@ pub struct Submission {
     pub weight: f64,
     /// What the reporter says the mail is.
     pub category: Category,
+    /// The reporter is a spam trap (bulk headers do not route its
+    /// reports; see [`Rules::routes_to_bulk`]).
+    pub trap: bool,
     /// What the mail parser found.
     pub extraction: Extraction,
     /// `extraction` as the API shows it, JSON text (stored with the
@@ -532,7 +535,12 @@ fn write_group(
     for job in jobs {
         let s = &job.submission;
         let x = &s.extraction;
-        let (keys, rejected) = rules.keys_for(x, s.category, &never, s.received_at);
+        let facts = ReportFacts {
+            category: s.category,
+            trap: s.trap,
+            now: s.received_at,
+        };
+        let (keys, rejected) = rules.keys_for(x, facts, &never);
         let source_ip = x.source.as_ref().ok().map(|src| src.ip.to_string());
         let domains: Vec<String> = x.domains.iter().map(|d| d.domain.clone()).collect();
         let report = NewReport {
@@ -549,7 +557,7 @@ fn write_group(
                     .ok()
                     .map(|src| u32::try_from(src.hop_index).unwrap_or(u32::MAX)),
             ),
-            bulk: x.bulk.is_bulk,
+            bulk: rules.routes_to_bulk(x, s.category, s.trap),
             domains: &domains,
         };
         let mut stored_answer = String::new();

@@ -177,17 +177,34 @@ impl Rules {
     }
 
     /// The keys a report counts against, and the ones it does not with
-    /// the reason: its source IP (in the spam or the bulk zone), the IPs
-    /// written as URL hosts and the advertised domains, less what may
-    /// never be listed. A report about mail older than the policy allows
-    /// counts against nothing.
+    /// the reason (see [`ReportFacts`] for who decides what):
+    /// - its **source IP**, in the bulk zone when the report is bulk (see
+    ///   [`Rules::routes_to_bulk`]) and a zone takes that feed, else in the
+    ///   spam zone;
+    /// - its **content keys** in the zone of the `domain` feed: the
+    ///   advertised registered domains, and the IPv4 addresses written as
+    ///   URL hosts (served as reversed IPv4, the form URI-DNSBL clients
+    ///   query; IPv6 URL hosts are not listed, see
+    ///   `docs/uri-ip-queries.md`). A URL IP is content, never a source.
+    ///   Newsletters count against their source only;
+    /// - less what may never be listed.
+    ///
+    /// A report about mail the reporter received longer than
+    /// `max_report_age` ago counts against nothing. The receipt time is
+    /// the reporter's own (its topmost `Received` field or ARF
+    /// `Arrival-Date`), else the report's arrival; the sender's `Date:`
+    /// never decides, and a time in the future counts as now.
     pub fn keys_for(
         &self,
         x: &Extraction,
-        category: Category,
+        facts: ReportFacts,
         stored_never: &[NeverEntry],
-        now: i64,
     ) -> (Vec<KeyInput>, Vec<Rejection>) {
+        let ReportFacts {
+            category,
+            trap,
+            now,
+        } = facts;
         let mut keys: Vec<KeyInput> = Vec::new();
         let mut rejected = Vec::new();
         let input = |zone: &str, key: &ListingKey| KeyInput {
@@ -196,35 +213,62 @@ impl Rules {
             category: category.as_str().to_string(),
             policy: self.policy(zone).clone(),
         };
-        let ip_zone = self.zone_for(if x.bulk.is_bulk {
-            Feed::BulkIp
+        let spam_zone = self.zone_for(Feed::Ip);
+        let ip_zone = if self.routes_to_bulk(x, category, trap) {
+            // With no bulk zone, a bulk source is still a source.
+            self.zone_for(Feed::BulkIp).or(spam_zone)
         } else {
-            Feed::Ip
-        });
-        let too_old = ip_zone.is_some_and(|z| self.policy(z).too_old(x.date, now));
+            spam_zone
+        };
+        let content_zone = self.zone_for(Feed::Domain);
+        let received = x.received_at.map_or(now, |t| t.min(now));
+        let too_old = [ip_zone, content_zone]
+            .into_iter()
+            .flatten()
+            .any(|z| self.policy(z).too_old(Some(received), now));
         if too_old {
             rejected.push(Rejection::new(
                 None,
-                "the reported mail is older than max_report_age; kept, but it counts for nothing",
+                format!(
+                    "the reporter received this mail at {received} (unix time), longer than \
+                     max_report_age ago; kept, but it counts for nothing"
+                ),
             ));
-        } else {
-            match &x.source {
-                Ok(src) => match (ip_zone, self.ip_never(src.ip, stored_never)) {
-                    (_, Some(why)) => rejected.push(Rejection::new(Some(src.ip.to_string()), why)),
-                    (None, None) => rejected.push(Rejection::new(
-                        Some(src.ip.to_string()),
-                        "no zone takes this feed",
-                    )),
-                    (Some(z), None) => keys.push(input(z, &ListingKey::for_ip(src.ip))),
-                },
-                Err(why) => rejected.push(Rejection::new(None, format!("no source IP: {why}"))),
+            return (keys, rejected);
+        }
+        match &x.source {
+            Ok(src) => match (ip_zone, self.ip_never(src.ip, stored_never)) {
+                (_, Some(why)) => rejected.push(Rejection::new(Some(src.ip.to_string()), why)),
+                (None, None) => rejected.push(Rejection::new(
+                    Some(src.ip.to_string()),
+                    "no zone takes source addresses",
+                )),
+                (Some(z), None) => keys.push(input(z, &ListingKey::for_ip(src.ip))),
+            },
+            Err(why) => rejected.push(Rejection::new(None, format!("no source IP: {why}"))),
+        }
+        if category == Category::Newsletter {
+            if !x.domains.is_empty() || !x.ip_literals.is_empty() {
+                rejected.push(Rejection::new(
+                    None,
+                    "a newsletter counts against its source only: its links are not listed",
+                ));
             }
-            let url_ip_zone = self.zone_for(Feed::Ip);
+        } else {
             for ip in &x.ip_literals {
-                match (url_ip_zone, self.ip_never(*ip, stored_never)) {
+                let key = ListingKey::for_ip(*ip);
+                let why = match (content_zone, &key) {
+                    (_, ListingKey::V6Net(_)) => Some(
+                        "an IPv6 URL host: mail filters do not look those up, so they are not \
+                         listed"
+                            .to_string(),
+                    ),
+                    _ => self.ip_never(*ip, stored_never),
+                };
+                match (content_zone, why) {
                     (_, Some(why)) => rejected.push(Rejection::new(Some(ip.to_string()), why)),
                     (Some(z), None) => {
-                        let k = input(z, &ListingKey::for_ip(*ip));
+                        let k = input(z, &key);
                         if !keys.iter().any(|x| x.zone == k.zone && x.key == k.key) {
                             keys.push(k);
                         }
@@ -232,9 +276,8 @@ impl Rules {
                     (None, None) => {}
                 }
             }
-            let dom_zone = self.zone_for(Feed::Domain);
             for d in &x.domains {
-                match (dom_zone, self.domain_never(&d.domain, stored_never)) {
+                match (content_zone, self.domain_never(&d.domain, stored_never)) {
                     (_, Some(why)) => rejected.push(Rejection::new(Some(d.domain.clone()), why)),
                     (Some(z), None) => keys.push(input(z, &ListingKey::Domain(d.domain.clone()))),
                     (None, None) => {}
@@ -246,4 +289,31 @@ impl Rules {
         }
         (keys, rejected)
     }
+
+    /// Whether a report's source goes to the bulk feed: always for a
+    /// declared newsletter; never for a spam trap (a trap subscribed to
+    /// nothing, so bulk-looking mail there is spam, whatever its headers
+    /// say); for other reporters when the mail carries a bulk signal
+    /// (`List-Unsubscribe`, `List-Id`, `Precedence: bulk`, an ESP
+    /// fingerprint; see `fadelist_ingest::bulk`). Those headers are the
+    /// sender's word: a spammer who adds them moves its source from the
+    /// spam zone to the bulk zone (still listed), never out of the list.
+    pub fn routes_to_bulk(&self, x: &Extraction, category: Category, trap: bool) -> bool {
+        match category {
+            Category::Newsletter => true,
+            _ if trap => false,
+            _ => x.bulk.is_bulk,
+        }
+    }
+}
+
+/// What the server knows about a report besides its mail.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportFacts {
+    /// What the reporter says it is.
+    pub category: Category,
+    /// Sent by a spam trap (`--kind trap`).
+    pub trap: bool,
+    /// When the report arrived, unix seconds.
+    pub now: i64,
 }
