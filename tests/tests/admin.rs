@@ -101,7 +101,6 @@ fn manual_listing_removal_and_expiry() {
     for body in [
         r#"{"key":"198.0.2.9","zone":"nosuch.test","reason":"x"}"#,
         r#"{"key":"nonsense!","zone":"iprbl.test","reason":"x"}"#,
-        r#"{"key":"10.0.0.1","zone":"iprbl.test","reason":"x"}"#,
         r#"{"key":"198.0.2.9","zone":"iprbl.test","code":"10.0.0.1","reason":"x"}"#,
         r#"{"key":"198.0.2.9","zone":"iprbl.test","reason":""}"#,
         r#"{"key":"198.0.2.9","zone":"iprbl.test","reason":"x","expires_in":"soon"}"#,
@@ -109,6 +108,15 @@ fn manual_listing_removal_and_expiry() {
         let (s, b) = admin(&srv, "POST", "/admin/v1/listings", body);
         assert_eq!(s, 422, "{body}: {b}");
     }
+    // What may never be listed is refused outright (see attack_reporters.rs
+    // for special-purpose IPv6).
+    let (s, b) = admin(
+        &srv,
+        "POST",
+        "/admin/v1/listings",
+        r#"{"key":"10.0.0.1","zone":"iprbl.test","reason":"x"}"#,
+    );
+    assert_eq!(s, 400, "{b}");
     // The audit log has it all, filterable.
     let (s, b) = admin(&srv, "GET", "/admin/v1/audit?key=198.0.2.9", "");
     assert_eq!(s, 200);

@@ -27,6 +27,9 @@ pub enum EventKind {
     DelistedReview,
     /// Removed by an operator (admin API), manual listing included.
     DelistedOperator,
+    /// Delisted at once because a reporter that contributed to it was
+    /// reverted, and the remaining evidence would not list it.
+    DelistedRevert,
     /// Listed by hand by an operator.
     ManualListed,
     /// A manual listing reached its expiry.
@@ -35,13 +38,14 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Listed,
         EventKind::Relisted,
         EventKind::DelistedDecay,
         EventKind::DelistedSelfService,
         EventKind::DelistedReview,
         EventKind::DelistedOperator,
+        EventKind::DelistedRevert,
         EventKind::ManualListed,
         EventKind::ManualExpired,
     ];
@@ -55,6 +59,7 @@ impl EventKind {
             EventKind::DelistedSelfService => "delisted-self-service",
             EventKind::DelistedReview => "delisted-review",
             EventKind::DelistedOperator => "delisted-operator",
+            EventKind::DelistedRevert => "delisted-revert",
             EventKind::ManualListed => "manual-listed",
             EventKind::ManualExpired => "manual-expired",
         }
@@ -88,7 +93,7 @@ pub struct ListingEvent {
     /// What happened.
     pub kind: EventKind,
     /// Who made it happen: `reports`, `decay`, `expiry`, `self-service`
-    /// or the operator's name.
+    /// or the operator's name (`admin`, `cli`).
     pub actor: String,
     /// Why, in words (shown to operators; not parsed by anything).
     pub reason: String,

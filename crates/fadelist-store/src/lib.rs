@@ -21,7 +21,8 @@
 //! Modules, one concern each: [`reporters`], [`reports`] (ingestion and
 //! evidence), [`listings`] (scores, decay, removals, manual listings),
 //! [`events`] (typed listing history), [`delisting`] (requests and the
-//! review queue), [`neverlist`], [`audit`].
+//! review queue), [`neverlist`], [`revert`] (undoing a reporter),
+//! [`audit`].
 #![warn(missing_docs)]
 
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod listings;
 pub mod neverlist;
 pub mod reporters;
 pub mod reports;
+pub mod revert;
 
 use std::path::Path;
 
@@ -43,11 +45,12 @@ pub use delisting::{Decision, DelistOutcome, DelistRequest, DelistResult};
 pub use events::{EventKind, ListingEvent};
 pub use listings::{Delisted, Listed, ListingRow, ManualListing};
 pub use neverlist::NeverEntry;
-pub use reporters::{Reporter, ReporterKind, sha256_hex};
+pub use reporters::{BadTrusted, Reporter, ReporterKind, parse_trusted, sha256_hex};
 pub use reports::{
     Duplicate, Evidence, Group, Ingested, KeyInput, KeyOutcome, NewReport, ReportEvent, StoredRaw,
     decompress,
 };
+pub use revert::Reverted;
 
 /// Store errors.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +68,10 @@ pub enum StoreError {
     /// A name that must be unique is taken.
     #[error("{0} already exists")]
     Exists(String),
+    /// A value given to be stored is not valid (the message says why, for
+    /// the person who gave it).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Result alias.
@@ -77,6 +84,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/003_manual_listings.sql")),
         M::up(include_str!("../migrations/004_raw_codec.sql")),
         M::up(include_str!("../migrations/005_typed_history.sql")),
+        M::up(include_str!("../migrations/006_reporter_revert.sql")),
     ])
 }
 

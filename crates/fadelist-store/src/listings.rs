@@ -23,7 +23,7 @@ pub struct Listed {
 }
 
 /// A key that left a zone (decay pass, expired manual listing).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Delisted {
     /// Zone name.
     pub zone: String,
@@ -312,6 +312,12 @@ pub(crate) fn manual_listings(conn: &Connection) -> Result<Vec<ManualListing>> {
 }
 
 /// A key's evidence and listing state; `false` when it was never reported.
+///
+/// Contributions of suspended reporters are left out: while suspended, a
+/// reporter's evidence counts for nothing (not for listing, not for
+/// keeping a key listed), but it stays stored and counts again if the
+/// reporter is reinstated. Callers that save the state back only touch
+/// the contributions they loaded, so the left-out rows survive.
 pub(crate) fn load_state(conn: &Connection, zone: &str, key: &str) -> Result<(KeyState, bool)> {
     let row: Option<(Option<i64>, Option<i64>, String)> = conn
         .prepare_cached(
@@ -329,7 +335,8 @@ pub(crate) fn load_state(conn: &Connection, zone: &str, key: &str) -> Result<(Ke
     }
     state.contributions = crate::rows(
         conn,
-        "SELECT reporter_id, score, at FROM contributions WHERE zone = ?1 AND key = ?2",
+        "SELECT c.reporter_id, c.score, c.at FROM contributions c JOIN reporters p ON p.id = c.reporter_id
+         WHERE c.zone = ?1 AND c.key = ?2 AND p.suspended = 0",
         params![zone, key],
         |r| {
             Ok(Contribution {

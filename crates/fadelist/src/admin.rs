@@ -1,5 +1,6 @@
 //! The admin API: manual listings, removals, the never-list, the review
-//! queue, reporters and the audit log.
+//! queue, reporters (add, trusted networks, suspend, remove, revert) and
+//! the audit log.
 //!
 //! It listens on its own address (loopback by default) and every request
 //! needs `Authorization: Bearer <[admin] token>`; without a configured
@@ -7,14 +8,14 @@
 //! its client. Changes go through the listings service and reach DNS
 //! before the response is sent; listings are read from the read side.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use fadelist_core::keys::ListingKey;
 use fadelist_store::{AuditFilter, Read as _};
@@ -23,7 +24,7 @@ use serde_json::json;
 
 use crate::app::App;
 use crate::error::HttpError;
-use crate::input::{parse_key, parse_never};
+use crate::input::{Asked, UserKey, parse_key, parse_never};
 
 type Reply = Result<Response, HttpError>;
 
@@ -40,7 +41,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/v1/review", get(review))
         .route("/admin/v1/review/{id}/{decision}", post(decide))
         .route("/admin/v1/audit", get(audit))
-        .route("/admin/v1/reporters", get(reporters))
+        .route("/admin/v1/reporters", get(reporters).post(add_reporter))
+        .route("/admin/v1/reporters/{name}", put(update_reporter))
         .route("/admin/v1/reporters/{name}/{action}", post(reporter_action))
         .layer(middleware::from_fn_with_state(app.clone(), auth))
         .with_state(app)
@@ -75,9 +77,73 @@ fn zone_of(app: &App, zone: &str) -> Result<String, HttpError> {
 }
 
 fn key_of(key: &str) -> Result<ListingKey, HttpError> {
-    parse_key(key)
-        .map(|k| k.key)
-        .map_err(|e| HttpError::invalid("bad_key", e.0))
+    user_key(key).map(|k| k.key)
+}
+
+fn user_key(key: &str) -> Result<UserKey, HttpError> {
+    parse_key(key).map_err(|e| HttpError::invalid("bad_key", e.0))
+}
+
+/// A new reporter API token: 24 random bytes as hex.
+pub(crate) fn new_token() -> anyhow::Result<String> {
+    let mut raw = [0u8; 24];
+    getrandom::fill(&mut raw).map_err(|e| anyhow::anyhow!("no randomness for the token: {e}"))?;
+    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The /64s that hold the IPv4-embedding forms, by their upper 64 bits:
+/// `::/64` holds IPv4-mapped `::ffff:0:0/96` (and `::1`, `::`), where
+/// every IPv4 query of a client that asks in IPv6 form lands;
+/// `64:ff9b::/64` holds the NAT64 well-known prefix `64:ff9b::/96`, behind
+/// which all of IPv4 sits.
+const EMBEDDING_64S: [(u64, &str); 2] = [
+    (
+        0,
+        "IPv4-mapped addresses ::ffff:0:0/96 (all of IPv4 asked in IPv6 form), loopback and unspecified",
+    ),
+    (
+        0x0064_ff9b_0000_0000,
+        "the NAT64 prefix 64:ff9b::/96 (all of IPv4 behind NAT64)",
+    ),
+];
+
+/// Why a manual listing of `k` must be refused, if it must: the same
+/// special-purpose rule as reports (never list what is not one public
+/// host or network), applied to what the operator typed *and* to the
+/// whole /64 an IPv6 key lists.
+///
+/// An IPv6 address that embeds an IPv4 one (IPv4-mapped, NAT64 and 6to4,
+/// see [`fadelist_ingest::special::embedded_ipv4`]) is refused with a
+/// pointer to that IPv4 address: reports score such sources as the IPv4
+/// address, so that is what a manual listing must name too. A 6to4 /64
+/// is one IPv4 host's site; listing it would list something the reports
+/// never list. Domains are not checked here.
+pub(crate) fn manual_refusal(k: &UserKey) -> Option<String> {
+    let Asked::Ip(ip) = k.asked else {
+        return None;
+    };
+    if let ListingKey::V6Net(net) = k.key
+        && let Some((_, what)) = EMBEDDING_64S.iter().find(|(n, _)| *n == net)
+    {
+        return Some(format!("{ip} would list {}, which holds {what}", k.key));
+    }
+    if let IpAddr::V6(v6) = ip
+        && let Some(v4) = fadelist_ingest::special::embedded_ipv4(v6)
+    {
+        return Some(
+            match fadelist_ingest::special::special_purpose(IpAddr::V4(v4)) {
+                Some(why) => format!("{ip} embeds {v4}, a special-purpose address ({why})"),
+                None => format!(
+                    "{ip} embeds the IPv4 address {v4} (IPv4-mapped, NAT64 or 6to4 form): list {v4} itself"
+                ),
+            },
+        );
+    }
+    // Enough for the whole /64 of an IPv6 key: special-purpose ranges are
+    // aligned prefixes, so one of /64 or shorter that holds the address
+    // holds its /64, and the longer ones all lie in the /64s above.
+    fadelist_ingest::special::special_purpose(ip)
+        .map(|why| format!("{ip} is a special-purpose address ({why})"))
 }
 
 /// Body of `POST /admin/v1/listings`.
@@ -98,7 +164,11 @@ pub struct ManualBody {
 
 async fn add_manual(State(app): State<Arc<App>>, Json(b): Json<ManualBody>) -> Reply {
     let zone = zone_of(&app, &b.zone)?;
-    let key = key_of(&b.key)?;
+    let user = user_key(&b.key)?;
+    if let Some(why) = manual_refusal(&user) {
+        return Err(HttpError::new(StatusCode::BAD_REQUEST, "never_listed", why));
+    }
+    let key = user.key;
     let code: Ipv4Addr = b
         .code
         .as_deref()
@@ -112,14 +182,6 @@ async fn add_manual(State(app): State<Arc<App>>, Json(b): Json<ManualBody>) -> R
                 "the return code must be in 127.0.0.0/8, not 127.0.0.1",
             )
         })?;
-    if let ListingKey::V4(ip) = key
-        && let Some(why) = fadelist_ingest::special::special_purpose(std::net::IpAddr::V4(ip))
-    {
-        return Err(HttpError::invalid(
-            "never_listed",
-            format!("{ip} is a special-purpose address ({why})"),
-        ));
-    }
     let reason = b.reason.trim().to_string();
     if reason.is_empty() || reason.len() > 200 {
         return Err(HttpError::invalid(
@@ -243,6 +305,78 @@ async fn reporters(State(app): State<Arc<App>>) -> Reply {
     Ok(Json(l).into_response())
 }
 
+/// Body of `POST /admin/v1/reporters`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewReporterBody {
+    /// Unique name.
+    pub name: String,
+    /// Weight of each report (default 1.0).
+    pub weight: Option<f64>,
+    /// `user` (default) or `trap`.
+    pub kind: Option<String>,
+    /// Its own MX/filter hosts: IPs or CIDR networks.
+    #[serde(default)]
+    pub trusted: Vec<String>,
+}
+
+/// Body of `PUT /admin/v1/reporters/{name}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReporterUpdate {
+    /// The new trusted networks (all of them): IPs or CIDR networks.
+    pub trusted: Vec<String>,
+}
+
+/// A refused reporter setting: 400 with the field named.
+fn bad_setting(code: &'static str, field: &str, e: crate::input::BadInput) -> HttpError {
+    HttpError::new(StatusCode::BAD_REQUEST, code, format!("{field}: {e}"))
+}
+
+async fn add_reporter(State(app): State<Arc<App>>, Json(b): Json<NewReporterBody>) -> Reply {
+    let name = b.name.trim().to_string();
+    // Names appear in URL paths (/admin/v1/reporters/{name}/…) and logs.
+    if name.is_empty() || name.len() > 100 || name.chars().any(|c| c.is_control() || c == '/') {
+        return Err(HttpError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_name",
+            "give a name of 1 to 100 characters, without '/' or control characters",
+        ));
+    }
+    let weight = crate::input::parse_weight(b.weight.unwrap_or(1.0))
+        .map_err(|e| bad_setting("bad_weight", "weight", e))?;
+    let kind = crate::input::parse_reporter_kind(b.kind.as_deref().unwrap_or("user"))
+        .map_err(|e| bad_setting("bad_kind", "kind", e))?;
+    let trusted = crate::input::parse_trusted(&b.trusted)
+        .map_err(|e| bad_setting("bad_trusted", "trusted", e))?;
+    let token = new_token().map_err(HttpError::unavailable)?;
+    let r = app
+        .listings
+        .add_reporter(&name, weight, kind, trusted, token.clone())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"reporter": r, "token": token})),
+    )
+        .into_response())
+}
+
+async fn update_reporter(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    Json(b): Json<ReporterUpdate>,
+) -> Reply {
+    let trusted = crate::input::parse_trusted(&b.trusted)
+        .map_err(|e| bad_setting("bad_trusted", "trusted", e))?;
+    let Some(r) = app.listings.set_trusted(&name, trusted).await? else {
+        return Err(HttpError::not_found(
+            "no_reporter",
+            format!("no reporter named {name:?}"),
+        ));
+    };
+    Ok(Json(json!({"reporter": r})).into_response())
+}
+
 async fn reporter_action(
     State(app): State<Arc<App>>,
     Path((name, action)): Path<(String, String)>,
@@ -251,10 +385,24 @@ async fn reporter_action(
         "suspend" => app.listings.suspend_reporter(&name, true).await?,
         "reinstate" => app.listings.suspend_reporter(&name, false).await?,
         "remove" => app.listings.remove_reporter(&name).await?,
+        "revert" => match app.listings.revert_reporter(&name, ACTOR).await? {
+            Some(r) => {
+                return Ok(Json(json!({
+                    "reporter": name,
+                    "action": action,
+                    "keys": r.keys,
+                    "evidence_withdrawn": r.evidence_withdrawn,
+                    "delisted": r.delisted,
+                    "still_listed": r.still_listed,
+                }))
+                .into_response());
+            }
+            None => false,
+        },
         _ => {
             return Err(HttpError::not_found(
                 "bad_action",
-                "use suspend, reinstate or remove",
+                "use suspend, reinstate, remove or revert",
             ));
         }
     };
@@ -265,4 +413,60 @@ async fn reporter_action(
         ));
     }
     Ok(Json(json!({"reporter": name, "action": action})).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refusal(q: &str) -> Option<String> {
+        manual_refusal(&parse_key(q).expect("a key"))
+    }
+
+    #[test]
+    fn manual_listings_refuse_special_purpose_ipv6_and_its_64s() {
+        for (q, says) in [
+            ("::1", "::1 would list ::/64, which holds IPv4-mapped"),
+            ("::", "::/64, which holds"),
+            ("::2", "::/64, which holds"),
+            ("::/64", "::/64, which holds"),
+            ("::ffff:1.2.3.4", "list 1.2.3.4 itself"),
+            (
+                "::ffff:10.0.0.1",
+                "embeds 10.0.0.1, a special-purpose address (private-use",
+            ),
+            (
+                "64:ff9b::1.2.3.4",
+                "would list 64:ff9b::/64, which holds the NAT64 prefix",
+            ),
+            ("64:ff9b::/64", "NAT64 prefix"),
+            ("64:ff9b::1:0:0:1", "NAT64 prefix"),
+            ("2002:5102:458e::1", "list 81.2.69.142 itself"),
+            ("2002:5102:458e:1::/64", "list 81.2.69.142 itself"),
+            ("2002:0a00:0001::1", "embeds 10.0.0.1, a special-purpose"),
+            ("2001::1", "Teredo"),
+            ("2001:0:4136:e378::/64", "Teredo"),
+            ("2001:db8::1", "documentation"),
+            ("2001:db8:1:2::/64", "documentation"),
+            ("fd00:1::5", "unique local"),
+            ("fe80::1", "link-local"),
+            ("ff02::1", "multicast"),
+            ("100::/64", "discard-only"),
+            ("4000::1", "not global unicast"),
+            ("10.0.0.1", "private-use"),
+            ("127.0.0.2", "loopback"),
+        ] {
+            let why = refusal(q).unwrap_or_else(|| panic!("{q} accepted"));
+            assert!(why.contains(says), "{q}: {why}");
+        }
+        for ok in [
+            "2a02:1810:8c00::17",
+            "2a02:1810:8c00::/64",
+            "2001:4860:4860::8888",
+            "89.160.20.112",
+            "example.com",
+        ] {
+            assert_eq!(refusal(ok), None, "{ok}");
+        }
+    }
 }

@@ -82,6 +82,16 @@ impl From<ServiceError> for HttpError {
                 format!("{pending} writes are waiting; retry shortly"),
             )
             .retry_after(1),
+            // The store refusing a value is the client's doing, not an
+            // outage: handlers check first, these are the last line.
+            ServiceError::Store(fadelist_store::StoreError::Exists(what)) => HttpError::new(
+                StatusCode::CONFLICT,
+                "exists",
+                format!("{what} already exists"),
+            ),
+            ServiceError::Store(fadelist_store::StoreError::Invalid(why)) => {
+                HttpError::new(StatusCode::BAD_REQUEST, "invalid", why)
+            }
             other => HttpError::unavailable(other),
         }
     }

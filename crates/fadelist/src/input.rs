@@ -1,6 +1,6 @@
 //! What people type: the one parser for IPs and domains given by users
-//! (lookup box, delisting form and API, admin API), and for never-list
-//! entries.
+//! (lookup box, delisting form and API, admin API), for never-list
+//! entries, and for reporters' settings (command line and admin API).
 //!
 //! A key is an IPv4 address, an IPv6 address (listed by its /64, so the
 //! `/64` form is accepted too) or a host name, which stands for its
@@ -126,6 +126,44 @@ pub fn parse_never(e: &str) -> Result<Never, BadInput> {
         .ok_or_else(|| BadInput(format!("{e:?} is not an IP address, CIDR or domain")))
 }
 
+/// A reporter's trusted networks as an operator gives them: each an IP
+/// (its /32 or /128) or a CIDR network, returned as the normalised CIDR
+/// text that is stored. A CIDR with host bits set (`10.0.0.1/8`) is
+/// refused rather than truncated: the operator meant either the host or
+/// the network, and only they know which (see
+/// [`fadelist_store::parse_trusted`]).
+pub fn parse_trusted(list: &[String]) -> Result<Vec<String>, BadInput> {
+    list.iter()
+        .map(|t| {
+            fadelist_store::parse_trusted(t)
+                .map(|n| n.to_string())
+                .map_err(|e| BadInput(e.0))
+        })
+        .collect()
+}
+
+/// A reporter's weight: above 0, at most 100.
+pub fn parse_weight(w: f64) -> Result<f64, BadInput> {
+    if w > 0.0 && w <= 100.0 {
+        Ok(w)
+    } else {
+        Err(BadInput(format!(
+            "the weight must be above 0 and at most 100 (got {w})"
+        )))
+    }
+}
+
+/// A reporter's kind: `user` or `trap`.
+pub fn parse_reporter_kind(k: &str) -> Result<fadelist_store::ReporterKind, BadInput> {
+    match k.trim() {
+        "user" => Ok(fadelist_store::ReporterKind::User),
+        "trap" => Ok(fadelist_store::ReporterKind::Trap),
+        other => Err(BadInput(format!(
+            "the kind must be user or trap (got {other:?})"
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +205,35 @@ mod tests {
         assert_eq!(parse_never("Gmail.COM.").unwrap().text(), "gmail.com");
         assert!(parse_never("localhost").is_err());
         assert!(parse_never("not an entry!").is_err());
+    }
+
+    #[test]
+    fn reporter_settings() {
+        let t = |v: &[&str]| parse_trusted(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            t(&["145.254.1.10", "2a02:1810:4d02::/48", "2a02:1810:4d02::25"]),
+            Ok(vec![
+                "145.254.1.10/32".to_string(),
+                "2a02:1810:4d02::/48".to_string(),
+                "2a02:1810:4d02::25/128".to_string()
+            ])
+        );
+        assert!(
+            t(&["192.0.2.1", "10.0.0.1/8"])
+                .unwrap_err()
+                .0
+                .contains("host bits")
+        );
+        assert!(t(&["mx.example"]).is_err());
+        assert_eq!(t(&[]), Ok(vec![]));
+        assert!(parse_weight(1.0).is_ok() && parse_weight(100.0).is_ok());
+        for bad in [0.0, -1.0, 100.5, f64::NAN] {
+            assert!(parse_weight(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_reporter_kind("trap"),
+            Ok(fadelist_store::ReporterKind::Trap)
+        );
+        assert!(parse_reporter_kind("robot").is_err());
     }
 }

@@ -9,6 +9,7 @@
 pub(crate) mod admin;
 pub(crate) mod app;
 pub(crate) mod chart;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delist;
@@ -32,7 +33,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use fadelist_dns::server::DnsListeners;
 use tokio_util::sync::CancellationToken;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use config::Config;
 use zones::ZoneSet;
@@ -124,6 +125,24 @@ pub fn open_store(config: &Config) -> anyhow::Result<fadelist_store::Store> {
         .with_context(|| format!("cannot open the database {}", path.display()))
 }
 
+/// Warns, once per reporter, about stored trusted networks that are not
+/// IPs or CIDRs (written by hand, or by a version that did not check
+/// them). They protect nothing: such a reporter's own MX may be taken for
+/// the source of its reports, and listed. Returns the names warned about.
+fn warn_unreadable_trusted(reporters: &[fadelist_store::Reporter]) -> Vec<&str> {
+    let mut warned = Vec::new();
+    for r in reporters.iter().filter(|r| !r.invalid_trusted.is_empty()) {
+        warn!(
+            reporter = %r.name,
+            ignored = ?r.invalid_trusted,
+            "trusted networks that are not an IP or CIDR are ignored: the reporter's own hosts may be \
+             taken for the source of its reports; fix them with `fadelist reporter set-trusted`"
+        );
+        warned.push(r.name.as_str());
+    }
+    warned
+}
+
 /// Serves `zones` on `listeners` until `shutdown` is cancelled.
 pub async fn run(
     mut config: Config,
@@ -136,6 +155,15 @@ pub async fn run(
         config.ingest.public_base_url = Some(format!("http://{}", listeners.http_addr()?));
     }
     let store = open_store(&config)?;
+    {
+        use fadelist_store::Read as _;
+        match store.reporters() {
+            Ok(r) => {
+                warn_unreadable_trusted(&r);
+            }
+            Err(e) => error!("cannot read the reporters to check their trusted networks: {e}"),
+        }
+    }
     let app = Arc::new(app::App::new(config, zones, store)?);
     // Loading freed far more than it kept.
     mem::release_free_memory();
@@ -231,5 +259,27 @@ async fn decay_loop(app: Arc<app::App>, shutdown: CancellationToken) {
         if let Err(e) = app.listings.decay(clock::unix_now()).await {
             error!("decay pass: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unreadable_trusted_networks_are_warned_about() {
+        let reporter = |name: &str, invalid: &[&str]| fadelist_store::Reporter {
+            id: 1,
+            name: name.into(),
+            weight: 1.0,
+            kind: fadelist_store::ReporterKind::User,
+            trusted: vec!["145.254.1.10/32".into()],
+            invalid_trusted: invalid.iter().map(|s| s.to_string()).collect(),
+            suspended: false,
+            removed: false,
+            created_at: 0,
+        };
+        let all = [reporter("good", &[]), reporter("old", &["mx1.example"])];
+        assert_eq!(warn_unreadable_trusted(&all), vec!["old"]);
     }
 }

@@ -127,6 +127,10 @@ pub enum ChangeKind {
     RemovedOperator,
     /// Delisted by itself: the score decayed below the threshold.
     Expired,
+    /// Delisted because a reporter that helped list it was reverted (its
+    /// reports found bogus and withdrawn), and the other reports would not
+    /// list it. Those other reports keep counting.
+    ReporterReverted,
 }
 
 impl ChangeKind {
@@ -149,6 +153,9 @@ impl ChangeKind {
             ChangeKind::RemovedReview => "removed after review of a delisting request",
             ChangeKind::RemovedOperator => "removed by the operator",
             ChangeKind::Expired => "expired: the score decayed below the delisting threshold",
+            ChangeKind::ReporterReverted => {
+                "delisted because a reporter was reverted: its reports were withdrawn, and the remaining ones do not list it"
+            }
         }
     }
 
@@ -167,6 +174,7 @@ impl ChangeKind {
             EventKind::DelistedSelfService => Some(ChangeKind::RemovedSelfService),
             EventKind::DelistedReview => Some(ChangeKind::RemovedReview),
             EventKind::DelistedOperator => Some(ChangeKind::RemovedOperator),
+            EventKind::DelistedRevert => Some(ChangeKind::ReporterReverted),
             EventKind::ManualListed | EventKind::ManualExpired => None,
         }
     }
@@ -624,12 +632,18 @@ mod tests {
                     EventKind::DelistedOperator,
                     Some(ChangeKind::RemovedOperator)
                 ),
+                (
+                    EventKind::DelistedRevert,
+                    Some(ChangeKind::ReporterReverted)
+                ),
                 (EventKind::ManualListed, None),
                 (EventKind::ManualExpired, None),
             ]
         );
         assert!(ChangeKind::RemovedSelfService.discards_evidence());
         assert!(!ChangeKind::Expired.discards_evidence());
+        // A revert withdraws one reporter's reports, not the others'.
+        assert!(!ChangeKind::ReporterReverted.discards_evidence());
         assert!(ChangeKind::Relisted.is_listing() && !ChangeKind::Expired.is_listing());
     }
 

@@ -1,8 +1,6 @@
-//! The `fadelist` command line. Thin: the commands are in [`cli`], and
-//! they call the library exactly as the tests do.
+//! The `fadelist` command line. Thin: the commands are in
+//! [`fadelist::cli`], and they call the library exactly as the tests do.
 
-mod cli;
-
-fn main() -> anyhow::Result<()> {
-    cli::main()
+fn main() -> std::process::ExitCode {
+    fadelist::cli::main()
 }

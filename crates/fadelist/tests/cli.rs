@@ -163,7 +163,10 @@ fn reporter_and_neverlist_commands() {
     let (ok, _, err) = reporter(&["add", "mx1"]);
     assert!(!ok && err.contains("already exists"), "{err}");
     let (ok, _, err) = reporter(&["add", "mx2", "--trusted", "not-a-cidr"]);
-    assert!(!ok && err.contains("not a CIDR"), "{err}");
+    assert!(
+        !ok && err.contains("is not an IP address or a CIDR network"),
+        "{err}"
+    );
     assert!(reporter(&["suspend", "mx1"]).0);
     let (_, out, _) = reporter(&["list"]);
     assert!(

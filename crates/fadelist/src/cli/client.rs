@@ -4,7 +4,13 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 
-use super::AdminCmd;
+use super::{AdminCmd, UsageError};
+
+/// `--trusted` values checked here too, before anything is sent: the same
+/// message and exit status (64) as the offline commands.
+fn trusted_arg(trusted: &[String]) -> anyhow::Result<Vec<String>> {
+    crate::input::parse_trusted(trusted).map_err(|e| UsageError(format!("--trusted: {e}")).into())
+}
 
 /// `admin …`: one call of the admin API; prints its JSON answer.
 pub fn admin(server: &str, token: &str, cmd: AdminCmd) -> anyhow::Result<()> {
@@ -73,6 +79,32 @@ pub fn admin(server: &str, token: &str, cmd: AdminCmd) -> anyhow::Result<()> {
             ("GET", format!("/admin/v1/audit?{}", q.join("&")), None)
         }
         AdminCmd::Reporters => ("GET", "/admin/v1/reporters".into(), None),
+        AdminCmd::AddReporter {
+            name,
+            weight,
+            kind,
+            trusted,
+        } => {
+            let weight = crate::input::parse_weight(weight)
+                .map_err(|e| UsageError(format!("--weight: {e}")))?;
+            (
+                "POST",
+                "/admin/v1/reporters".into(),
+                Some(
+                    json!({"name": name, "weight": weight, "kind": kind, "trusted": trusted_arg(&trusted)?}),
+                ),
+            )
+        }
+        AdminCmd::SetTrusted { name, trusted } => (
+            "PUT",
+            format!("/admin/v1/reporters/{}", enc(&name)),
+            Some(json!({"trusted": trusted_arg(&trusted)?})),
+        ),
+        AdminCmd::RevertReporter { name } => (
+            "POST",
+            format!("/admin/v1/reporters/{}/revert", enc(&name)),
+            None,
+        ),
     };
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -84,6 +116,11 @@ pub fn admin(server: &str, token: &str, cmd: AdminCmd) -> anyhow::Result<()> {
     let resp = match (method, body) {
         ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
         ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+        ("PUT", b) => agent
+            .put(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(b.unwrap_or_default().to_string().as_bytes()),
         (_, Some(b)) => agent
             .post(&url)
             .header("Authorization", &auth)

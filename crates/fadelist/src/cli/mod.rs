@@ -1,17 +1,26 @@
 //! The `fadelist` command line: argument definitions and dispatch. Each
 //! command lives in its own module and calls the library exactly as the
-//! tests do: [`serve`] (the server, `check-config`, `export`),
-//! [`offline`] (reporters and the never-list, straight in the database),
-//! [`client`] (`report` and `admin`, HTTP clients of a running server).
+//! tests do: `serve` (the server, `check-config`, `export`),
+//! `offline` (reporters and the never-list, straight in the database),
+//! `client` (`report` and `admin`, HTTP clients of a running server).
+//!
+//! It is part of the library (the binary's `main` only calls [`main`]) so
+//! that the end-to-end tests can build the very same command line.
+//!
+//! Exit status: 0 on success, 64 (`EX_USAGE` of sysexits.h) when a value
+//! given on the command line is refused after clap accepted its shape
+//! (a `--trusted` that is not an IP or CIDR, a weight out of range), 2 for
+//! clap's own usage errors, 1 for everything else.
 
 mod client;
 mod offline;
 mod serve;
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
+use crate::config::{Config, ZoneSpec, embedded_default};
 use clap::{Parser, Subcommand};
-use fadelist::config::{Config, ZoneSpec, embedded_default};
 use tracing_subscriber::EnvFilter;
 
 /// fadelist: a DNSBL (DNS blocklist) server.
@@ -27,7 +36,7 @@ struct Cli {
 
 /// Options shared by the commands that load zones.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ZoneArgs {
+pub(crate) struct ZoneArgs {
     /// Configuration file (TOML; see deploy/fadelist.example.toml). Without
     /// it the embedded default is used: zones iprbl.test, niprbl.test and
     /// urirbl.test on loopback with the RFC 5782 test entries — unless
@@ -52,7 +61,7 @@ pub struct ZoneArgs {
 
 /// Options of the commands that only need the database.
 #[derive(clap::Args, Debug, Clone)]
-pub struct DbArgs {
+pub(crate) struct DbArgs {
     /// Configuration file (for its [store] path).
     #[arg(long, short = 'c', env = "FADELIST_CONFIG")]
     pub config: Option<PathBuf>,
@@ -62,7 +71,7 @@ pub struct DbArgs {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum ReporterCmd {
+pub(crate) enum ReporterCmd {
     /// Add a reporter and print its API token (shown once; only its hash
     /// is stored).
     Add {
@@ -74,14 +83,27 @@ pub enum ReporterCmd {
         /// `user` (people reporting spam) or `trap` (spam traps).
         #[arg(long, default_value = "user", value_parser = ["user", "trap"])]
         kind: String,
-        /// The reporter's own MX/filter networks (CIDR), skipped when
-        /// finding the source in Received headers. Repeatable.
-        #[arg(long, value_name = "CIDR")]
+        /// The reporter's own MX/filter hosts, skipped when finding the
+        /// source in Received headers: an IP (a /32 or /128) or a CIDR
+        /// network, stored normalised. A CIDR with host bits set
+        /// (10.0.0.1/8) is refused. Repeatable.
+        #[arg(long, value_name = "IP|CIDR")]
         trusted: Vec<String>,
     },
     /// List reporters.
     List,
-    /// Suspend a reporter: its reports are refused with 403.
+    /// Replace a reporter's trusted networks (all of them; none given
+    /// clears the list).
+    SetTrusted {
+        /// Reporter name.
+        name: String,
+        /// An IP or CIDR, as for `add`. Repeatable.
+        #[arg(long, value_name = "IP|CIDR")]
+        trusted: Vec<String>,
+    },
+    /// Suspend a reporter: its reports are refused with 403 and its
+    /// evidence stops counting (kept: it counts again when reinstated).
+    /// Listings it helped make end by decay; to end them at once, revert.
     Suspend {
         /// Reporter name.
         name: String,
@@ -97,10 +119,19 @@ pub enum ReporterCmd {
         /// Reporter name.
         name: String,
     },
+    /// Undo a rogue reporter, for a stopped server (a running one keeps
+    /// serving what it loaded: use `fadelist admin revert-reporter`):
+    /// suspend it, withdraw all its reports as evidence, and delist at
+    /// once every key the remaining evidence would not list, minimum
+    /// listing time or not.
+    Revert {
+        /// Reporter name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
-pub enum AdminCmd {
+pub(crate) enum AdminCmd {
     /// List an IP or domain by hand.
     List {
         /// IP address or domain.
@@ -174,10 +205,40 @@ pub enum AdminCmd {
     },
     /// Show reporters.
     Reporters,
+    /// Add a reporter; prints it and its API token (shown once).
+    AddReporter {
+        /// Unique name.
+        name: String,
+        /// Weight of each report (1.0 = one ordinary report).
+        #[arg(long, default_value_t = 1.0)]
+        weight: f64,
+        /// `user` or `trap`.
+        #[arg(long, default_value = "user", value_parser = ["user", "trap"])]
+        kind: String,
+        /// The reporter's own MX/filter hosts: an IP or a CIDR network.
+        /// Repeatable.
+        #[arg(long, value_name = "IP|CIDR")]
+        trusted: Vec<String>,
+    },
+    /// Replace a reporter's trusted networks (none given clears them).
+    SetTrusted {
+        /// Reporter name.
+        name: String,
+        /// An IP or a CIDR network. Repeatable.
+        #[arg(long, value_name = "IP|CIDR")]
+        trusted: Vec<String>,
+    },
+    /// Undo a rogue reporter: suspend it, withdraw all its reports as
+    /// evidence, and delist at once (DNS included) every key the
+    /// remaining evidence would not list, minimum listing time or not.
+    RevertReporter {
+        /// Reporter name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
-pub enum NeverlistCmd {
+pub(crate) enum NeverlistCmd {
     /// Never list this IP, CIDR or domain (and its subdomains).
     Add {
         /// IP address, CIDR or domain.
@@ -241,7 +302,8 @@ enum Command {
         files: Vec<PathBuf>,
     },
     /// Talk to a running server's admin API ([admin] listen/token):
-    /// manual listings, removals, never-list, review queue, audit log.
+    /// manual listings, removals, never-list, review queue, audit log,
+    /// reporters (add, trusted networks, revert).
     Admin {
         /// Admin API base URL.
         #[arg(
@@ -295,8 +357,30 @@ fn build_config(args: &ZoneArgs) -> anyhow::Result<Config> {
     config.validate()?;
     Ok(config)
 }
-/// Parses the command line and runs the command.
-pub fn main() -> anyhow::Result<()> {
+/// A value on the command line that the command cannot use (clap accepted
+/// its shape): the message is for the user, the exit status 64.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct UsageError(pub String);
+
+/// Parses the command line, runs the command, and says how it went: the
+/// error (if any) on standard error, as `main` returning it would, and the
+/// exit status (see the module documentation).
+pub fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e:?}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(64)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     // The server logs what it does; one-shot commands only warnings.
     let default_filter = match cli.command {

@@ -1,15 +1,20 @@
 //! `reporter` and `neverlist`: edits made straight in the database, for a
 //! stopped server or beside a running one (SQLite serialises the writes).
 //! They have no DNS effect of their own: a running server reads reporters
-//! and the never-list from the database for every report.
+//! and the never-list from the database for every report. The exception
+//! is `reporter revert`, which delists keys: a running server would keep
+//! serving them until restarted, so it is for a stopped server
+//! (`fadelist admin revert-reporter` is the running server's form).
 
-use anyhow::{Context, bail};
-use fadelist::config::{Config, embedded_default};
+use anyhow::bail;
 use fadelist_store::Read as _;
 
-use super::{DbArgs, NeverlistCmd, ReporterCmd};
+use super::{DbArgs, NeverlistCmd, ReporterCmd, UsageError};
+use crate::config::{Config, embedded_default};
 
-fn open_db(args: &DbArgs) -> anyhow::Result<fadelist_store::Store> {
+/// The configuration named by `args` (its [store] path overridden by
+/// `--db`).
+fn config_of(args: &DbArgs) -> anyhow::Result<Config> {
     let mut config = match &args.config {
         Some(p) => Config::load(p)?,
         None => embedded_default(),
@@ -17,48 +22,63 @@ fn open_db(args: &DbArgs) -> anyhow::Result<fadelist_store::Store> {
     if let Some(db) = &args.db {
         config.store.path = db.clone();
     }
-    fadelist::open_store(&config)
+    Ok(config)
+}
+
+fn open_db(args: &DbArgs) -> anyhow::Result<fadelist_store::Store> {
+    crate::open_store(&config_of(args)?)
+}
+
+/// `--trusted` values, checked and normalised before anything is opened:
+/// a refused one is a usage error (exit 64) naming it.
+fn trusted_arg(trusted: &[String]) -> anyhow::Result<Vec<String>> {
+    crate::input::parse_trusted(trusted).map_err(|e| UsageError(format!("--trusted: {e}")).into())
 }
 
 fn now() -> i64 {
-    fadelist::clock::unix_now() as i64
+    crate::clock::unix_now() as i64
 }
 
 /// `reporter …`.
 pub fn reporter(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
+    // Checked before the database is opened: a refused value changes
+    // nothing, whatever the state of the database.
+    let trusted = match &cmd {
+        ReporterCmd::Add { trusted, .. } | ReporterCmd::SetTrusted { trusted, .. } => {
+            trusted_arg(trusted)?
+        }
+        _ => Vec::new(),
+    };
+    if let ReporterCmd::Revert { name } = &cmd {
+        return revert(args, name);
+    }
     let mut store = open_db(args)?;
     match cmd {
         ReporterCmd::Add {
-            name,
-            weight,
-            kind,
-            trusted,
+            name, weight, kind, ..
         } => {
-            let sane = weight > 0.0 && weight <= 100.0;
-            if !sane {
-                bail!("--weight must be above 0 and at most 100");
-            }
-            for t in &trusted {
-                t.parse::<ipnet::IpNet>()
-                    .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .with_context(|| format!("--trusted {t:?} is not a CIDR"))?;
-            }
-            let kind = if kind == "trap" {
-                fadelist_store::ReporterKind::Trap
-            } else {
-                fadelist_store::ReporterKind::User
-            };
-            let mut raw = [0u8; 24];
-            getrandom::fill(&mut raw)
-                .map_err(|e| anyhow::anyhow!("no randomness for the token: {e}"))?;
-            let token: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            let weight = crate::input::parse_weight(weight)
+                .map_err(|e| UsageError(format!("--weight: {e}")))?;
+            let kind = crate::input::parse_reporter_kind(&kind)
+                .map_err(|e| UsageError(format!("--kind: {e}")))?;
+            let token = crate::admin::new_token()?;
             let r = store.add_reporter(&name, weight, kind, &trusted, &token, now())?;
             println!(
-                "reporter {} added (id {}, weight {}, {:?})",
-                r.name, r.id, r.weight, r.kind
+                "reporter {} added (id {}, weight {}, {:?}, trusted [{}])",
+                r.name,
+                r.id,
+                r.weight,
+                r.kind,
+                r.trusted.join(", ")
             );
             println!("token: {token}");
             println!("(shown once; only its hash is stored)");
+        }
+        ReporterCmd::SetTrusted { name, .. } => {
+            let Some(r) = store.set_trusted(&name, &trusted, now())? else {
+                bail!("no reporter named {name:?}");
+            };
+            println!("reporter {} trusts [{}]", r.name, r.trusted.join(", "));
         }
         ReporterCmd::List => {
             for r in store.reporters()? {
@@ -77,6 +97,12 @@ pub fn reporter(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
                     status,
                     r.trusted.join(", ")
                 );
+                if !r.invalid_trusted.is_empty() {
+                    println!(
+                        "\tignored (not an IP or CIDR; fix with set-trusted): {}",
+                        r.invalid_trusted.join(", ")
+                    );
+                }
             }
         }
         ReporterCmd::Suspend { name } => {
@@ -97,6 +123,35 @@ pub fn reporter(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
             }
             println!("reporter {name} removed");
         }
+        // Handled above, before the store is opened without the policies.
+        ReporterCmd::Revert { .. } => {}
+    }
+    Ok(())
+}
+
+/// `reporter revert NAME`: the store's revert with the configuration's
+/// zone policies, as the running server's would do it.
+fn revert(args: &DbArgs, name: &str) -> anyhow::Result<()> {
+    let config = config_of(args)?;
+    let rules = crate::listings::Rules::new(&config)?;
+    let mut store = crate::open_store(&config)?;
+    let Some(r) = store.revert_reporter(name, |z| rules.policy(z).clone(), "cli", now())? else {
+        bail!("no reporter named {name:?}");
+    };
+    println!(
+        "reporter {} reverted: suspended, {} reports withdrawn as evidence from {} keys",
+        r.reporter, r.evidence_withdrawn, r.keys
+    );
+    for d in &r.delisted {
+        println!("delisted\t{}\t{}", d.zone, d.key);
+    }
+    for d in &r.still_listed {
+        println!("still listed (other reporters)\t{}\t{}", d.zone, d.key);
+    }
+    if !r.delisted.is_empty() {
+        eprintln!(
+            "note: a server running on this database keeps serving the delisted keys until it restarts"
+        );
     }
     Ok(())
 }
@@ -106,7 +161,7 @@ pub fn neverlist(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
     let mut store = open_db(args)?;
     match cmd {
         NeverlistCmd::Add { entry, reason } => {
-            let text = fadelist::input::parse_never(&entry)?.text();
+            let text = crate::input::parse_never(&entry)?.text();
             if store.never_list_add(&text, &reason, now())? {
                 println!("never-list: added {text}");
             } else {
@@ -114,7 +169,7 @@ pub fn neverlist(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
             }
         }
         NeverlistCmd::Remove { entry } => {
-            let text = fadelist::input::parse_never(&entry)
+            let text = crate::input::parse_never(&entry)
                 .map(|e| e.text())
                 .unwrap_or_else(|_| entry.clone());
             if !store.never_list_remove(&text, now())? {

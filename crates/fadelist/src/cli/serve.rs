@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
+use crate::config::Config;
 use anyhow::{Context, bail};
-use fadelist::config::Config;
 use tokio_util::sync::CancellationToken;
 
 /// `serve` options over the configuration's `[server]`.
@@ -20,16 +20,16 @@ pub struct ServeArgs {
     /// Which code answers UDP: fast (default), hickory, or null (a
     /// fixed reply to everything, for benchmarks only).
     #[arg(long, value_enum)]
-    pub udp_mode: Option<fadelist::config::UdpModeConfig>,
+    pub udp_mode: Option<crate::config::UdpModeConfig>,
     /// UDP worker threads per DNS address (fast path; default one per CPU).
     #[arg(long, value_name = "N")]
     pub udp_workers: Option<usize>,
     /// Which code answers TCP: fast (default) or hickory.
     #[arg(long, value_enum)]
-    pub tcp_mode: Option<fadelist::config::TcpModeConfig>,
+    pub tcp_mode: Option<crate::config::TcpModeConfig>,
     /// How long a UDP worker waits after a small batch before reading
     /// again (e.g. 20us, the default; 0 = never).
-    #[arg(long, value_name = "DURATION", value_parser = fadelist::config::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::config::parse_duration)]
     pub udp_batch_wait: Option<std::time::Duration>,
 }
 
@@ -64,8 +64,8 @@ pub fn serve(mut config: Config, opts: ServeArgs) -> anyhow::Result<()> {
     }
     // Again: the options above may have changed checked values.
     config.validate()?;
-    let zone_set = fadelist::load_zones(&config)?;
-    let listeners = fadelist::bind(&config)?;
+    let zone_set = crate::load_zones(&config)?;
+    let listeners = crate::bind(&config)?;
     for addr in listeners.dns_addrs()? {
         println!("fadelist: DNS listening on {addr} (UDP and TCP)");
     }
@@ -86,14 +86,14 @@ pub fn serve(mut config: Config, opts: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         tokio::spawn(wait_for_signal(shutdown.clone()));
-        fadelist::run(config, zone_set, listeners, shutdown).await
+        crate::run(config, zone_set, listeners, shutdown).await
     })
 }
 
 /// `check-config FILE`: loads every data file the configuration names.
 pub fn check_config(file: &Path) -> anyhow::Result<()> {
     let config = Config::load(file)?;
-    let zone_set = fadelist::load_zones(&config)?;
+    let zone_set = crate::load_zones(&config)?;
     let snapshot = zone_set.snapshot();
     println!("{}: OK", file.display());
     for z in &snapshot.zones {
@@ -107,8 +107,8 @@ pub fn export(config: Config, format: &str, out: &Path) -> anyhow::Result<()> {
     if format != "rbldnsd" {
         bail!("unknown export format {format:?} (supported: rbldnsd)");
     }
-    let snapshot = fadelist::load_zones(&config)?.snapshot();
-    let specs = fadelist::export::export_rbldnsd(&snapshot, out)?;
+    let snapshot = crate::load_zones(&config)?.snapshot();
+    let specs = crate::export::export_rbldnsd(&snapshot, out)?;
     println!(
         "wrote {} file(s) to {}; serve them with:",
         specs.len(),

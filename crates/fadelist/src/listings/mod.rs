@@ -18,6 +18,7 @@
 //!
 //! HTTP handlers only authenticate, parse and call one method here.
 
+mod reporters;
 pub mod rules;
 pub mod serving;
 pub mod writer;
