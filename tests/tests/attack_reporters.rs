@@ -228,6 +228,21 @@ fn bare_ip_trusted_networks_are_normalised_and_skip_the_reporters_own_mx() {
     assert_eq!(r.status, 400, "{}", r.body);
     let (code, _, err) = reporter_cmd(&db, &["set-trusted", "cli-mx", "--trusted", "nonsense"]);
     assert_eq!(code, 64, "{err}");
+    let trusted_of = |name: &str| -> String {
+        conn.query_row(
+            "SELECT trusted FROM reporters WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .expect("stored")
+    };
+    for name in ["cli-mx", "api-mx"] {
+        assert_eq!(
+            trusted_of(name),
+            format!(r#"["{MX}/32","{FILTER}/32"]"#),
+            "{name} unchanged"
+        );
+    }
     let r = admin(
         &srv,
         "PUT",
@@ -341,8 +356,8 @@ const CORROBORATED: &str = "216.160.83.56"; // charset-shift-jis.eml
 
 /// Lists both keys of attack 2: `honest1` + `rogue` report
 /// [`ROGUE_ONLY`]; `honest1`, `honest2` and `rogue` report
-/// [`CORROBORATED`].
-fn rogue_and_honest(srv: &TestServer) {
+/// [`CORROBORATED`]. Returns the rogue's token.
+fn rogue_and_honest(srv: &TestServer) -> String {
     let h1 = api_reporter(srv, "honest1");
     let h2 = api_reporter(srv, "honest2");
     let rogue = api_reporter(srv, "rogue");
@@ -354,6 +369,7 @@ fn rogue_and_honest(srv: &TestServer) {
     }
     assert_eq!(a(srv, &v4_name(ROGUE_ONLY)), listed());
     assert_eq!(a(srv, &v4_name(CORROBORATED)), listed());
+    rogue
 }
 
 /// The lookup (JSON) of `key`'s iprbl.test zone.
@@ -374,7 +390,7 @@ fn iprbl_lookup(srv: &TestServer, key: &str) -> serde_json::Value {
 #[test]
 fn revert_reporter_delists_at_once_what_only_the_rogue_kept_listed() {
     let srv = server(None);
-    rogue_and_honest(&srv);
+    let rogue = rogue_and_honest(&srv);
 
     let r = admin(&srv, "POST", "/admin/v1/reporters/rogue/revert", "");
     assert_eq!(r.status, 200, "{}", r.body);
@@ -422,18 +438,18 @@ fn revert_reporter_delists_at_once_what_only_the_rogue_kept_listed() {
     );
 
     // The rogue is suspended, and the revert is audited.
-    let rogue_token = {
-        let r = admin(&srv, "POST", "/admin/v1/reporters", r#"{"name":"rogue"}"#);
-        assert_eq!(r.status, 409, "the name is taken: {}", r.body);
-        let r = admin(&srv, "GET", "/admin/v1/reporters", "");
-        assert!(r.body.contains(r#""name":"rogue""#), "{}", r.body);
-        r
-    };
-    assert!(
-        rogue_token.body.contains(r#""suspended":true"#),
-        "{}",
-        rogue_token.body
-    );
+    // The rogue is suspended (its reports refused), its name still taken.
+    let r = srv.post_report(Some(&rogue), "", &mail_with_id("spam-plain.eml", "after"));
+    assert_eq!(r.status, 403, "{}", r.body);
+    let v = admin(&srv, "GET", "/admin/v1/reporters", "").json();
+    let row = v
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["name"] == "rogue").cloned())
+        .expect("still there");
+    assert_eq!(row["suspended"], true, "{row}");
+    let r = admin(&srv, "POST", "/admin/v1/reporters", r#"{"name":"rogue"}"#);
+    assert_eq!(r.status, 409, "{}", r.body);
+    // And the revert is audited.
     let r = admin(&srv, "GET", "/admin/v1/audit?action=reporter-revert", "");
     assert!(
         r.body.contains("reporter rogue reverted by admin"),
@@ -468,7 +484,7 @@ fn revert_reporter_offline_on_a_stopped_servers_database() {
     let keep = tempfile::tempdir().expect("dir");
     let db = keep.path().join("fadelist.sqlite");
     let srv = server(Some(&db));
-    rogue_and_honest(&srv);
+    let _ = rogue_and_honest(&srv);
     srv.stop().expect("clean stop");
 
     let (code, out, err) = reporter_cmd(&db, &["revert", "rogue"]);
