@@ -45,7 +45,9 @@ dns_status_is $NAME NXDOMAIN && pass "one reporter alone: dig sees NXDOMAIN" || 
 grep -q '"newly_listed":true' "$WORK/r2.json" && pass "second reporter lists (newly_listed)" || fail "second report: $(head -c 300 "$WORK/r2.json")"
 eventually 20 0.05 dns_answer_is $NAME 127.0.0.2 && pass "dig sees $NAME -> 127.0.0.2 within 1 s" || fail "dig does not see the listing"
 dns_answer $NAME TXT | grep -q 'lookup?q=89.160.20.112' && pass "TXT names the lookup URL" || fail "TXT: $(dns_answer $NAME TXT)"
-dns_answer_is cheap-meds-online.top.urirbl.test 127.0.0.2 && pass "advertised domain listed in urirbl" || fail "domain not listed"
+# Two reporters, one source network: the advertised domain waits for reports
+# from three networks (the joe-job rule; tests/interop/uri-ips.sh lists one).
+dns_status_is cheap-meds-online.top.urirbl.test NXDOMAIN && pass "advertised domain not listed from one source network" || fail "domain listed from one network"
 
 eventually 150 0.1 dns_status_is $NAME NXDOMAIN && pass "time passes: dig sees NXDOMAIN again (decayed)" || fail "still listed after 15 s"
 

@@ -16,6 +16,10 @@ fn server() -> TestServer {
         c.policy.max_listing = Duration::from_secs(8);
         // The fixtures are dated 2026; accept them whatever today is.
         c.policy.max_report_age = FIXTURE_REPORT_AGE;
+        // These tests list what one fixture mail advertises, reported by two
+        // reporters: one source network. The joe-job rule (content keys
+        // need three) has its own tests in attack_reports.rs.
+        c.policy.content_min_source_networks = 1;
         c.ingest.decay_interval = Duration::from_millis(100);
         c.ingest.max_message_bytes = 256 * 1024;
         c.ingest.rate_per_minute = 1000;

@@ -166,12 +166,13 @@ mod tests {
                 ("spam", Ipv4Addr::new(127, 0, 0, 2)),
                 ("phishing", Ipv4Addr::new(127, 0, 0, 3)),
                 ("malware", Ipv4Addr::new(127, 0, 0, 4)),
+                ("newsletter", Ipv4Addr::new(127, 0, 0, 5)),
             ]
         );
         for c in Category::ALL {
             assert_eq!(Category::parse(c.as_str()), Some(c));
         }
         assert_eq!(Category::parse("Spam"), None);
-        assert_eq!(Category::parse("newsletter"), None);
+        assert_eq!(Category::parse("bulk"), None);
     }
 }

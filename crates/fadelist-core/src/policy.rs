@@ -50,6 +50,12 @@ pub struct Policy {
     pub max_listing: i64,
     /// Window in which earlier listings make a key a repeat offender.
     pub repeat_window: i64,
+    /// Distinct source networks (IPv4 /24, IPv6 /48) among the reports of
+    /// the last `max_report_age` needed to list. 1 for source zones (a
+    /// source is its own network); more for content zones, so that
+    /// planting a victim's domain in spam sent from one network (the
+    /// joe job) lists nothing: see [`KeyState::source_networks`].
+    pub min_source_networks: u32,
 }
 
 impl Default for Policy {
@@ -65,6 +71,7 @@ impl Default for Policy {
             min_listing: 12 * 3600,
             max_listing: 7 * 86_400,
             repeat_window: 30 * 86_400,
+            min_source_networks: 1,
         }
     }
 }
@@ -91,6 +98,12 @@ pub struct KeyState {
     pub min_until: Option<i64>,
     /// Start times of earlier listings (pruned to the repeat window).
     pub past_listings: Vec<i64>,
+    /// Distinct source networks of the recent reports about the key, as
+    /// counted by the store when a report arrives (up to the policy's
+    /// `min_source_networks`). Not stored; 0 when not counted, so that
+    /// only the report path can list a key whose policy asks for more
+    /// than one network.
+    pub source_networks: u32,
 }
 
 /// A change of listing status.
@@ -191,7 +204,11 @@ impl Policy {
         let reporters = self.reporters(state, now);
         let mut transition = None;
         match state.listed_since {
-            None if score >= self.list_threshold && reporters >= self.min_reporters => {
+            None if score >= self.list_threshold
+                && reporters >= self.min_reporters
+                && (self.min_source_networks <= 1
+                    || state.source_networks >= self.min_source_networks) =>
+            {
                 state
                     .past_listings
                     .retain(|&t| now - t < self.repeat_window);

@@ -527,7 +527,7 @@ fn arf_arrival_date_is_the_receipt_time() {
 fn no_received_fields_no_receipt_time() {
     let text = String::from_utf8(raw("spam-plain.eml")).unwrap();
     let body_at = text.find("From: ").unwrap();
-    let x = extract(text[body_at..].as_bytes(), &opts()).unwrap();
+    let x = extract(&text.as_bytes()[body_at..], &opts()).unwrap();
     assert_eq!(x.received_at, None);
     assert_eq!(x.source, Err(NoSource::NoReceivedHeaders));
 }
@@ -542,7 +542,7 @@ fn an_attachment_in_an_upload_with_no_chain_is_not_followed() {
     // wrapper's.
     let text = String::from_utf8(raw("forwarded-attachment.eml")).unwrap();
     let start = text.find("From: Alice").unwrap();
-    let x = extract(text[start..].as_bytes(), &opts()).unwrap();
+    let x = extract(&text.as_bytes()[start..], &opts()).unwrap();
     assert!(!x.forwarded_attachment);
     assert_eq!(x.source, Err(NoSource::UnverifiedForward));
     assert!(

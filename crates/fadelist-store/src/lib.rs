@@ -47,8 +47,8 @@ pub use listings::{Delisted, Listed, ListingRow, ManualListing};
 pub use neverlist::NeverEntry;
 pub use reporters::{BadTrusted, Reporter, ReporterKind, parse_trusted, sha256_hex};
 pub use reports::{
-    Duplicate, Evidence, Group, Ingested, KeyInput, KeyOutcome, NewReport, ReportEvent, StoredRaw,
-    decompress,
+    Duplicate, Evidence, Group, Ingested, KeyInput, KeyOutcome, NewReport, ReportEvent,
+    SourceNetworks, StoredRaw, decompress,
 };
 pub use revert::Reverted;
 
@@ -85,6 +85,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/004_raw_codec.sql")),
         M::up(include_str!("../migrations/005_typed_history.sql")),
         M::up(include_str!("../migrations/006_reporter_revert.sql")),
+        M::up(include_str!("../migrations/007_key_sources.sql")),
     ])
 }
 

@@ -12,7 +12,7 @@
 
 use std::io::Read as _;
 
-use fadelist_core::policy::{Evaluation, Policy, Transition};
+use fadelist_core::policy::{Evaluation, KeyState, Policy, Transition};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 
@@ -82,6 +82,20 @@ pub struct KeyOutcome {
     pub expires_at: Option<i64>,
     /// Category of the listing.
     pub category: String,
+    /// For keys that need reports from several networks (content keys):
+    /// how many distinct source networks named the key recently, and how
+    /// many the zone needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_networks: Option<SourceNetworks>,
+}
+
+/// Distinct source networks of a content key's recent reports.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+pub struct SourceNetworks {
+    /// Counted (up to `needed`).
+    pub seen: u32,
+    /// Needed to list.
+    pub needed: u32,
 }
 
 /// A recorded report.
@@ -238,6 +252,7 @@ fn ingest_one(
     let report_id: i64 = conn
         .prepare_cached("SELECT COALESCE(MAX(id), 0) + 1 FROM reports")?
         .query_row([], |r| r.get(0))?;
+    let net = report.source.and_then(|(ip, _)| source_network(ip));
     let mut seen = std::collections::HashSet::with_capacity(keys.len());
     let mut evaluated = Vec::with_capacity(keys.len());
     for k in keys {
@@ -247,6 +262,9 @@ fn ingest_one(
         }
         let (mut state, existed) = listings::load_state(conn, &k.zone, &k.key)?;
         let before = existed.then(|| state.contributions.clone());
+        if k.policy.min_source_networks > 1 {
+            state.source_networks = count_source_networks(conn, k, net.as_deref(), now)?;
+        }
         let eval = k
             .policy
             .add_report(&mut state, report.reporter_id, weight, now);
@@ -255,7 +273,7 @@ fn ingest_one(
     }
     let outcomes: Vec<KeyOutcome> = evaluated
         .iter()
-        .map(|(k, _, _, eval)| key_outcome(k, eval))
+        .map(|(k, state, _, eval)| key_outcome(k, state, eval))
         .collect();
     let json = outcome(report_id, &outcomes);
     conn.prepare_cached(
@@ -328,7 +346,58 @@ fn ingest_one(
     }))
 }
 
-fn key_outcome(k: &KeyInput, e: &Evaluation) -> KeyOutcome {
+/// The network a source address stands for in the joe-job defence: its
+/// IPv4 /24 or IPv6 /48 (one provider's customer block, roughly), so that
+/// many addresses of one network count once.
+fn source_network(ip: &str) -> Option<String> {
+    match ip.parse::<std::net::IpAddr>().ok()? {
+        std::net::IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            Some(format!("{a}.{b}.{c}.0/24"))
+        }
+        std::net::IpAddr::V6(v6) => {
+            let net = u128::from(v6) & !((1u128 << 80) - 1);
+            Some(format!("{}/48", std::net::Ipv6Addr::from(net)))
+        }
+    }
+}
+
+/// Records that a report from `net` named key `k` and counts the distinct
+/// networks that did within the policy's `max_report_age`, up to the
+/// number the policy needs (so a key named from a million networks costs
+/// no more than one named from three).
+fn count_source_networks(
+    conn: &Connection,
+    k: &KeyInput,
+    net: Option<&str>,
+    now: i64,
+) -> Result<u32> {
+    if let Some(net) = net {
+        conn.prepare_cached(
+            "INSERT INTO key_sources (zone, key, net, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (zone, key, net) DO UPDATE SET at = max(at, excluded.at)",
+        )?
+        .execute(params![k.zone, k.key, net, now])?;
+    }
+    let since = now.saturating_sub(k.policy.max_report_age);
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM key_sources
+              WHERE zone = ?1 AND key = ?2 AND at >= ?3 LIMIT ?4)",
+        )?
+        .query_row(
+            params![
+                k.zone,
+                k.key,
+                since,
+                i64::from(k.policy.min_source_networks)
+            ],
+            |r| r.get(0),
+        )?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn key_outcome(k: &KeyInput, state: &KeyState, e: &Evaluation) -> KeyOutcome {
     KeyOutcome {
         zone: k.zone.clone(),
         key: k.key.clone(),
@@ -338,6 +407,10 @@ fn key_outcome(k: &KeyInput, e: &Evaluation) -> KeyOutcome {
         newly_listed: matches!(e.transition, Some(Transition::Listed { .. })),
         expires_at: e.expires_at,
         category: k.category.clone(),
+        source_networks: (k.policy.min_source_networks > 1).then_some(SourceNetworks {
+            seen: state.source_networks,
+            needed: k.policy.min_source_networks,
+        }),
     }
 }
 

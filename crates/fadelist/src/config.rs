@@ -197,6 +197,11 @@ pub struct PolicyConfig {
     /// Window in which earlier listings count for repeat offenders.
     #[serde(deserialize_with = "duration")]
     pub repeat_window: Duration,
+    /// Distinct source networks (IPv4 /24, IPv6 /48) that the reports of
+    /// a content key (advertised domain or URL IP, the `domain` feed's
+    /// zone) must come from, within `max_report_age`, before it is
+    /// listed: the joe-job defence. Source zones need one.
+    pub content_min_source_networks: u32,
 }
 
 impl Default for PolicyConfig {
@@ -214,6 +219,7 @@ impl Default for PolicyConfig {
             min_listing: secs(p.min_listing),
             max_listing: secs(p.max_listing),
             repeat_window: secs(p.repeat_window),
+            content_min_source_networks: 3,
         }
     }
 }
@@ -233,6 +239,7 @@ impl PolicyConfig {
             min_listing: secs(self.min_listing),
             max_listing: secs(self.max_listing),
             repeat_window: secs(self.repeat_window),
+            min_source_networks: 1,
         }
     }
 
@@ -249,6 +256,7 @@ impl PolicyConfig {
             min_listing: o.min_listing.unwrap_or(self.min_listing),
             max_listing: o.max_listing.unwrap_or(self.max_listing),
             repeat_window: o.repeat_window.unwrap_or(self.repeat_window),
+            content_min_source_networks: self.content_min_source_networks,
         }
     }
 
@@ -262,6 +270,9 @@ impl PolicyConfig {
         }
         if self.min_reporters == 0 {
             bail!("{what}.min_reporters must be at least 1");
+        }
+        if self.content_min_source_networks == 0 {
+            bail!("{what}.content_min_source_networks must be at least 1");
         }
         if self.reporter_cap.is_nan() || self.reporter_cap <= 0.0 {
             bail!("{what}.reporter_cap must be above 0");
@@ -299,6 +310,11 @@ pub struct PolicyOverride {
     /// See [`PolicyConfig::repeat_window`].
     #[serde(default, deserialize_with = "opt_duration")]
     pub repeat_window: Option<Duration>,
+    /// Distinct source networks needed to list in this zone; the default
+    /// is 1 for source zones and
+    /// [`PolicyConfig::content_min_source_networks`] for the `domain`
+    /// feed's zone.
+    pub min_source_networks: Option<u32>,
 }
 
 /// What a report-fed zone lists.
@@ -680,6 +696,12 @@ impl Config {
                 self.policy
                     .merged(o)
                     .validate(&format!("zone {} policy", z.name))?;
+                if o.min_source_networks == Some(0) {
+                    bail!(
+                        "zone {} policy.min_source_networks must be at least 1",
+                        z.name
+                    );
+                }
             }
             let name = &z.name;
             if !seen.insert(name.clone()) {

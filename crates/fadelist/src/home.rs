@@ -35,6 +35,12 @@ struct Home {
     max_listing: String,
     self_service: u32,
     window: String,
+    /// Source networks a content key needs, when a zone takes the domain
+    /// feed.
+    content_networks: Option<u32>,
+    /// Size of the compiled-in lists of protected domains and redirectors.
+    protected_domains: usize,
+    redirectors: usize,
 }
 
 /// Renders a duration the way people say it: `6 h`, `2 days`, `90 s`.
@@ -66,7 +72,9 @@ pub async fn page_home(State(app): State<Arc<App>>) -> Response {
                     true,
                 ),
                 Some(Feed::Domain) => (
-                    "domains advertised in reported mail (and their subdomains)",
+                    "domains advertised in reported mail (and their subdomains), and addresses \
+                     written as link hosts (IPv4 reversed, IPv6 by /64 in nibbles, as for an \
+                     IP list)",
                     true,
                 ),
                 None => ("entries from the operator's data files", false),
@@ -75,7 +83,8 @@ pub async fn page_home(State(app): State<Arc<App>>) -> Response {
                 name: z.name.to_string(),
                 what: what.to_string(),
                 codes: if codes {
-                    "127.0.0.2 spam, 127.0.0.3 phishing, 127.0.0.4 malware".into()
+                    "127.0.0.2 spam, 127.0.0.3 phishing, 127.0.0.4 malware, 127.0.0.5 newsletter"
+                        .into()
                 } else {
                     "as set in the data files".into()
                 },
@@ -102,6 +111,14 @@ pub async fn page_home(State(app): State<Arc<App>>) -> Response {
         max_listing: human(p.max_listing),
         self_service: app.config.web.self_service_limit,
         window: human(app.config.web.self_service_window),
+        content_networks: {
+            let rules = app.listings.rules();
+            rules
+                .zone_for(Feed::Domain)
+                .map(|z| rules.policy(z).min_source_networks)
+        },
+        protected_domains: fadelist_ingest::protected::protected_domain_count(),
+        redirectors: fadelist_ingest::protected::redirector_count(),
     };
     render(&page, StatusCode::OK)
 }

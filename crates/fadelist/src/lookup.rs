@@ -246,14 +246,10 @@ pub async fn lookup(app: &Arc<App>, q: &str) -> Result<LookupResult, HttpError> 
     let mut zones: Vec<ZoneLookup> = Vec::new();
     for zone in &snapshot.zones {
         let feed = rules.feed_of(zone.name());
-        // Domains are not asked in IP zones, nor IPv6 in the content zone
-        // (only IPv4 URL hosts are listed there), unless the zone also
-        // serves files (then anything may match).
-        let fits = |f: Feed| match (f, &user.asked) {
-            (Feed::Domain, Asked::Ip(ip)) => ip.is_ipv4(),
-            (Feed::Domain, Asked::Host(_)) => true,
-            (_, asked) => !matches!(asked, Asked::Host(_)),
-        };
+        // Domains are not asked in IP zones (the content zone takes both:
+        // domains, and addresses written as link hosts), unless the zone
+        // also serves files (then anything may match).
+        let fits = |f: Feed| f == Feed::Domain || !matches!(user.asked, Asked::Host(_));
         if let Some(f) = feed
             && zone.datasets.len() <= 1
             && !fits(f)
@@ -653,6 +649,7 @@ mod tests {
         let z = ZoneLookup {
             zone: "iprbl.test".into(),
             feed: Some("Ip".into()),
+            role: None,
             query_name: "<b>x</b>.iprbl.test".into(),
             listed: false,
             return_codes: Vec::new(),

@@ -607,6 +607,7 @@ mod tests {
             reporter_id: reporter,
             weight: 1.0,
             category: Category::Spam,
+            trap: false,
             extraction,
             extracted: "{}".into(),
             raw: StoredRaw::lz4(raw.as_bytes()),

@@ -59,10 +59,21 @@ impl Rules {
             if let Some(f) = z.feed {
                 feeds.push((name.clone(), f));
             }
-            let p = match &z.policy {
+            let mut p = match &z.policy {
                 Some(o) => config.policy.merged(o).to_policy(),
                 None => default_policy.clone(),
             };
+            // Content keys (the domain feed) need reports from several
+            // networks: the joe-job defence (see Policy::min_source_networks).
+            p.min_source_networks = z
+                .policy
+                .as_ref()
+                .and_then(|o| o.min_source_networks)
+                .unwrap_or(if z.feed == Some(Feed::Domain) {
+                    config.policy.content_min_source_networks
+                } else {
+                    1
+                });
             policies.insert(name, p);
         }
         let mut never_nets = Vec::new();
@@ -127,6 +138,9 @@ impl Rules {
         if let Some(why) = fadelist_ingest::special::special_purpose(ip) {
             return Some(format!("special-purpose address ({why})"));
         }
+        if let Some(p) = fadelist_ingest::protected::protected_ip(ip) {
+            return Some(p.reason());
+        }
         if self.never_nets.iter().any(|n| n.contains(&ip)) {
             return Some("on the operator's never-list (configuration)".into());
         }
@@ -149,6 +163,9 @@ impl Rules {
         };
         if fadelist_ingest::uris::BUILTIN_NEVER_LIST.contains(&domain) {
             return Some("a big mailbox or web provider: never listed".into());
+        }
+        if let Some(p) = fadelist_ingest::protected::protected_domain(domain) {
+            return Some(p.reason());
         }
         if self.never_domains.iter().any(|d| covered(d)) {
             return Some("on the operator's never-list (configuration)".into());
@@ -182,9 +199,9 @@ impl Rules {
     ///   [`Rules::routes_to_bulk`]) and a zone takes that feed, else in the
     ///   spam zone;
     /// - its **content keys** in the zone of the `domain` feed: the
-    ///   advertised registered domains, and the IPv4 addresses written as
-    ///   URL hosts (served as reversed IPv4, the form URI-DNSBL clients
-    ///   query; IPv6 URL hosts are not listed, see
+    ///   advertised registered domains, and the addresses written as URL
+    ///   hosts, served as reversed IPv4 and (by their /64, like every IPv6
+    ///   key) IPv6 nibbles, the names URI-DNSBL clients ask (see
     ///   `docs/uri-ip-queries.md`). A URL IP is content, never a source.
     ///   Newsletters count against their source only;
     /// - less what may never be listed.
@@ -257,15 +274,7 @@ impl Rules {
         } else {
             for ip in &x.ip_literals {
                 let key = ListingKey::for_ip(*ip);
-                let why = match (content_zone, &key) {
-                    (_, ListingKey::V6Net(_)) => Some(
-                        "an IPv6 URL host: mail filters do not look those up, so they are not \
-                         listed"
-                            .to_string(),
-                    ),
-                    _ => self.ip_never(*ip, stored_never),
-                };
-                match (content_zone, why) {
+                match (content_zone, self.ip_never(*ip, stored_never)) {
                     (_, Some(why)) => rejected.push(Rejection::new(Some(ip.to_string()), why)),
                     (Some(z), None) => {
                         let k = input(z, &key);
