@@ -578,3 +578,74 @@ fn an_attachment_relayed_only_by_trusted_hosts_is_followed() {
     assert!(x.forwarded_attachment);
     assert_eq!(source(&x), (ip("89.160.20.112"), 2));
 }
+
+// ------------------------------------ attack fixtures (issue 11)
+
+#[test]
+fn planted_url_ips_are_extracted_as_link_hosts() {
+    // Extraction only collects them; the server decides they are content
+    // (never sources) and which are protected (tests/tests/attack_reports.rs).
+    let x = load("planted-url-ips.eml");
+    assert_eq!(source(&x), (ip("216.160.83.61"), 1));
+    assert_eq!(domains(&x), [("deal-hub-central.top", Text)]);
+    assert_eq!(
+        x.ip_literals,
+        [
+            ip("8.8.8.8"),
+            ip("1.1.1.1"),
+            ip("2001:4860:4860::8888"),
+            ip("45.67.89.10"),
+            ip("2a05:d018:1234:5678::10"),
+        ]
+    );
+    assert!(
+        x.skipped_domains
+            .iter()
+            .any(|(h, why)| h == "10.1.2.3" && matches!(why, SkipReason::SpecialPurposeIp(_))),
+        "{:?}",
+        x.skipped_domains
+    );
+    assert_eq!(x.received_at, Some(1_773_219_731));
+}
+
+#[test]
+fn forged_date_fixture_keeps_the_reporters_receipt_time() {
+    let x = load("forged-date.eml");
+    assert_eq!(x.date, Some(978_307_200), "Date: is kept as evidence");
+    assert_eq!(
+        x.received_at,
+        Some(1_773_224_142),
+        "hop 0, written by the reporter"
+    );
+    assert_eq!(source(&x), (ip("89.160.20.128"), 1));
+    // The forged hop below the source carries the 2001 date too; it is
+    // the sender's word and ignored.
+    assert_eq!(verdicts(&x), [Trusted, Source, BelowSource]);
+    assert_eq!(x.hops[2].date, Some(978_307_200));
+}
+
+#[test]
+fn a_lone_precedence_header_is_a_bulk_signal() {
+    // Extraction reports the signal; the server ignores it for spam traps
+    // (tests/tests/attack_reports.rs: spam_traps_ignore_bulk_headers).
+    let x = load("bulk-header-spam.eml");
+    assert_eq!(source(&x), (ip("81.2.69.142"), 1));
+    assert!(x.bulk.is_bulk);
+    assert_eq!(x.bulk.signals, [BulkSignal::Precedence("bulk".into())]);
+}
+
+#[test]
+fn forward_without_chain_names_no_source() {
+    let x = load("forward-without-chain.eml");
+    assert!(!x.forwarded_attachment);
+    assert_eq!(x.source, Err(NoSource::UnverifiedForward));
+    // The wrapper's own links are still read (the server's joe-job rule
+    // guards what they can list).
+    assert!(
+        x.domains
+            .iter()
+            .any(|d| d.domain == "reporter-homepage.net"),
+        "{:?}",
+        x.domains
+    );
+}

@@ -30,7 +30,7 @@ pub struct NewReport<'a> {
     pub message_id: Option<&'a str>,
     /// Hash of its body.
     pub body_hash: &'a str,
-    /// spam, phishing or malware.
+    /// spam, phishing, malware or newsletter.
     pub category: &'a str,
     /// Decoded subject.
     pub subject: Option<&'a str>,
@@ -144,7 +144,7 @@ pub struct Evidence {
     pub received_at: i64,
     /// Its subject (unredacted: redact before showing it).
     pub subject: Option<String>,
-    /// spam, phishing or malware.
+    /// spam, phishing, malware or newsletter.
     pub category: String,
     /// The source address found in its `Received` chain.
     pub source_ip: Option<String>,

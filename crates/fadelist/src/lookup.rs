@@ -187,7 +187,7 @@ pub struct EvidenceView {
     pub at: i64,
     /// Subject with e-mail addresses redacted.
     pub subject: String,
-    /// spam, phishing or malware.
+    /// spam, phishing, malware or newsletter.
     pub category: String,
     /// The source found in the Received chain, e.g. `192.0.2.1 (Received hop 2)`.
     pub source: String,

@@ -295,7 +295,7 @@ enum Command {
         /// The reporter's API token.
         #[arg(long, env = "FADELIST_TOKEN", hide_env_values = true)]
         token: String,
-        /// spam, phishing or malware.
+        /// spam, phishing, malware or newsletter (a bulk sender: its source goes to the bulk zone, its links are not listed).
         #[arg(long, default_value = "spam")]
         category: String,
         /// Message files (raw RFC 5322 or ARF).
