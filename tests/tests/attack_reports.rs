@@ -435,3 +435,39 @@ fn an_attached_message_in_an_unverified_upload_names_no_source() {
     )
     .is_empty()));
 }
+
+#[test]
+fn a_rogue_reporters_forged_networks_are_withdrawn_by_a_revert() {
+    // The attack: a rogue reporter (it writes the whole message, Received
+    // fields included) claims two more source networks for a domain two
+    // honest reporters saw from one network, and so lists it. Reverting
+    // the rogue takes its networks out too: the domain is delisted at
+    // once, while the honest reports still list their real source.
+    let srv = server_with(|c| c.admin.token = Some("attack-admin".into()));
+    let honest = users(&srv, 2);
+    let rogue = srv.add_reporter("rogue", false, &FIXTURE_TRUSTED);
+    let body = "Order at https://contested-shop.pl/ now";
+    post_all(
+        &srv,
+        &honest.iter().collect::<Vec<_>>(),
+        "",
+        &Spam::new("45.83.40.1", "rogue0", body).bytes(),
+    );
+    assert_unlisted(&srv, "contested-shop.pl.urirbl.test");
+    for (i, forged) in ["91.207.5.1", "185.12.65.1"].iter().enumerate() {
+        let id = format!("rogue{}", i + 1);
+        post_all(&srv, &[&rogue], "", &Spam::new(forged, &id, body).bytes());
+    }
+    assert_eq!(a(&srv, "contested-shop.pl.urirbl.test"), ["127.0.0.2"]);
+    let r = Request::new(
+        srv.admin.expect("admin API"),
+        "POST",
+        "/admin/v1/reporters/rogue/revert",
+    )
+    .bearer("attack-admin")
+    .json("")
+    .send();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_unlisted(&srv, "contested-shop.pl.urirbl.test");
+    assert_eq!(a(&srv, "1.40.83.45.iprbl.test"), ["127.0.0.2"]);
+}

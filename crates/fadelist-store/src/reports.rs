@@ -263,7 +263,8 @@ fn ingest_one(
         let (mut state, existed) = listings::load_state(conn, &k.zone, &k.key)?;
         let before = existed.then(|| state.contributions.clone());
         if k.policy.min_source_networks > 1 {
-            state.source_networks = count_source_networks(conn, k, net.as_deref(), now)?;
+            state.source_networks =
+                count_source_networks(conn, k, net.as_deref(), report.reporter_id, now)?;
         }
         let eval = k
             .policy
@@ -362,36 +363,46 @@ fn source_network(ip: &str) -> Option<String> {
     }
 }
 
-/// Records that a report from `net` named key `k` and counts the distinct
-/// networks that did within the policy's `max_report_age`, up to the
-/// number the policy needs (so a key named from a million networks costs
-/// no more than one named from three).
+/// Records that `reporter`'s report from `net` named key `k` and counts the
+/// distinct networks that did within the policy's `max_report_age`, by
+/// reporters not suspended, up to the number the policy needs (so a key
+/// named from a million networks costs no more than one named from three).
 fn count_source_networks(
     conn: &Connection,
     k: &KeyInput,
     net: Option<&str>,
+    reporter: i64,
     now: i64,
 ) -> Result<u32> {
     if let Some(net) = net {
         conn.prepare_cached(
-            "INSERT INTO key_sources (zone, key, net, at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (zone, key, net) DO UPDATE SET at = max(at, excluded.at)",
+            "INSERT INTO key_sources (zone, key, net, reporter_id, at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (zone, key, net, reporter_id) DO UPDATE SET at = max(at, excluded.at)",
         )?
-        .execute(params![k.zone, k.key, net, now])?;
+        .execute(params![k.zone, k.key, net, reporter, now])?;
     }
-    let since = now.saturating_sub(k.policy.max_report_age);
+    source_networks(conn, &k.zone, &k.key, &k.policy, now)
+}
+
+/// Distinct recent source networks of reports about `key` by reporters in
+/// good standing, counted up to `policy.min_source_networks`.
+pub(crate) fn source_networks(
+    conn: &Connection,
+    zone: &str,
+    key: &str,
+    policy: &Policy,
+    now: i64,
+) -> Result<u32> {
+    let since = now.saturating_sub(policy.max_report_age);
     let n: i64 = conn
         .prepare_cached(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM key_sources
-              WHERE zone = ?1 AND key = ?2 AND at >= ?3 LIMIT ?4)",
+            "SELECT COUNT(*) FROM (SELECT DISTINCT s.net FROM key_sources s
+                 JOIN reporters p ON p.id = s.reporter_id
+              WHERE s.zone = ?1 AND s.key = ?2 AND s.at >= ?3 AND p.suspended = 0
+              LIMIT ?4)",
         )?
         .query_row(
-            params![
-                k.zone,
-                k.key,
-                since,
-                i64::from(k.policy.min_source_networks)
-            ],
+            params![zone, key, since, i64::from(policy.min_source_networks)],
             |r| r.get(0),
         )?;
     Ok(u32::try_from(n).unwrap_or(u32::MAX))

@@ -104,6 +104,13 @@ impl Store {
             "DELETE FROM evidence WHERE report_id IN (SELECT id FROM reports WHERE reporter_id = ?1)",
             params![id],
         )?;
+        // The source networks its reports claimed go too (joe-job rule): a
+        // rogue reporter writes the whole message, Received fields
+        // included.
+        tx.execute(
+            "DELETE FROM key_sources WHERE reporter_id = ?1",
+            params![id],
+        )?;
         let mut out = Reverted {
             reporter: name.to_string(),
             keys: touched.len(),
@@ -120,6 +127,7 @@ impl Store {
                 "DELETE FROM key_reporters WHERE zone = ?1 AND key = ?2 AND reporter_id = ?3",
                 params![zone, key, id],
             )?;
+
             tx.execute(
                 "UPDATE listings SET report_count = max(0, report_count - ?3) WHERE zone = ?1 AND key = ?2",
                 params![zone, key, reports],
@@ -136,7 +144,11 @@ impl Store {
             let policy = policy_for(&zone);
             let score = policy.score(&state, now);
             let reporters = policy.reporters(&state, now);
-            if score >= policy.list_threshold && reporters >= policy.min_reporters {
+            // Content keys also need their source networks (joe-job rule).
+            let networks_ok = policy.min_source_networks <= 1
+                || crate::reports::source_networks(&tx, &zone, &key, &policy, now)?
+                    >= policy.min_source_networks;
+            if score >= policy.list_threshold && reporters >= policy.min_reporters && networks_ok {
                 out.still_listed.push(Delisted { zone, key });
                 continue;
             }
