@@ -266,3 +266,58 @@ fn admin_cli_lists_and_unlists_through_the_api() {
 
     // Dropping `server` stops it.
 }
+
+/// `--db` is accepted where people type it: after the subcommand too.
+#[test]
+fn db_option_after_the_subcommand() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("late.sqlite");
+    let (ok, out, err) = run(bin().args(["reporter", "add", "late"]).arg("--db").arg(&db));
+    assert!(ok && out.contains("token: "), "{out}{err}");
+    let (ok, out, _) = run(bin().args(["reporter", "list", "--db"]).arg(&db));
+    assert!(ok && out.contains("late"), "{out}");
+}
+
+/// `fadelist backup`: a checked, private copy; never overwrites; a missing
+/// database is named and not created.
+#[test]
+fn backup_command() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("live.sqlite");
+    assert!(run(bin().args(["reporter", "add", "r1", "--db"]).arg(&db)).0);
+    let out = dir.path().join("copy.sqlite");
+    let (ok, stdout, err) = run(bin()
+        .args(["backup", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&out));
+    assert!(ok && stdout.contains("integrity ok"), "{stdout}{err}");
+    let mode = std::fs::metadata(&out).expect("copy").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let (ok, out2, _) = run(bin().args(["reporter", "list", "--db"]).arg(&out));
+    assert!(
+        ok && out2.contains("r1"),
+        "the copy holds the reporter: {out2}"
+    );
+    let status = bin()
+        .args(["backup", "--db"])
+        .arg(&db)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("run");
+    assert_eq!(
+        status.status.code(),
+        Some(64),
+        "an existing file is refused"
+    );
+    let missing = dir.path().join("missing.sqlite");
+    let (ok, _, err) = run(bin()
+        .args(["backup", "--db"])
+        .arg(&missing)
+        .arg("--out")
+        .arg(dir.path().join("x.sqlite")));
+    assert!(!ok && err.contains("missing.sqlite"), "{err}");
+    assert!(!missing.exists());
+}

@@ -63,10 +63,12 @@ pub(crate) struct ZoneArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct DbArgs {
     /// Configuration file (for its [store] path).
-    #[arg(long, short = 'c', env = "FADELIST_CONFIG")]
+    // `global`: accepted after the subcommand too (`reporter add NAME
+    // --db PATH`), where people type it.
+    #[arg(long, short = 'c', env = "FADELIST_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// SQLite database; overrides the configuration.
-    #[arg(long, value_name = "PATH", env = "FADELIST_DB")]
+    #[arg(long, value_name = "PATH", env = "FADELIST_DB", global = true)]
     pub db: Option<PathBuf>,
 }
 
@@ -318,6 +320,18 @@ enum Command {
         #[command(subcommand)]
         cmd: AdminCmd,
     },
+    /// Write a consistent copy of the database, safe while the server is
+    /// running and writing (SQLite `VACUUM INTO`), checked with
+    /// `PRAGMA integrity_check`, mode 0600. Restore: stop the server,
+    /// replace the database with the copy (removing any `-wal`/`-shm`
+    /// files beside the old one), start the server.
+    Backup {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The copy to write; must not exist.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Write the zones' current data as files that stock rbldnsd serves
     /// with the same answers (for rbldnsd mirror fleets).
     Export {
@@ -401,6 +415,7 @@ fn run() -> anyhow::Result<()> {
         Command::Reporter { db, cmd } => offline::reporter(&db, cmd),
         Command::Admin { server, token, cmd } => client::admin(&server, &token, cmd),
         Command::Neverlist { db, cmd } => offline::neverlist(&db, cmd),
+        Command::Backup { db, out } => offline::backup(&db, &out),
         Command::Report {
             server,
             token,
