@@ -1,15 +1,16 @@
 //! The SQLite system of record: reporters, reports, contributions and
 //! listings, the typed listing history, delisting requests, the
-//! never-list and the audit log.
+//! never-list and the audit log; online backups ([`backup()`]).
 //!
 //! Two kinds of connection:
 //! - one [`Store`], the writer. The server gives it to a single thread
 //!   (SQLite allows one writer; serialising in our process avoids
 //!   `SQLITE_BUSY` altogether). Reports are written in groups
-//!   ([`Store::group`]): each report in its own savepoint, the group in
-//!   one transaction, so one fsync covers many reports while a bad report
-//!   still leaves nothing behind. `synchronous = FULL` makes a committed
-//!   report survive power loss, not only a killed process.
+//!   ([`Store::group`]), the group in one transaction, so one fsync
+//!   covers many reports; a group that fails is rolled back and its
+//!   reports written one by one, so a bad report leaves nothing behind.
+//!   `synchronous = FULL` makes a committed report survive power loss,
+//!   not only a killed process.
 //! - any number of [`Reader`]s: read-only connections that WAL lets run
 //!   beside the writer without ever waiting for it. Lookups and admin
 //!   listings use them. Every per-key read is bounded (a row limit on an
@@ -26,6 +27,7 @@
 #![warn(missing_docs)]
 
 pub mod audit;
+pub mod backup;
 pub mod delisting;
 pub mod events;
 pub mod listings;
@@ -41,6 +43,7 @@ use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 
 pub use audit::{AuditEntry, AuditFilter};
+pub use backup::{BackupInfo, backup};
 pub use delisting::{Decision, DelistOutcome, DelistRequest, DelistResult};
 pub use events::{EventKind, ListingEvent};
 pub use listings::{Delisted, Listed, ListingRow, ManualListing};
