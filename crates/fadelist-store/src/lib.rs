@@ -106,7 +106,12 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
+    ///
+    /// A new database file is created with mode 0600 before SQLite opens
+    /// it (SQLite gives its `-wal` and `-shm` files the same mode): it
+    /// holds token hashes, raw spam and requesters' addresses.
     pub fn open(path: &Path) -> Result<Store> {
+        create_private(path);
         Self::setup(Connection::open(path)?)
     }
 
@@ -135,6 +140,20 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?)
     }
+}
+
+/// Creates `path` empty with mode 0600 when it does not exist yet (an
+/// existing file keeps its mode: the operator may have chosen another).
+fn create_private(path: &Path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    // An existing file is left alone; any other failure (a missing
+    // directory, permissions) SQLite reports next, in its words and with
+    // the path.
+    let _ = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
 }
 
 /// A read-only connection: lookups and listings, never blocked by the
