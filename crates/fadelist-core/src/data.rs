@@ -175,3 +175,48 @@ impl DatasetData {
         self.domains.iter_mut().for_each(|e| renumber(&mut e.value));
     }
 }
+
+/// What an entry of an `acl` dataset does to the queries of the clients
+/// it covers (rbldnsd's querier ACL; see [`crate::rbldnsd::parse_acl`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AclAction {
+    /// `:ignore` (or `:blackhole`): no reply at all, as if the query never
+    /// arrived. rbldnsd's default for an entry without a value.
+    Ignore,
+    /// `:refuse`: REFUSED to every query for the zone, apex included.
+    Refuse,
+    /// `:empty`: the zone looks empty: every name below the apex is
+    /// NXDOMAIN (the built-in test entries too); SOA and NS are answered.
+    Empty,
+    /// `:pass`: answered as usual (an exception inside a larger entry).
+    Pass,
+    /// An `A:TXT` value: every name below the apex is listed with the
+    /// answer at this index of [`AclData::answers`], `$` in its TXT being
+    /// the querier's address.
+    Listed(u32),
+}
+
+/// One `acl` entry: a network of queriers and its action. `net` has all
+/// bits below `len` cleared.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AclEntry<K> {
+    /// Network address as a host-order integer.
+    pub net: K,
+    /// Prefix length.
+    pub len: u8,
+    /// What queries from this network get.
+    pub action: AclAction,
+}
+
+/// Everything an `acl` data file says: querier networks and their actions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AclData {
+    /// Answers of the [`AclAction::Listed`] entries.
+    pub answers: Vec<AnswerSpec>,
+    /// IPv4 querier networks, sorted, no repeated prefix.
+    pub ip4: Vec<AclEntry<u32>>,
+    /// IPv6 querier networks, sorted, no repeated prefix.
+    pub ip6: Vec<AclEntry<u128>>,
+    /// `$TTL`: the TTL of the listed answers, when set.
+    pub ttl: Option<u32>,
+}

@@ -8,9 +8,10 @@
 //! front only encodes its [`Resolution`].
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
+use crate::dataset::acl::{Acl, Verdict};
 use crate::dataset::dnset::{self, MAX_KEY};
 use crate::dataset::layer::Layer;
 use crate::dataset::{Answer, Dataset, EXCLUDED};
@@ -75,6 +76,9 @@ pub struct Zone {
     pub test_answer: Answer,
     /// TTL of the built-in test answer.
     pub test_ttl: u32,
+    /// The querier ACL (rbldnsd's `acl` dataset), if the zone has one:
+    /// consulted by [`Snapshot::resolve_from`].
+    pub acl: Option<Arc<Acl>>,
 }
 
 impl Zone {
@@ -117,6 +121,7 @@ impl Zone {
                 txt: Box::new(["RFC 5782 test entry: $ is always listed".into()]),
             },
             test_ttl: soa.minimum.max(60),
+            acl: None,
             soa,
             ns,
             ns_ttl,
@@ -267,6 +272,28 @@ impl<'s> Hits<'s> {
     }
 }
 
+/// Who asks: what zone ACLs and the query quota look at
+/// ([`Snapshot::resolve_from`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Querier<'a> {
+    /// The client's address.
+    pub addr: IpAddr,
+    /// A verdict for every zone, combined with the zone's own ACL (the
+    /// stronger wins): an exceeded query quota's action, or
+    /// [`Verdict::Pass`].
+    pub forced: Verdict<'a>,
+}
+
+impl Querier<'_> {
+    /// A querier at `addr` with nothing forced on it.
+    pub fn at(addr: IpAddr) -> Self {
+        Querier {
+            addr,
+            forced: Verdict::Pass,
+        }
+    }
+}
+
 /// The decision for one query name.
 ///
 /// `Listed` carries its hits inline (a few hundred bytes on the stack)
@@ -274,8 +301,11 @@ impl<'s> Hits<'s> {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Copy, Debug)]
 pub enum Resolution<'s> {
-    /// The name is in none of our zones.
+    /// The name is in none of our zones, or the querier is refused by the
+    /// zone's ACL: REFUSED, not authoritative.
     Refused,
+    /// The querier is ignored (ACL `:ignore`): no reply at all.
+    Ignored,
     /// The name is a zone apex.
     Apex(&'s Zone),
     /// The name is listed; `rel_labels` labels precede the zone name.
@@ -298,7 +328,7 @@ impl Resolution<'_> {
     /// The zone the name belongs to, if any.
     pub fn zone(&self) -> Option<&Zone> {
         match self {
-            Resolution::Refused => None,
+            Resolution::Refused | Resolution::Ignored => None,
             Resolution::Apex(z) | Resolution::Exists(z) | Resolution::NxDomain(z) => Some(z),
             Resolution::Listed { zone, .. } => Some(zone),
         }
@@ -327,12 +357,73 @@ impl Snapshot {
 
     /// Decides the answer for the query name `labels` (leftmost first, any
     /// case, without the root label).
+    ///
+    /// Zone ACLs are not consulted (there is no querier); the DNS front
+    /// calls [`Snapshot::resolve_from`].
     pub fn resolve<'s>(&'s self, labels: &[&[u8]]) -> Resolution<'s> {
+        self.resolve_from(labels, None)
+    }
+
+    /// Decides the answer for the query name `labels` asked by `querier`:
+    /// [`Snapshot::resolve`] after the zone's ACL and the querier's forced
+    /// verdict (combined, the stronger wins; see [`Verdict`]):
+    /// - ignore: [`Resolution::Ignored`], for any name;
+    /// - refuse: [`Resolution::Refused`] for every name of the zone, apex
+    ///   included (as rbldnsd);
+    /// - empty: NXDOMAIN below the apex, the test entries included;
+    /// - listed: every name below the apex listed with the ACL's answer,
+    ///   `$` standing for the querier's address;
+    /// - pass: as usual. The apex answers SOA and NS unless refused or
+    ///   ignored.
+    pub fn resolve_from<'s>(
+        &'s self,
+        labels: &[&[u8]],
+        querier: Option<Querier<'s>>,
+    ) -> Resolution<'s> {
         let Some((zone, rel)) = self.zone_for(labels) else {
-            return Resolution::Refused;
+            return match querier {
+                Some(q) if q.forced == Verdict::Ignore => Resolution::Ignored,
+                _ => Resolution::Refused,
+            };
         };
-        if rel == 0 {
-            return Resolution::Apex(zone);
+        let verdict = match querier {
+            None => Verdict::Pass,
+            Some(q) => {
+                let own = zone
+                    .acl
+                    .as_deref()
+                    .map_or(Verdict::Pass, |a| a.verdict(q.addr));
+                own.combine(q.forced)
+            }
+        };
+        match verdict {
+            Verdict::Ignore => return Resolution::Ignored,
+            Verdict::Refuse => return Resolution::Refused,
+            _ if rel == 0 => return Resolution::Apex(zone),
+            Verdict::Empty => return Resolution::NxDomain(zone),
+            Verdict::Listed { answer, ttl } => {
+                let mut hits = Hits::new();
+                let subject = match querier.map(|q| q.addr) {
+                    Some(IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+                        Some(m) => Subject::V4(m),
+                        None => Subject::V6(a),
+                    },
+                    Some(IpAddr::V4(a)) => Subject::V4(a),
+                    // A verdict other than Pass needs a querier.
+                    None => Subject::V4(Ipv4Addr::UNSPECIFIED),
+                };
+                hits.push(Hit {
+                    answer,
+                    ttl,
+                    subject,
+                });
+                return Resolution::Listed {
+                    zone,
+                    hits,
+                    rel_labels: rel,
+                };
+            }
+            Verdict::Pass => {}
         }
         let rel_labels = &labels[..rel];
         let key = qname::decode(rel_labels);
@@ -572,6 +663,7 @@ mod tests {
     fn kind(r: &Resolution<'_>) -> String {
         match r {
             Resolution::Refused => "refused".into(),
+            Resolution::Ignored => "ignored".into(),
             Resolution::Apex(z) => format!("apex {}", z.name()),
             Resolution::Exists(_) => "exists".into(),
             Resolution::NxDomain(_) => "nx".into(),
@@ -614,6 +706,96 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(kind(&resolve(&s, name)), want, "{name}");
         }
+    }
+
+    #[test]
+    fn acl_verdicts() {
+        let mut s = snapshot();
+        let data = crate::rbldnsd::parse_acl(
+            b"10.0.0.0/8 :pass\n10.0.0.1 :refuse\n10.0.0.2\n10.0.0.3 :empty\n\
+              10.0.0.4 :127.255.255.255:blocked $\n2001:db8::/32 :127.255.255.254:v6 $\n",
+        )
+        .unwrap();
+        s.zones[0].acl = Some(Arc::new(Acl::build(&data, 42)));
+        let from = |name: &str, who: &str| {
+            let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+            let q = Querier::at(who.parse().unwrap());
+            kind(&s.resolve_from(&labels, Some(q)))
+        };
+        let listed = "1.0.0.10.bl.example";
+        let unlisted = "9.9.9.9.bl.example";
+        for (who, apex, l, u, test_never) in [
+            (
+                "192.0.2.1",
+                "apex bl.example",
+                "listed 127.0.0.3",
+                "nx",
+                "nx",
+            ),
+            (
+                "10.9.9.9",
+                "apex bl.example",
+                "listed 127.0.0.3",
+                "nx",
+                "nx",
+            ),
+            ("10.0.0.1", "refused", "refused", "refused", "refused"),
+            ("10.0.0.2", "ignored", "ignored", "ignored", "ignored"),
+            ("10.0.0.3", "apex bl.example", "nx", "nx", "nx"),
+            (
+                "10.0.0.4",
+                "apex bl.example",
+                "listed 127.255.255.255",
+                "listed 127.255.255.255",
+                "listed 127.255.255.255",
+            ),
+        ] {
+            assert_eq!(from("bl.example", who), apex, "apex from {who}");
+            assert_eq!(from(listed, who), l, "listed from {who}");
+            assert_eq!(from(unlisted, who), u, "unlisted from {who}");
+            assert_eq!(from("1.0.0.127.bl.example", who), test_never, "{who}");
+        }
+        // :empty hides the test entry and empty non-terminals too.
+        assert_eq!(from("2.0.0.127.bl.example", "10.0.0.3"), "nx");
+        assert_eq!(from("0.10.bl.example", "10.0.0.3"), "nx");
+        // Another zone, another (no) ACL; out of zone stays REFUSED.
+        assert_eq!(from("4.3.2.1.sub.bl.example", "10.0.0.1"), "nx");
+        assert_eq!(from("example.org", "10.0.0.2"), "refused");
+        // Without a querier (lookup pages) the ACL is not asked.
+        assert_eq!(kind(&resolve(&s, listed)), "listed 127.0.0.3");
+        // $ is the querier, in its own notation.
+        let labels: Vec<&[u8]> = "x.bl.example".split('.').map(str::as_bytes).collect();
+        for (who, want) in [
+            ("10.0.0.4", "blocked 10.0.0.4"),
+            ("::ffff:10.0.0.4", "blocked 10.0.0.4"),
+            ("2001:db8::5", "v6 2001:db8::5"),
+        ] {
+            let q = Querier::at(who.parse().unwrap());
+            let Resolution::Listed {
+                hits, rel_labels, ..
+            } = s.resolve_from(&labels, Some(q))
+            else {
+                panic!("{who}")
+            };
+            let h = hits.iter().next().unwrap();
+            assert_eq!(h.ttl, 42);
+            let mut out = String::new();
+            expand_txt(&h.answer.txt[0], h.subject, &labels[..rel_labels], &mut out);
+            assert_eq!(out, want);
+        }
+        // A forced verdict (the quota) applies to every zone; the stronger wins.
+        let forced = Querier {
+            addr: "192.0.2.1".parse().unwrap(),
+            forced: Verdict::Refuse,
+        };
+        let labels: Vec<&[u8]> = listed.split('.').map(str::as_bytes).collect();
+        assert_eq!(kind(&s.resolve_from(&labels, Some(forced))), "refused");
+        let ignored = Querier {
+            forced: Verdict::Ignore,
+            ..forced
+        };
+        let out: Vec<&[u8]> = vec![b"example", b"org"];
+        assert_eq!(kind(&s.resolve_from(&out, Some(ignored))), "ignored");
     }
 
     #[test]

@@ -10,15 +10,17 @@
 
 use std::net::SocketAddr;
 
-use fadelist_core::snapshot::{Hits, Resolution, expand_txt};
+use fadelist_core::dataset::acl::Verdict;
+use fadelist_core::snapshot::{Hits, Querier, Resolution, expand_txt};
 use hickory_proto::op::{Edns, Header, HeaderCounts, MessageType, Metadata, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, TXT};
+use hickory_proto::rr::rdata::{A, HINFO, TXT};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder, Queries};
 use tracing::warn;
 
+use crate::any::{self, AnySections};
 use crate::publisher::{Publisher, Served};
 
 /// The transport a request came over (it sets the reply size limit).
@@ -51,6 +53,11 @@ pub struct Sections {
     pub answers: Vec<Record>,
     /// Authority section.
     pub authority: Vec<Record>,
+    /// Records were left out on purpose (a UDP reply to ANY larger than
+    /// twice its query; see [`crate::any`]): set TC.
+    pub truncated: bool,
+    /// No reply at all: the zone's ACL ignores the querier.
+    pub silent: bool,
 }
 
 impl Sections {
@@ -60,6 +67,12 @@ impl Sections {
             ..Sections::default()
         }
     }
+}
+
+/// Length of `name` in wire form (labels with their length bytes, and the
+/// root label).
+fn wire_len(name: &Name) -> usize {
+    name.iter().map(|l| l.len() + 1).sum::<usize>() + 1
 }
 
 /// Splits a TXT string into the 255-byte character-strings DNS allows.
@@ -90,7 +103,8 @@ fn listed_records(
             }
         }
     }
-    if matches!(qtype, RecordType::TXT | RecordType::ANY) {
+    // ANY gets the A RRset only (crate::any).
+    if qtype == RecordType::TXT {
         let mut seen: Vec<String> = Vec::new();
         for hit in hits.iter() {
             for template in hit.answer.txt.iter() {
@@ -108,8 +122,34 @@ fn listed_records(
 }
 
 /// Decides the response sections for one question. Pure apart from the
-/// served data; the UDP fast path and tests call it as well.
+/// served data; the UDP fast path and tests call it as well. No querier:
+/// zone ACLs are not consulted (see [`answer_from`]).
 pub fn answer(served: &Served, name: &Name, qtype: RecordType, qclass: DNSClass) -> Sections {
+    answer_from(served, name, qtype, qclass, None, None)
+}
+
+/// The size of a UDP query, for the ANY size guard of [`answer_from`].
+#[derive(Clone, Copy, Debug)]
+pub struct UdpQuery {
+    /// Bytes up to the end of the question section.
+    pub question_end: usize,
+    /// The query carries an OPT record (so will the reply).
+    pub edns: bool,
+    /// The whole query, in bytes.
+    pub len: usize,
+}
+
+/// [`answer`] for a question asked by `querier` (zone ACLs apply), over
+/// UDP when `udp` is given: then an ANY reply larger than twice the query
+/// (as the fast path encodes it) is replaced by TC=1 ([`crate::any`]).
+pub fn answer_from(
+    served: &Served,
+    name: &Name,
+    qtype: RecordType,
+    qclass: DNSClass,
+    querier: Option<Querier<'_>>,
+    udp: Option<UdpQuery>,
+) -> Sections {
     if qclass != DNSClass::IN && qclass != DNSClass::ANY {
         return Sections::rcode(ResponseCode::Refused);
     }
@@ -123,7 +163,13 @@ pub fn answer(served: &Served, name: &Name, qtype: RecordType, qclass: DNSClass)
         n += 1;
     }
     let labels = &labels[..n];
-    let resolution = served.snapshot.resolve(labels);
+    let resolution = served.snapshot.resolve_from(labels, querier);
+    if let Resolution::Ignored = resolution {
+        return Sections {
+            silent: true,
+            ..Sections::default()
+        };
+    }
     let Some(zone) = resolution.zone() else {
         return Sections::rcode(ResponseCode::Refused);
     };
@@ -135,16 +181,27 @@ pub fn answer(served: &Served, name: &Name, qtype: RecordType, qclass: DNSClass)
         ..Sections::default()
     };
     match resolution {
-        Resolution::Refused => return Sections::rcode(ResponseCode::Refused),
+        Resolution::Refused | Resolution::Ignored => {
+            return Sections::rcode(ResponseCode::Refused);
+        }
         Resolution::NxDomain(_) => {
             s.rcode = ResponseCode::NXDomain;
         }
         Resolution::Exists(_) => {}
+        // RFC 8482: one synthesized HINFO instead of SOA and NS.
+        Resolution::Apex(_) if qtype == RecordType::ANY => {
+            let hinfo = HINFO::new("RFC8482".into(), String::new());
+            s.answers.push(Record::from_rdata(
+                records.soa.name.clone(),
+                records.soa.ttl,
+                RData::HINFO(hinfo),
+            ));
+        }
         Resolution::Apex(_) => {
-            if matches!(qtype, RecordType::SOA | RecordType::ANY) {
+            if qtype == RecordType::SOA {
                 s.answers.push(records.soa.clone());
             }
-            if matches!(qtype, RecordType::NS | RecordType::ANY) {
+            if qtype == RecordType::NS {
                 s.answers.extend(records.ns.iter().cloned());
             }
         }
@@ -156,6 +213,21 @@ pub fn answer(served: &Served, name: &Name, qtype: RecordType, qclass: DNSClass)
         // NXDOMAIN and NODATA carry the SOA so resolvers can cache the
         // negative answer (RFC 2308).
         s.authority.push(records.soa_negative.clone());
+    }
+    if let Some(u) = udp
+        && qtype == RecordType::ANY
+        && let Some(wire) = served.wire_of(zone)
+    {
+        let kind = match s.answers.first().map(|r| &r.data) {
+            Some(RData::HINFO(_)) => AnySections::Hinfo,
+            Some(_) => AnySections::A(s.answers.len()),
+            None => AnySections::NegativeSoa,
+        };
+        if any::too_large(u.len, any::fast_size(u.question_end, u.edns, wire, kind)) {
+            s.answers.clear();
+            s.authority.clear();
+            s.truncated = true;
+        }
     }
     s
 }
@@ -173,9 +245,16 @@ pub struct Reply {
 }
 
 /// Decides the reply to a decoded request: the envelope checks (EDNS
-/// version, opcode, question count) and then [`answer`]. Synchronous, so
+/// version, opcode, question count) and then [`answer_from`], for the
+/// request's source address (zone ACLs apply). Synchronous, so
 /// the async hickory handler and the plain-thread UDP fallback share it.
 pub fn decide(served: &Served, request: &Request) -> Reply {
+    decide_from(served, request, Verdict::Pass)
+}
+
+/// [`decide`] with a verdict forced on the client for every zone (the UDP
+/// workers' query quota).
+pub fn decide_from(served: &Served, request: &Request, forced: Verdict<'_>) -> Reply {
     let mut metadata = Metadata::response_from_request(&request.metadata);
 
     // EDNS (RFC 6891): echo an OPT with our version; refuse versions
@@ -198,7 +277,23 @@ pub fn decide(served: &Served, request: &Request) -> Reply {
         match request.request_info() {
             Ok(info) => {
                 let q = info.query.original();
-                answer(served, q.name(), q.query_type(), q.query_class())
+                let querier = Querier {
+                    addr: request.src().ip(),
+                    forced,
+                };
+                let udp = (request.protocol() == Protocol::Udp).then(|| UdpQuery {
+                    question_end: 12 + wire_len(q.name()) + 4,
+                    edns: request.edns.is_some(),
+                    len: request.as_slice().len(),
+                });
+                answer_from(
+                    served,
+                    q.name(),
+                    q.query_type(),
+                    q.query_class(),
+                    Some(querier),
+                    udp,
+                )
             }
             // Zero or several questions.
             Err(_) => Sections::rcode(ResponseCode::FormErr),
@@ -206,6 +301,7 @@ pub fn decide(served: &Served, request: &Request) -> Reply {
     };
     metadata.response_code = sections.rcode;
     metadata.authoritative = sections.authoritative;
+    metadata.truncation = sections.truncated;
     Reply {
         metadata,
         edns,
@@ -259,6 +355,19 @@ pub fn respond_bytes(
     src: SocketAddr,
     protocol: Protocol,
 ) -> Option<Vec<u8>> {
+    respond_bytes_from(served, raw, src, protocol, Verdict::Pass)
+}
+
+/// [`respond_bytes`] with a verdict forced on the client for every zone
+/// (the UDP workers' query quota). `None` also when the zone's ACL (or the
+/// forced verdict) ignores the client.
+pub fn respond_bytes_from(
+    served: &Served,
+    raw: &[u8],
+    src: SocketAddr,
+    protocol: Protocol,
+    forced: Verdict<'_>,
+) -> Option<Vec<u8>> {
     let header = Header::read(&mut BinDecoder::new(raw)).ok()?;
     let request = match Request::from_bytes(raw.to_vec(), src, protocol) {
         Ok(r) => r,
@@ -273,7 +382,10 @@ pub fn respond_bytes(
     if request.metadata.message_type == MessageType::Response {
         return None;
     }
-    let reply = decide(served, &request);
+    let reply = decide_from(served, &request, forced);
+    if reply.sections.silent {
+        return None;
+    }
     Some(encode(reply.response(&request), protocol))
 }
 
@@ -324,6 +436,15 @@ impl RequestHandler for DnsblHandler {
         mut response_handle: R,
     ) -> ResponseInfo {
         let reply = decide(&self.publisher.load(), request);
+        if reply.sections.silent {
+            // The zone's ACL ignores this client: send nothing.
+            let mut metadata = Metadata::response_from_request(&request.metadata);
+            metadata.response_code = ResponseCode::Refused;
+            return ResponseInfo::from(Header {
+                metadata,
+                counts: HeaderCounts::default(),
+            });
+        }
         match response_handle.send_response(reply.response(request)).await {
             Ok(info) => info,
             Err(error) => {

@@ -17,6 +17,7 @@
 //!   hickory-server ([`server::UdpMode`], [`server::TcpMode`]).
 #![warn(missing_docs)]
 
+pub mod any;
 pub mod fast;
 pub mod handler;
 pub mod publisher;

@@ -639,9 +639,19 @@ impl Tally {
 /// Both paths on one packet, in-process. Returns the fast path's outcome
 /// and reply.
 fn check_one(served: &Served, responder: &mut Responder, pkt: &[u8]) -> (Answered, Vec<u8>) {
+    check_one_from(served, responder, pkt, CLIENT)
+}
+
+/// [`check_one`] for a query from `client` (zone ACLs look at it).
+fn check_one_from(
+    served: &Served,
+    responder: &mut Responder,
+    pkt: &[u8],
+    client: SocketAddr,
+) -> (Answered, Vec<u8>) {
     let mut out = Vec::new();
-    let answered = responder.respond(served, pkt, CLIENT, &mut out);
-    let hickory = respond_bytes(served, pkt, CLIENT, Protocol::Udp);
+    let answered = responder.respond(served, pkt, client, &mut out);
+    let hickory = respond_bytes(served, pkt, client, Protocol::Udp);
     let fail = |why: String| -> ! {
         panic!(
             "{why}\npacket {pkt:02x?}\nfast    {out:02x?}\nhickory {hickory:02x?}\nfast    {:?}\nhickory {:?}",
@@ -656,7 +666,7 @@ fn check_one(served: &Served, responder: &mut Responder, pkt: &[u8]) -> (Answere
             if parse_query(pkt).is_none() {
                 fail("fast path without the parser".into());
             }
-            let full = respond_bytes(served, pkt, CLIENT, Protocol::Tcp).unwrap();
+            let full = respond_bytes(served, pkt, client, Protocol::Tcp).unwrap();
             if let Err(e) = compare(&out, h, &full, harness::udp_limit(pkt)) {
                 fail(e);
             }
@@ -685,6 +695,54 @@ fn function_level() {
 
 /// The TCP flavour of both paths, in-process: the fast reply (after its
 /// length prefix) against hickory-proto's TCP encoding.
+/// Zone ACLs: the same packets from clients that each ACL action covers
+/// get the same answers (or the same silence) from both paths.
+#[test]
+fn function_level_acl() {
+    let (mut snapshot, fx) = build();
+    let data = fadelist_core::rbldnsd::parse_acl(
+        b"192.0.2.0/24 :pass\n192.0.2.1 :refuse\n192.0.2.2 :ignore\n192.0.2.3 :empty\n\
+          192.0.2.4 :127.255.255.255:You ($) are blocked\n\
+          2001:db8::/32 :127.255.255.254:v6 $ blocked\n",
+    )
+    .unwrap();
+    let acl = Arc::new(fadelist_core::dataset::acl::Acl::build(&data, 300));
+    for z in &mut snapshot.zones {
+        z.acl = Some(acl.clone());
+    }
+    let publisher = Publisher::new(snapshot);
+    let served = publisher.load();
+    let mut responder = Responder::new();
+    let mut rng = Rng::new(0xd1ff_0ac1);
+    let clients: [SocketAddr; 7] = [
+        "192.0.2.9:53000".parse().unwrap(),
+        "192.0.2.1:53000".parse().unwrap(),
+        "192.0.2.2:53000".parse().unwrap(),
+        "192.0.2.3:53000".parse().unwrap(),
+        "192.0.2.4:53000".parse().unwrap(),
+        "[2001:db8::7]:53000".parse().unwrap(),
+        "[::ffff:192.0.2.1]:53000".parse().unwrap(),
+    ];
+    let mut outcomes = [[0usize; 3]; 7];
+    for _ in 0..6_000 {
+        let pkt = gen_packet(&mut rng, &fx);
+        for (i, &c) in clients.iter().enumerate() {
+            let (answered, _) = check_one_from(&served, &mut responder, &pkt, c);
+            outcomes[i][answered as usize] += 1;
+        }
+    }
+    // The ignored client gets replies only to what is in no zone (REFUSED,
+    // FORMERR and the like, as from rbldnsd, whose zone ACL is asked
+    // once the zone is known); the others as many as an unlisted client,
+    // as many from the fast path.
+    let [fast, fallback, silent] = outcomes[0];
+    assert!(outcomes[2][2] > 10 * silent, "{outcomes:?}");
+    assert!(outcomes[2][0] < fast / 4, "{outcomes:?}");
+    for (i, o) in outcomes.iter().enumerate().filter(|(i, _)| *i != 2) {
+        assert_eq!(*o, [fast, fallback, silent], "client {i}: {outcomes:?}");
+    }
+}
+
 fn check_one_tcp(served: &Served, responder: &mut Responder, pkt: &[u8]) -> (Answered, Vec<u8>) {
     let mut out = vec![0xee];
     let answered = responder.respond_tcp(served, pkt, CLIENT, &mut no_labels(), &mut out);
@@ -813,15 +871,34 @@ fn known_answers() {
             .starts_with("Listed 192.0.2.77: ")
     );
     // Too big for 512 bytes without EDNS, fits with.
-    let m = ask(&mut responder, "9.100.51.198.iprbl.test", 255, None);
+    let m = ask(&mut responder, "9.100.51.198.iprbl.test", 1, None);
     assert!(m.metadata.truncation);
-    let m = ask(&mut responder, "9.100.51.198.iprbl.test", 255, Some(4096));
+    let m = ask(&mut responder, "9.100.51.198.iprbl.test", 1, Some(4096));
     assert!(!m.metadata.truncation);
-    assert_eq!(m.answers.len(), 45);
+    assert_eq!(m.answers.len(), 40);
     assert_eq!(m.edns.unwrap().max_payload(), 4096);
-    // Apex.
+    // ANY (RFC 8482): the A RRset alone, and since 40 A records are more
+    // than twice the query, the question alone with TC=1, whatever the
+    // payload size.
+    for edns in [None, Some(4096)] {
+        let m = ask(&mut responder, "9.100.51.198.iprbl.test", 255, edns);
+        assert!(m.metadata.truncation, "{edns:?}");
+        assert!(m.answers.is_empty() && m.authorities.is_empty());
+        assert_eq!(m.edns.is_some(), edns.is_some());
+    }
+    let m = ask(&mut responder, "3.2.1.10.iprbl.test", 255, None);
+    assert!(!m.metadata.truncation);
+    assert_eq!(harness::sections(&m)[0].len(), 2, "A only: {m:?}");
+    assert!(m.answers.iter().all(|r| matches!(r.data, RData::A(_))));
+    // Apex: SOA and NS by name, ANY gets HINFO "RFC8482".
+    let m = ask(&mut responder, "dbl.test", 2, None);
+    assert_eq!(m.answers.len(), 3, "3 NS");
     let m = ask(&mut responder, "dbl.test", 255, None);
-    assert_eq!(m.answers.len(), 4, "SOA and 3 NS");
+    assert_eq!(m.answers.len(), 1, "{m:?}");
+    let RData::HINFO(h) = &m.answers[0].data else {
+        panic!("{m:?}")
+    };
+    assert_eq!((&*h.cpu, &*h.os), (&b"RFC8482"[..], &b""[..]));
     // Wildcard domain: `$` is the matched entry.
     let m = ask(&mut responder, "a.B.wild.example.dbl.test", 16, None);
     let RData::TXT(t) = &m.answers[0].data else {

@@ -6,6 +6,7 @@
 //! dataset is immutable and shared (`Arc`) between snapshots, so a reload of
 //! one file rebuilds one dataset and nothing else.
 
+pub mod acl;
 pub mod dnset;
 pub mod keys;
 pub mod layer;

@@ -68,6 +68,7 @@
 //! NUL bytes, conflicting repeats of a prefix in the trie types, names
 //! that are not host names).
 
+mod acl;
 mod addr;
 mod lex;
 mod normalize;
@@ -78,6 +79,8 @@ mod write;
 use std::fmt;
 
 use crate::data::DatasetData;
+
+pub use acl::parse_acl;
 
 /// The rbldnsd dataset types fadelist reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -610,7 +610,7 @@ fn quote_bare(s: &[u8]) -> String {
 /// The part of a value after its leading `:` — `A`, `A:` or `A:TXT` —
 /// as `(A, TXT)`. TXT is `None` without a second colon, `Some(None)` when
 /// the text after it is empty (explicitly no TXT).
-fn parse_colon_value(v: &[u8]) -> Result<(Ipv4Addr, Option<Option<RawText>>), String> {
+pub(super) fn parse_colon_value(v: &[u8]) -> Result<(Ipv4Addr, Option<Option<RawText>>), String> {
     match v.iter().position(|&b| b == b':') {
         Some(p) => {
             let a = parse_a_value(&v[..p])?;

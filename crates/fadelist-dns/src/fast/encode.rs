@@ -10,11 +10,13 @@
 
 use std::net::SocketAddr;
 
+use fadelist_core::dataset::acl::Verdict;
 use fadelist_core::rbldnsd;
-use fadelist_core::snapshot::{Hits, Resolution};
+use fadelist_core::snapshot::{Hits, Querier, Resolution};
 
 use super::parse::{HEADER_LEN, Head, Labels, ParsedQuery, no_labels, parse_into};
-use crate::handler::{Protocol, respond_bytes};
+use crate::any::{self, HINFO_RDATA, TYPE_ANY, TYPE_HINFO};
+use crate::handler::{Protocol, respond_bytes_from};
 use crate::publisher::Served;
 use crate::records::{Rdata, ZoneWire};
 
@@ -23,7 +25,6 @@ const TYPE_NS: u16 = 2;
 const TYPE_SOA: u16 = 6;
 const TYPE_TXT: u16 = 16;
 const TYPE_OPT: u16 = 41;
-const TYPE_ANY: u16 = 255;
 
 const RCODE_NOERROR: u8 = 0;
 const RCODE_SERVFAIL: u8 = 2;
@@ -41,8 +42,20 @@ pub enum Answered {
     Fast,
     /// The hickory-proto fallback.
     Fallback,
-    /// No reply is due (a response, a runt packet, an unusable source).
+    /// No reply is due (a response, a runt packet, an unusable source, a
+    /// querier the zone's ACL ignores).
     Silent,
+}
+
+/// How [`Responder::encode`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoded {
+    /// The reply is written.
+    Reply,
+    /// No reply is due (an ignored querier).
+    Silent,
+    /// Left to the hickory path; nothing written.
+    Fallback,
 }
 
 /// The sections as they are written, with hickory's truncation rule: a
@@ -151,7 +164,7 @@ impl Responder {
     /// Answers one UDP datagram from `src`, appending the reply (if any)
     /// to `out`: through the fast path when
     /// [`parse_query`](super::parse_query) accepts it, otherwise through
-    /// hickory-proto ([`respond_bytes`]).
+    /// hickory-proto ([`respond_bytes`](crate::handler::respond_bytes)).
     pub fn respond(
         &mut self,
         served: &Served,
@@ -172,17 +185,38 @@ impl Responder {
         labels: &mut Labels<'a>,
         out: &mut Vec<u8>,
     ) -> Answered {
+        self.respond_from(served, pkt, src, Verdict::Pass, labels, out)
+    }
+
+    /// [`Responder::respond_with`] with a verdict forced on this client
+    /// for every zone on top of the zones' ACLs (the UDP workers' query
+    /// quota; see [`Snapshot::resolve_from`](fadelist_core::snapshot::Snapshot::resolve_from)).
+    pub fn respond_from<'a>(
+        &mut self,
+        served: &Served,
+        pkt: &'a [u8],
+        src: SocketAddr,
+        forced: Verdict<'_>,
+        labels: &mut Labels<'a>,
+        out: &mut Vec<u8>,
+    ) -> Answered {
         if !source_ok(&src) {
             return Answered::Silent;
         }
+        let querier = Querier {
+            addr: src.ip(),
+            forced,
+        };
         if let Some(head) = parse_into(pkt, labels) {
             let limit = udp_limit(&head);
             let labels = &labels[..usize::from(head.label_count)];
-            if self.encode(served, &head, labels, pkt, limit, out) {
-                return Answered::Fast;
+            match self.encode(served, &head, labels, pkt, limit, Some(querier), true, out) {
+                Encoded::Reply => return Answered::Fast,
+                Encoded::Silent => return Answered::Silent,
+                Encoded::Fallback => {}
             }
         }
-        match respond_bytes(served, pkt, src, Protocol::Udp) {
+        match respond_bytes_from(served, pkt, src, Protocol::Udp, forced) {
             Some(reply) => {
                 out.extend_from_slice(&reply);
                 Answered::Fallback
@@ -206,14 +240,19 @@ impl Responder {
         let base = out.len();
         out.extend_from_slice(&[0, 0]);
         let mut answered = Answered::Silent;
+        let mut fallback = true;
         if let Some(head) = parse_into(msg, labels) {
             let labels = &labels[..usize::from(head.label_count)];
-            if self.encode(served, &head, labels, msg, usize::from(u16::MAX), out) {
-                answered = Answered::Fast;
+            let limit = usize::from(u16::MAX);
+            let querier = Some(Querier::at(peer.ip()));
+            match self.encode(served, &head, labels, msg, limit, querier, false, out) {
+                Encoded::Reply => (answered, fallback) = (Answered::Fast, false),
+                Encoded::Silent => fallback = false,
+                Encoded::Fallback => {}
             }
         }
-        if answered == Answered::Silent
-            && let Some(reply) = respond_bytes(served, msg, peer, Protocol::Tcp)
+        if fallback
+            && let Some(reply) = respond_bytes_from(served, msg, peer, Protocol::Tcp, Verdict::Pass)
         {
             out.extend_from_slice(&reply);
             answered = Answered::Fallback;
@@ -235,6 +274,9 @@ impl Responder {
     /// as a UDP reply limited to 512 bytes, or to the client's EDNS payload
     /// size. Returns `false`, leaving `out` as it was, in the rare cases
     /// it leaves to the hickory path (a TXT text too long for one record).
+    ///
+    /// There is no client here, so zone ACLs are not consulted
+    /// ([`Responder::respond`] does that).
     pub fn respond_fast(
         &mut self,
         served: &Served,
@@ -242,9 +284,13 @@ impl Responder {
         pkt: &[u8],
         out: &mut Vec<u8>,
     ) -> bool {
-        self.encode(served, &q.head, q.labels(), pkt, udp_limit(&q.head), out)
+        let limit = udp_limit(&q.head);
+        self.encode(served, &q.head, q.labels(), pkt, limit, None, true, out) == Encoded::Reply
     }
 
+    /// Encodes the reply to `q`, asked by `querier`, at the end of `out`.
+    /// `udp` turns on the ANY size guard ([`crate::any`]).
+    #[allow(clippy::too_many_arguments)]
     fn encode(
         &mut self,
         served: &Served,
@@ -252,8 +298,14 @@ impl Responder {
         labels: &[&[u8]],
         pkt: &[u8],
         limit: usize,
+        querier: Option<Querier<'_>>,
+        udp: bool,
         out: &mut Vec<u8>,
-    ) -> bool {
+    ) -> Encoded {
+        let resolution = served.snapshot.resolve_from(labels, querier);
+        if let Resolution::Ignored = resolution {
+            return Encoded::Silent;
+        }
         let base = out.len();
         // Header and question as received; the header is rewritten below.
         out.extend_from_slice(&pkt[..q.question_end()]);
@@ -267,7 +319,6 @@ impl Responder {
             truncated: false,
         };
         let qtype = q.qtype;
-        let resolution = served.snapshot.resolve(labels);
         let mut rcode = RCODE_NOERROR;
         let mut aa = true;
         match resolution.zone().map(|z| served.wire_of(z)) {
@@ -288,14 +339,22 @@ impl Responder {
                 let mut answered = false;
                 match resolution {
                     Resolution::NxDomain(_) => rcode = RCODE_NXDOMAIN,
-                    // (A refused name has no zone: it never gets here.)
-                    Resolution::Exists(_) | Resolution::Refused => {}
+                    // (Refused and ignored names have no zone: they never
+                    // get here.)
+                    Resolution::Exists(_) | Resolution::Refused | Resolution::Ignored => {}
+                    Resolution::Apex(_) if qtype == TYPE_ANY => {
+                        answered = true;
+                        if w.room(RR_FIXED + HINFO_RDATA.len()) {
+                            w.rr(HEADER_LEN, TYPE_HINFO, zw.soa_ttl, HINFO_RDATA.len());
+                            w.out.extend_from_slice(&HINFO_RDATA);
+                        }
+                    }
                     Resolution::Apex(_) => {
-                        if matches!(qtype, TYPE_SOA | TYPE_ANY) {
+                        if qtype == TYPE_SOA {
                             answered = true;
                             w.soa(zw, apex, zw.soa_ttl);
                         }
-                        if matches!(qtype, TYPE_NS | TYPE_ANY) {
+                        if qtype == TYPE_NS {
                             for (rdata, ttl) in zw.ns.iter() {
                                 answered = true;
                                 if w.room(RR_FIXED + rdata.bytes.len()) {
@@ -311,7 +370,7 @@ impl Responder {
                         Some(a) => answered = a,
                         None => {
                             w.out.truncate(base);
-                            return false;
+                            return Encoded::Fallback;
                         }
                     },
                 }
@@ -322,6 +381,14 @@ impl Responder {
                     w.soa(zw, apex, zw.soa_negative_ttl);
                 }
             }
+        }
+        let opt_len = if q.edns.is_some() { 11 } else { 0 };
+        let query_len = q.question_end() + opt_len;
+        if udp && qtype == TYPE_ANY && any::too_large(query_len, w.out.len() - base + opt_len) {
+            // The question alone, TC=1: ask again over TCP (crate::any).
+            w.out.truncate(base + q.question_end());
+            w.counts = [0; 3];
+            w.truncated = true;
         }
         if let Some(e) = q.edns {
             // Our OPT: version 0, no flags, the client's payload size
@@ -345,12 +412,13 @@ impl Responder {
         h[6..8].copy_from_slice(&an.to_be_bytes());
         h[8..10].copy_from_slice(&ns.to_be_bytes());
         h[10..12].copy_from_slice(&ar.to_be_bytes());
-        true
+        Encoded::Reply
     }
 
     /// The records of a listed name, as `handler::answer` builds them:
     /// one RRset TTL (the shortest of the hits'), A values and TXT texts
-    /// each without duplicates, in dataset order. Returns whether there is
+    /// each without duplicates, in dataset order; ANY gets the A RRset
+    /// only ([`crate::any`]). Returns whether there is
     /// any answer record (before truncation), or `None` when a TXT text is
     /// too long for one record.
     fn listed(
@@ -380,7 +448,7 @@ impl Responder {
                 }
             }
         }
-        if matches!(qtype, TYPE_TXT | TYPE_ANY) {
+        if qtype == TYPE_TXT {
             let mut n = 0;
             for hit in hits.iter() {
                 if hit.answer.txt.is_empty() {
