@@ -3,7 +3,8 @@
 # and HTTP), and interop tests with third-party software (dig, Unbound,
 # SpamAssassin, rbldnsd), which installs its Debian packages if missing,
 # and the browser test (headless Debian Chromium via playwright-core) of
-# the lookup page and the delisting form.
+# the lookup page and the delisting form; and the Debian package, built,
+# installed and purged (tests/packaging/deb.sh, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked
@@ -12,3 +13,4 @@ FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/run.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/uri-ips.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/browser/run.sh
+tests/packaging/deb.sh

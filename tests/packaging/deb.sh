@@ -13,8 +13,9 @@ pass() { printf 'PASS  %s\n' "$1"; }
 fail() { printf 'FAIL  %s\n' "$1"; fails=$((fails + 1)); }
 
 if [[ $(id -u) -ne 0 ]]; then
-    echo "deb.sh: needs root (dpkg -i); skipped" >&2
-    exit 1
+    # CI runs as root; a developer's machine may not.
+    echo "SKIP  deb.sh: needs root (dpkg -i)" >&2
+    exit 0
 fi
 if dpkg -s fadelist >/dev/null 2>&1; then
     echo "deb.sh: a fadelist package is already installed; refusing to touch it" >&2
