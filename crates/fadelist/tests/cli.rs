@@ -321,3 +321,16 @@ fn backup_command() {
     assert!(!ok && err.contains("missing.sqlite"), "{err}");
     assert!(!missing.exists());
 }
+
+/// Logs written to a pipe (journald, a file) carry no ANSI colour codes.
+#[test]
+fn logs_to_a_pipe_are_plain_text() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (ok, _, err) = run(bin()
+        .args(["reporter", "add", "plain", "--db"])
+        .arg(dir.path().join("db.sqlite"))
+        .env("FADELIST_LOG", "info"));
+    assert!(ok, "{err}");
+    assert!(err.contains("migrated"), "a log line was written: {err}");
+    assert!(!err.contains('\x1b'), "no escape codes: {err:?}");
+}

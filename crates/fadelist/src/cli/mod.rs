@@ -407,6 +407,12 @@ fn run() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
+        // Colour only for a person at a terminal: journald, files and pipes
+        // get plain text (and NO_COLOR is honoured, https://no-color.org).
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .init();
 
     match cli.command {
