@@ -334,3 +334,46 @@ fn logs_to_a_pipe_are_plain_text() {
     assert!(err.contains("migrated"), "a log line was written: {err}");
     assert!(!err.contains('\x1b'), "no escape codes: {err:?}");
 }
+
+/// Commands that change existing entries never create a database; their
+/// errors name the database they looked in.
+#[test]
+fn commands_on_a_missing_database_do_not_create_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("nowhere.sqlite");
+    for args in [
+        &["reporter", "suspend", "trap1"][..],
+        &["reporter", "list"],
+        &["neverlist", "remove", "example.com"],
+        &["neverlist", "list"],
+    ] {
+        let (ok, _, err) = run(bin().args(args).arg("--db").arg(&db));
+        assert!(!ok, "{args:?} must fail");
+        assert!(err.contains("nowhere.sqlite"), "{args:?}: {err}");
+        assert!(!db.exists(), "{args:?} created the database");
+    }
+    assert!(run(bin().args(["reporter", "add", "mx1", "--db"]).arg(&db)).0);
+    let (ok, _, err) = run(bin()
+        .args(["reporter", "suspend", "trap1", "--db"])
+        .arg(&db));
+    assert!(
+        !ok && err.contains("no reporter named \"trap1\" in") && err.contains("nowhere.sqlite"),
+        "{err}"
+    );
+}
+
+/// A configuration file with no zone is refused, saying why (it used to
+/// serve nothing and accept reports into no zone).
+#[test]
+fn a_configuration_without_zones_is_refused() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cfg = dir.path().join("empty.toml");
+    std::fs::write(&cfg, "[server]\ndns_listen = [\"127.0.0.1:0\"]\n").expect("write");
+    let out = serve().arg("--config").arg(&cfg).output().expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(64), "{err}");
+    assert!(
+        err.contains("no [[zone]]") && err.contains("empty.toml"),
+        "{err}"
+    );
+}

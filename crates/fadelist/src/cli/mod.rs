@@ -356,6 +356,19 @@ fn build_config(args: &ZoneArgs) -> anyhow::Result<Config> {
         None => embedded_default(),
     };
     config.add_zone_specs(&args.zones);
+    // A configuration file without zones would serve nothing and accept
+    // reports into no zone, silently: refuse it, saying what to do.
+    if let Some(path) = &args.config
+        && config.zones.is_empty()
+    {
+        return Err(UsageError(format!(
+            "{}: no [[zone]] and no --zone: nothing to serve. Add zones (feed = \"ip\", \
+             \"bulk-ip\" or \"domain\" for report-fed ones; see deploy/fadelist.example.toml), \
+             or run without --config for the embedded default zones",
+            path.display()
+        ))
+        .into());
+    }
     if let Some(dir) = &args.data_dir {
         config.server.data_dir = Some(dir.clone());
     }

@@ -25,8 +25,19 @@ fn config_of(args: &DbArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-fn open_db(args: &DbArgs) -> anyhow::Result<fadelist_store::Store> {
-    crate::open_store(&config_of(args)?)
+/// Opens the database; `create` only for commands that add something
+/// (`reporter add`, `neverlist add`). The others refuse a missing file
+/// rather than create an empty database in whatever directory they run
+/// from and then report "no reporter named …" about it.
+fn open_db(args: &DbArgs, create: bool) -> anyhow::Result<(fadelist_store::Store, String)> {
+    let config = config_of(args)?;
+    let path = config.store.path.display().to_string();
+    if !create && !config.store.path.exists() {
+        bail!(
+            "no database at {path}: name it with --db PATH, FADELIST_DB or --config FILE ([store] path)"
+        );
+    }
+    Ok((crate::open_store(&config)?, path))
 }
 
 /// `--trusted` values, checked and normalised before anything is opened:
@@ -52,7 +63,8 @@ pub fn reporter(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
     if let ReporterCmd::Revert { name } = &cmd {
         return revert(args, name);
     }
-    let mut store = open_db(args)?;
+    let create = matches!(cmd, ReporterCmd::Add { .. });
+    let (mut store, db) = open_db(args, create)?;
     match cmd {
         ReporterCmd::Add {
             name, weight, kind, ..
@@ -76,7 +88,7 @@ pub fn reporter(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
         }
         ReporterCmd::SetTrusted { name, .. } => {
             let Some(r) = store.set_trusted(&name, &trusted, now())? else {
-                bail!("no reporter named {name:?}");
+                bail!("no reporter named {name:?} in {db}");
             };
             println!("reporter {} trusts [{}]", r.name, r.trusted.join(", "));
         }
@@ -107,19 +119,19 @@ pub fn reporter(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
         }
         ReporterCmd::Suspend { name } => {
             if !store.set_suspended(&name, true, now())? {
-                bail!("no reporter named {name:?}");
+                bail!("no reporter named {name:?} in {db}");
             }
             println!("reporter {name} suspended");
         }
         ReporterCmd::Reinstate { name } => {
             if !store.set_suspended(&name, false, now())? {
-                bail!("no reporter named {name:?}");
+                bail!("no reporter named {name:?} in {db}");
             }
             println!("reporter {name} reinstated");
         }
         ReporterCmd::Remove { name } => {
             if !store.remove_reporter(&name, now())? {
-                bail!("no reporter named {name:?}");
+                bail!("no reporter named {name:?} in {db}");
             }
             println!("reporter {name} removed");
         }
@@ -134,9 +146,9 @@ pub fn reporter(args: &DbArgs, cmd: ReporterCmd) -> anyhow::Result<()> {
 fn revert(args: &DbArgs, name: &str) -> anyhow::Result<()> {
     let config = config_of(args)?;
     let rules = crate::listings::Rules::new(&config)?;
-    let mut store = crate::open_store(&config)?;
+    let (mut store, db) = open_db(args, false)?;
     let Some(r) = store.revert_reporter(name, |z| rules.policy(z).clone(), "cli", now())? else {
-        bail!("no reporter named {name:?}");
+        bail!("no reporter named {name:?} in {db}");
     };
     println!(
         "reporter {} reverted: suspended, {} reports withdrawn as evidence from {} keys",
@@ -158,7 +170,8 @@ fn revert(args: &DbArgs, name: &str) -> anyhow::Result<()> {
 
 /// `neverlist …`.
 pub fn neverlist(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
-    let mut store = open_db(args)?;
+    let create = matches!(cmd, NeverlistCmd::Add { .. });
+    let (mut store, db) = open_db(args, create)?;
     match cmd {
         NeverlistCmd::Add { entry, reason } => {
             let text = crate::input::parse_never(&entry)?.text();
@@ -173,7 +186,7 @@ pub fn neverlist(args: &DbArgs, cmd: NeverlistCmd) -> anyhow::Result<()> {
                 .map(|e| e.text())
                 .unwrap_or_else(|_| entry.clone());
             if !store.never_list_remove(&text, now())? {
-                bail!("{entry:?} is not on the never-list");
+                bail!("{entry:?} is not on the never-list in {db}");
             }
             println!("never-list: removed {text}");
         }
