@@ -31,6 +31,8 @@ CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 missing=()
 [[ -x $CHROMIUM ]] || missing+=(chromium)
 command -v dig >/dev/null || missing+=(dnsutils)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     echo "browser: installing ${missing[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
@@ -42,8 +44,22 @@ fi
 command -v dig >/dev/null || die "dig is missing (dnsutils)"
 command -v node >/dev/null || die "node is missing (Node.js 20 or later is needed)"
 command -v npm >/dev/null || die "npm is missing"
+# playwright-core needs Node.js 20; Debian 12 ships 18. Then a private
+# Node.js 20 comes from the npm registry (the `node` package fetches the
+# official linux-x64 build as an npm package) into tests/browser/.node,
+# used by this script only. FADELIST_BROWSER_PRIVATE_NODE=1 forces it.
+if [[ ${FADELIST_BROWSER_PRIVATE_NODE:-} == 1 ]] \
+    || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    echo "browser: Node.js $(node --version) is older than 20 (or a private one was asked for): installing Node.js 20 from npm into $HERE/.node"
+    if [[ ! -x $HERE/.node/node_modules/.bin/node ]]; then
+        timeout 300 npm install --prefix "$HERE/.node" --no-save --no-audit --no-fund \
+            --loglevel=error node@20 || die "npm install node@20"
+    fi
+    export PATH="$HERE/.node/node_modules/.bin:$PATH"
+fi
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
     || die "Node.js $(node --version) is too old: playwright-core needs 20 or later"
+echo "browser: Node.js $(node --version) at $(command -v node)"
 
 if [[ -f $HERE/package-lock.json ]]; then
     (cd "$HERE" && timeout 300 npm ci --no-audit --no-fund --loglevel=error) || die "npm ci in tests/browser"
