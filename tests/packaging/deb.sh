@@ -63,6 +63,12 @@ if systemd-analyze verify "$UNIT" > "$WORK/verify" 2>&1; then
 else
     fail "systemd-analyze verify: $(cat "$WORK/verify")"
 fi
+EX=/usr/share/doc/fadelist/examples
+if systemd-analyze verify "$EX/fadelist-report-flush.service" "$EX/fadelist-report-flush.timer" > "$WORK/verify2" 2>&1; then
+    pass "systemd-analyze verify the report-flush service and timer"
+else
+    fail "report-flush units: $(cat "$WORK/verify2")"
+fi
 fadelist check-config /etc/fadelist/fadelist.toml > "$WORK/check" 2>&1 \
     && pass "the packaged configuration is valid" || fail "check-config: $(cat "$WORK/check")"
 

@@ -1,6 +1,5 @@
-//! `report` and `admin`: HTTP clients of a running server.
-
-use std::path::PathBuf;
+//! `admin`: the HTTP client of a running server's admin API (`report`,
+//! the reporters' client, is in `report.rs`).
 
 use anyhow::{Context, bail};
 
@@ -134,53 +133,6 @@ pub fn admin(server: &str, token: &str, cmd: AdminCmd) -> anyhow::Result<()> {
     println!("{text}");
     if status >= 300 {
         bail!("admin API answered HTTP {status}");
-    }
-    Ok(())
-}
-
-/// `report FILE…`: posts each message; prints the answers.
-pub fn report(server: &str, token: &str, category: &str, files: &[PathBuf]) -> anyhow::Result<()> {
-    use std::io::Read;
-    let mut bodies = Vec::new();
-    if files.is_empty() {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .context("cannot read standard input")?;
-        bodies.push(("<stdin>".to_string(), buf));
-    }
-    for f in files {
-        bodies.push((
-            f.display().to_string(),
-            std::fs::read(f).with_context(|| format!("cannot read {}", f.display()))?,
-        ));
-    }
-    let url = format!(
-        "{}/api/v1/reports?category={category}",
-        server.trim_end_matches('/')
-    );
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(std::time::Duration::from_secs(60)))
-        .build()
-        .into();
-    let mut failed = 0;
-    for (name, body) in bodies {
-        let resp = agent
-            .post(&url)
-            .header("Authorization", &format!("Bearer {token}"))
-            .header("Content-Type", "message/rfc822")
-            .send(&body[..])
-            .with_context(|| format!("cannot reach {server}"))?;
-        let status = resp.status().as_u16();
-        let text = resp.into_body().read_to_string().unwrap_or_default();
-        println!("{name}: HTTP {status}\n{text}");
-        if status >= 300 {
-            failed += 1;
-        }
-    }
-    if failed > 0 {
-        bail!("{failed} report(s) refused");
     }
     Ok(())
 }

@@ -14,6 +14,7 @@
 
 mod client;
 mod offline;
+mod report;
 mod serve;
 
 use std::path::PathBuf;
@@ -290,13 +291,29 @@ enum Command {
     },
     /// Send spam samples to a fadelist server (a file per report; standard
     /// input when no file is given). Prints the server's JSON answers.
+    /// Exit status as sysexits(3), for MTAs: 0 delivered (or spooled), 65
+    /// refused as data, 66 unreadable input, 75 try again later
+    /// (unreachable, busy, 5xx, token refused).
     Report {
         /// Server base URL, e.g. http://127.0.0.1:8300.
         #[arg(long, env = "FADELIST_SERVER")]
         server: String,
         /// The reporter's API token.
         #[arg(long, env = "FADELIST_TOKEN", hide_env_values = true)]
-        token: String,
+        token: Option<String>,
+        /// A file holding the token (first line); keeps it out of the
+        /// process list and the environment.
+        #[arg(long, value_name = "FILE", conflicts_with = "token")]
+        token_file: Option<PathBuf>,
+        /// Keep what cannot be delivered now (server down, busy, failing)
+        /// in this directory, one file per report, and exit 0.
+        #[arg(long, value_name = "DIR", conflicts_with = "flush")]
+        spool: Option<PathBuf>,
+        /// Send what a spool directory holds, oldest first, removing each
+        /// report once accepted; stops (exit 75) at the first temporary
+        /// failure. Takes no message files.
+        #[arg(long, value_name = "DIR", conflicts_with = "files")]
+        flush: Option<PathBuf>,
         /// spam, phishing, malware or newsletter (a bulk sender: its source goes to the bulk zone, its links are not listed).
         #[arg(long, default_value = "spam")]
         category: String,
@@ -390,6 +407,12 @@ fn build_config(args: &ZoneArgs) -> anyhow::Result<Config> {
 #[error("{0}")]
 pub(crate) struct UsageError(pub String);
 
+/// An error with its own exit status (sysexits(3), for callers such as
+/// MTAs that act on it).
+#[derive(Debug, thiserror::Error)]
+#[error("{1}")]
+pub(crate) struct Exit(pub u8, pub String);
+
 /// Parses the command line, runs the command, and says how it went: the
 /// error (if any) on standard error, as `main` returning it would, and the
 /// exit status (see the module documentation).
@@ -400,6 +423,8 @@ pub fn main() -> ExitCode {
             eprintln!("Error: {e:?}");
             if e.downcast_ref::<UsageError>().is_some() {
                 ExitCode::from(64)
+            } else if let Some(Exit(code, _)) = e.downcast_ref::<Exit>() {
+                ExitCode::from(*code)
             } else {
                 ExitCode::FAILURE
             }
@@ -438,9 +463,19 @@ fn run() -> anyhow::Result<()> {
         Command::Report {
             server,
             token,
+            token_file,
             category,
             files,
-        } => client::report(&server, &token, &category, &files),
+            spool,
+            flush,
+        } => report::report(report::ReportArgs {
+            token: report::token(token, token_file.as_deref())?,
+            server,
+            category,
+            files,
+            spool,
+            flush,
+        }),
         Command::Export { zones, format, out } => {
             serve::export(build_config(&zones)?, &format, &out)
         }
