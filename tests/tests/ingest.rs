@@ -142,6 +142,12 @@ fn special_purpose_sources_are_never_listed() {
             body.contains("no source IP") && body.contains("special-purpose"),
             "{body}"
         );
+        // Tags and sentences, not Rust's debug text.
+        assert!(
+            json(&body).contains("\"verdict\":\"special-purpose\""),
+            "{body}"
+        );
+        assert!(!body.contains("SpecialPurpose("), "{body}");
     }
     for ip in ["1.4.0.10", "77.1.168.192", "1.0.0.127"] {
         assert!(!listed(&srv, &format!("{ip}.iprbl.test")), "{ip}");

@@ -90,6 +90,51 @@ pub enum BulkSignal {
     },
 }
 
+impl BulkSignal {
+    /// A stable tag for APIs: `list-unsubscribe`, `one-click-unsubscribe`,
+    /// `list-id`, `precedence`, `auto-submitted`, `esp`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            BulkSignal::ListUnsubscribe { .. } => "list-unsubscribe",
+            BulkSignal::OneClickUnsubscribe { .. } => "one-click-unsubscribe",
+            BulkSignal::ListId(_) => "list-id",
+            BulkSignal::Precedence(_) => "precedence",
+            BulkSignal::AutoSubmitted(_) => "auto-submitted",
+            BulkSignal::Esp { .. } => "esp",
+        }
+    }
+}
+
+impl std::fmt::Display for BulkSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BulkSignal::ListUnsubscribe { mailto, web } => write!(
+                f,
+                "List-Unsubscribe ({})",
+                match (mailto, web) {
+                    (true, true) => "mailto and web",
+                    (true, false) => "mailto",
+                    (false, true) => "web",
+                    (false, false) => "no usable URI",
+                }
+            ),
+            BulkSignal::OneClickUnsubscribe { https } => write!(
+                f,
+                "List-Unsubscribe-Post one-click (RFC 8058){}",
+                if *https {
+                    ""
+                } else {
+                    ", without the https URI it requires"
+                }
+            ),
+            BulkSignal::ListId(v) => write!(f, "List-Id: {v}"),
+            BulkSignal::Precedence(v) => write!(f, "Precedence: {v}"),
+            BulkSignal::AutoSubmitted(v) => write!(f, "Auto-Submitted: {v}"),
+            BulkSignal::Esp { esp, header } => write!(f, "{esp} ({header})"),
+        }
+    }
+}
+
 /// Whether the message looks like bulk mail, and why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BulkVerdict {

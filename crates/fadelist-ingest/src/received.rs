@@ -107,6 +107,37 @@ pub enum NoSource {
     UnverifiedForward,
 }
 
+impl HopVerdict {
+    /// A stable tag for APIs and logs: `trusted`, `special-purpose`,
+    /// `source`, `below-source`, `no-ip`.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            HopVerdict::Trusted => "trusted",
+            HopVerdict::SpecialPurpose(_) => "special-purpose",
+            HopVerdict::Source => "source",
+            HopVerdict::BelowSource => "below-source",
+            HopVerdict::NoIp => "no-ip",
+        }
+    }
+
+    /// Why, for the verdicts that have a reason.
+    pub fn reason(&self) -> Option<&'static str> {
+        match self {
+            HopVerdict::SpecialPurpose(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for HopVerdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.reason() {
+            Some(r) => write!(f, "{}: {r}", self.tag()),
+            None => f.write_str(self.tag()),
+        }
+    }
+}
+
 impl fmt::Display for NoSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

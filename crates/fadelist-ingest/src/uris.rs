@@ -70,6 +70,52 @@ pub enum FoundIn {
     FormAction,
 }
 
+impl FoundIn {
+    /// A stable tag for APIs: `text`, `bare-text`, `href`, `img-src`,
+    /// `form-action`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            FoundIn::Text => "text",
+            FoundIn::BareText => "bare-text",
+            FoundIn::Href => "href",
+            FoundIn::ImgSrc => "img-src",
+            FoundIn::FormAction => "form-action",
+        }
+    }
+}
+
+impl std::fmt::Display for FoundIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.tag())
+    }
+}
+
+impl SkipReason {
+    /// A stable tag for APIs: `never-list`, `over-cap`, `invalid`,
+    /// `special-purpose-ip`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            SkipReason::NeverList => "never-list",
+            SkipReason::OverCap => "over-cap",
+            SkipReason::Invalid(_) => "invalid",
+            SkipReason::SpecialPurposeIp(_) => "special-purpose-ip",
+        }
+    }
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::NeverList => {
+                f.write_str("never listed (a big provider, or the operator's never-list)")
+            }
+            SkipReason::OverCap => f.write_str("more distinct hosts than the per-message cap"),
+            SkipReason::Invalid(why) => write!(f, "not a listable host: {why}"),
+            SkipReason::SpecialPurposeIp(why) => write!(f, "special-purpose address ({why})"),
+        }
+    }
+}
+
 /// One registered domain advertised in the message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainHit {

@@ -649,3 +649,55 @@ fn forward_without_chain_names_no_source() {
         x.domains
     );
 }
+
+#[test]
+fn verdicts_places_signals_and_skips_have_stable_tags_and_readable_reasons() {
+    let x = load("html-obfuscated.eml");
+    let tags: Vec<&str> = x.hops.iter().map(|h| h.verdict.tag()).collect();
+    assert_eq!(tags, ["trusted", "source"]);
+    assert_eq!(x.hops[1].verdict.to_string(), "source");
+    let places: Vec<&str> = x.domains.iter().map(|d| d.found_in.tag()).collect();
+    assert!(
+        places.contains(&"href") && places.contains(&"img-src") && places.contains(&"form-action")
+    );
+    let (host, why) = x
+        .skipped_domains
+        .iter()
+        .find(|(h, _)| h == "192.168.1.1")
+        .expect("the private IP is skipped");
+    assert_eq!(host, "192.168.1.1");
+    assert_eq!(why.tag(), "special-purpose-ip");
+    assert!(
+        why.to_string().starts_with("special-purpose address ("),
+        "{why}"
+    );
+    let p = load("private-only-chain.eml");
+    let special = p
+        .hops
+        .iter()
+        .find(|h| h.verdict.tag() == "special-purpose")
+        .unwrap();
+    assert!(
+        special
+            .verdict
+            .reason()
+            .is_some_and(|r| r.contains("RFC 1918")),
+        "{}",
+        special.verdict
+    );
+    let n = load("newsletter-one-click.eml");
+    let signals: Vec<String> = n
+        .bulk
+        .signals
+        .iter()
+        .map(|s| format!("{}={s}", s.tag()))
+        .collect();
+    assert!(
+        signals.contains(&"precedence=Precedence: bulk".to_string()),
+        "{signals:?}"
+    );
+    assert!(
+        signals.iter().any(|s| s.starts_with("list-id=List-Id: ")),
+        "{signals:?}"
+    );
+}

@@ -123,11 +123,12 @@ fn extraction_json(x: &Extraction) -> Value {
             "index": h.index,
             "ip": h.ip.map(|i| i.to_string()),
             "helo": h.helo,
-            "verdict": format!("{:?}", h.verdict),
+            "verdict": h.verdict.tag(),
+            "verdict_reason": h.verdict.reason(),
         })).collect::<Vec<_>>(),
-        "domains": x.domains.iter().map(|d| json!({"domain": d.domain, "example": d.example, "found_in": format!("{:?}", d.found_in)})).collect::<Vec<_>>(),
+        "domains": x.domains.iter().map(|d| json!({"domain": d.domain, "example": d.example, "found_in": d.found_in.tag()})).collect::<Vec<_>>(),
         "ip_literals": x.ip_literals.iter().map(|i| i.to_string()).collect::<Vec<_>>(),
-        "bulk": {"is_bulk": x.bulk.is_bulk, "signals": x.bulk.signals.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>()},
+        "bulk": {"is_bulk": x.bulk.is_bulk, "signals": x.bulk.signals.iter().map(|s| json!({"signal": s.tag(), "detail": s.to_string()})).collect::<Vec<_>>()},
         "warnings": x.warnings,
     })
 }

@@ -294,7 +294,7 @@ impl Rules {
             }
         }
         for (d, why) in &x.skipped_domains {
-            rejected.push(Rejection::new(Some(d.clone()), format!("{why:?}")));
+            rejected.push(Rejection::new(Some(d.clone()), why.to_string()));
         }
         (keys, rejected)
     }
