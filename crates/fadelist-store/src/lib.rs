@@ -23,7 +23,7 @@
 //! evidence), [`listings`] (scores, decay, removals, manual listings),
 //! [`events`] (typed listing history), [`delisting`] (requests and the
 //! review queue), [`neverlist`], [`revert`] (undoing a reporter),
-//! [`audit`].
+//! [`audit`], [`retention`] (pruning what is past its retention).
 #![warn(missing_docs)]
 
 pub mod audit;
@@ -34,6 +34,7 @@ pub mod listings;
 pub mod neverlist;
 pub mod reporters;
 pub mod reports;
+pub mod retention;
 pub mod revert;
 
 use std::path::Path;
@@ -53,6 +54,7 @@ pub use reports::{
     Duplicate, Evidence, Group, Ingested, KeyInput, KeyOutcome, NewReport, ReportEvent,
     SourceNetworks, StoredRaw, decompress,
 };
+pub use retention::{FileUsage, Prune, Pruned, Retention, ZoneRetention};
 pub use revert::Reverted;
 
 /// Store errors.
@@ -89,8 +91,12 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/005_typed_history.sql")),
         M::up(include_str!("../migrations/006_reporter_revert.sql")),
         M::up(include_str!("../migrations/007_key_sources.sql")),
+        M::up(include_str!("../migrations/008_retention.sql")),
     ])
 }
+
+/// Bytes the WAL file is truncated to after a checkpoint.
+const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// The writing connection.
 pub struct Store {
@@ -124,6 +130,11 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // The WAL grows to the largest transaction between checkpoints (a
+        // group of large reports is hundreds of megabytes) and, without a
+        // limit, keeps that size for good. Truncated back to this after
+        // each checkpoint, it costs at most this much disk when idle.
+        conn.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         migrations().to_latest(&mut conn)?;
         // Every statement of the ingest transaction stays prepared.

@@ -184,14 +184,6 @@ impl Store {
             tx: self.write_tx()?,
         })
     }
-
-    /// Drops raw samples older than `before` (retention); returns how many.
-    pub fn expire_raw(&mut self, before: i64) -> Result<usize> {
-        Ok(self.conn.execute(
-            "UPDATE reports SET raw = NULL WHERE received_at < ?1 AND raw IS NOT NULL",
-            params![before],
-        )?)
-    }
 }
 
 impl Group<'_> {

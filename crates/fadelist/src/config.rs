@@ -107,7 +107,8 @@ impl Default for WebConfig {
     }
 }
 
-/// `[store]`.
+/// `[store]`: the database, how long what it holds is kept, and the free
+/// disk space below which writes stop (`docs/internet-storage.md`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
@@ -116,6 +117,33 @@ pub struct StoreConfig {
     /// Raw samples older than this are dropped (their extraction stays).
     #[serde(deserialize_with = "duration")]
     pub raw_retention: Duration,
+    /// Reports older than this are deleted with their evidence, except
+    /// what the lookup page of a key listed now shows.
+    #[serde(deserialize_with = "duration")]
+    pub report_retention: Duration,
+    /// Listing history (lookup pages) older than this is deleted, except
+    /// a listed key's and what the repeat window covers.
+    #[serde(deserialize_with = "duration")]
+    pub history_retention: Duration,
+    /// Audit log entries older than this are deleted.
+    #[serde(deserialize_with = "duration")]
+    pub audit_retention: Duration,
+    /// A delisting request's e-mail, requester address and explanation
+    /// are erased this long after it was decided (personal data); the
+    /// anonymous rest goes with the audit log.
+    #[serde(deserialize_with = "duration")]
+    pub request_retention: Duration,
+    /// How often the pruning job runs.
+    #[serde(deserialize_with = "duration")]
+    pub prune_interval: Duration,
+    /// Rows per pruning transaction, about: reports wait for one batch at
+    /// most.
+    pub prune_batch: usize,
+    /// Below this much free space on the database's filesystem, writes
+    /// (reports, delisting requests, admin changes) get 503 `disk_full`;
+    /// DNS and lookups go on. Bytes (`"1GiB"`, `"500MB"`) or a share of
+    /// the filesystem (`"5%"`); `"0"` = never.
+    pub min_free_disk: DiskThreshold,
 }
 
 impl Default for StoreConfig {
@@ -123,6 +151,137 @@ impl Default for StoreConfig {
         StoreConfig {
             path: PathBuf::from("fadelist.sqlite"),
             raw_retention: Duration::from_secs(30 * 86_400),
+            report_retention: Duration::from_secs(90 * 86_400),
+            history_retention: Duration::from_secs(365 * 86_400),
+            audit_retention: Duration::from_secs(365 * 86_400),
+            request_retention: Duration::from_secs(30 * 86_400),
+            prune_interval: Duration::from_secs(3600),
+            prune_batch: 1000,
+            min_free_disk: DiskThreshold::Bytes(1 << 30),
+        }
+    }
+}
+
+impl StoreConfig {
+    fn validate(&self) -> anyhow::Result<()> {
+        for (what, d) in [
+            ("raw_retention", self.raw_retention),
+            ("report_retention", self.report_retention),
+            ("history_retention", self.history_retention),
+            ("audit_retention", self.audit_retention),
+            ("request_retention", self.request_retention),
+            ("prune_interval", self.prune_interval),
+        ] {
+            if d.is_zero() {
+                bail!("store.{what} must be more than 0s");
+            }
+        }
+        if self.prune_batch == 0 {
+            bail!("store.prune_batch must be at least 1");
+        }
+        // The raw sample is a column of its report row, and the lookup
+        // page decides which remaining reports count from the listing
+        // history: each must outlive the one before.
+        if self.raw_retention > self.report_retention {
+            bail!(
+                "store.raw_retention ({}) is longer than store.report_retention ({}): a raw \
+                 sample is deleted with its report",
+                humantime::format_duration(self.raw_retention),
+                humantime::format_duration(self.report_retention)
+            );
+        }
+        if self.report_retention > self.history_retention {
+            bail!(
+                "store.report_retention ({}) is longer than store.history_retention ({}): the \
+                 lookup page needs the removals that came after the reports it shows",
+                humantime::format_duration(self.report_retention),
+                humantime::format_duration(self.history_retention)
+            );
+        }
+        Ok(())
+    }
+}
+
+/// `[store] min_free_disk`: free space to keep on the database's
+/// filesystem, in bytes or as a share of its size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DiskThreshold {
+    /// At least this many bytes free.
+    Bytes(u64),
+    /// At least this percentage (0-100) of the filesystem free.
+    Percent(f64),
+}
+
+impl DiskThreshold {
+    /// The bytes to keep free on a filesystem of `total` bytes.
+    pub fn bytes_of(self, total: u64) -> u64 {
+        match self {
+            DiskThreshold::Bytes(b) => b,
+            DiskThreshold::Percent(p) => (total as f64 * p / 100.0) as u64,
+        }
+    }
+}
+
+impl FromStr for DiskThreshold {
+    type Err = anyhow::Error;
+
+    /// `1073741824`, `1GiB`, `500MB`, `2.5 TiB`, `5%`. Units: B, KB, MB,
+    /// GB, TB (powers of 1000) and KiB, MiB, GiB, TiB (powers of 1024),
+    /// in any case.
+    fn from_str(s: &str) -> anyhow::Result<Self> {
+        let t = s.trim();
+        let bad = || {
+            anyhow::anyhow!("invalid disk size {s:?} (write e.g. \"1GiB\", \"500MB\" or \"5%\")")
+        };
+        if let Some(p) = t.strip_suffix('%') {
+            let p: f64 = p.trim().parse().map_err(|_| bad())?;
+            if !(0.0..=100.0).contains(&p) {
+                bail!("disk share {s:?} is not between 0% and 100%");
+            }
+            return Ok(DiskThreshold::Percent(p));
+        }
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(t.len());
+        let (number, unit) = t.split_at(split);
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1_000,
+            "mb" => 1_000_000,
+            "gb" => 1_000_000_000,
+            "tb" => 1_000_000_000_000,
+            "kib" => 1 << 10,
+            "mib" => 1 << 20,
+            "gib" => 1 << 30,
+            "tib" => 1 << 40,
+            _ => return Err(bad()),
+        };
+        if let Ok(n) = number.parse::<u64>() {
+            return n
+                .checked_mul(scale)
+                .map(DiskThreshold::Bytes)
+                .ok_or_else(|| anyhow::anyhow!("disk size {s:?} is too large"));
+        }
+        let n: f64 = number.parse().map_err(|_| bad())?;
+        let bytes = n * scale as f64;
+        if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+            bail!("disk size {s:?} is too large");
+        }
+        Ok(DiskThreshold::Bytes(bytes as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for DiskThreshold {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bytes(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bytes(b) => Ok(DiskThreshold::Bytes(b)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
         }
     }
 }
@@ -662,6 +821,7 @@ impl Config {
             bail!("server.reload_interval must be more than 0s");
         }
         self.policy.validate("policy")?;
+        self.store.validate()?;
         if self.ingest.decay_interval.is_zero() {
             bail!("ingest.decay_interval must be more than 0s");
         }
@@ -756,6 +916,7 @@ mod tests {
         assert_eq!(niprbl.list_threshold, c.policy.list_threshold);
         assert_eq!(c.ingest.never_list.len(), 2);
         assert_eq!(c.store.raw_retention, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.store, StoreConfig::default(), "documented defaults");
     }
 
     #[test]
@@ -783,6 +944,37 @@ mod tests {
         assert!(e("[server]\ntcp_mode = \"quick\"\n").contains("tcp_mode"));
         assert!(e("[ingest]\nwriter_nice = 20\n").contains("0 (normal) to 19"));
         assert!(e("[ingest]\nmax_pending_reports = 0\n").contains("at least 1"));
+    }
+
+    #[test]
+    fn store_retention_and_disk_threshold() {
+        let c = embedded_default();
+        assert_eq!(c.store.report_retention, Duration::from_secs(90 * 86_400));
+        assert_eq!(c.store.min_free_disk, DiskThreshold::Bytes(1 << 30));
+        let t = |s: &str| s.parse::<DiskThreshold>();
+        assert_eq!(t("1GiB").unwrap(), DiskThreshold::Bytes(1 << 30));
+        assert_eq!(t(" 500 MB").unwrap(), DiskThreshold::Bytes(500_000_000));
+        assert_eq!(t("1.5kib").unwrap(), DiskThreshold::Bytes(1536));
+        assert_eq!(t("4096").unwrap(), DiskThreshold::Bytes(4096));
+        assert_eq!(t("5%").unwrap(), DiskThreshold::Percent(5.0));
+        assert_eq!(
+            t("1000000TiB").unwrap(),
+            DiskThreshold::Bytes(1_000_000 << 40)
+        );
+        assert_eq!(DiskThreshold::Percent(5.0).bytes_of(1000), 50);
+        for bad in ["", "GiB", "1 parsec", "101%", "-1%", "20000000TiB", "1e3"] {
+            assert!(t(bad).is_err(), "{bad:?}");
+        }
+        let c = Config::parse("[store]\nmin_free_disk = \"5%\"\n", "t.toml").unwrap();
+        assert_eq!(c.store.min_free_disk, DiskThreshold::Percent(5.0));
+        let c = Config::parse("[store]\nmin_free_disk = 0\n", "t.toml").unwrap();
+        assert_eq!(c.store.min_free_disk, DiskThreshold::Bytes(0));
+        let e = |t: &str| format!("{:#}", Config::parse(t, "t.toml").unwrap_err());
+        assert!(e("[store]\nmin_free_disk = \"lots\"\n").contains("invalid disk size"));
+        assert!(e("[store]\nprune_interval = 0\n").contains("more than 0s"));
+        assert!(e("[store]\nprune_batch = 0\n").contains("at least 1"));
+        assert!(e("[store]\nraw_retention = \"100d\"\n").contains("deleted with its report"));
+        assert!(e("[store]\nreport_retention = \"2y\"\n").contains("removals that came after"));
     }
 
     #[test]

@@ -92,6 +92,16 @@ impl From<ServiceError> for HttpError {
             ServiceError::Store(fadelist_store::StoreError::Invalid(why)) => {
                 HttpError::new(StatusCode::BAD_REQUEST, "invalid", why)
             }
+            // Below `[store] min_free_disk` (logged once by the disk check,
+            // not per request): the client may come back, nothing is wrong
+            // with what it sent.
+            ServiceError::DiskFull { .. } => HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "disk_full",
+                "the server is short of disk space: reports, delisting requests and changes are \
+                 paused until space is freed (lookups and DNS still work); retry later",
+            )
+            .retry_after(60),
             other => HttpError::unavailable(other),
         }
     }

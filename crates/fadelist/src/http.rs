@@ -4,7 +4,8 @@
 //! - `GET /api/v1/zones`: each served zone with its serial and entry
 //!   counts, read from the published snapshot;
 //! - `GET /api/v1/status`: the write side's queue (writes waiting for or
-//!   running on the store thread).
+//!   running on the store thread), the database's free disk space and the
+//!   last pruning run.
 //!
 //! Reporting, lookup pages and delisting arrive on this same router.
 
@@ -105,6 +106,10 @@ async fn status(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "store": {
             "pending_writes": app.listings.pending(),
             "queued_writes": app.listings.queued(),
+            // Free space on the database's filesystem and the threshold
+            // below which writes get 503 disk_full; the last pruning run.
+            "disk": app.listings.disk_status(),
+            "last_prune": app.listings.last_prune(),
         }
     }))
 }

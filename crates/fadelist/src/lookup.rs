@@ -30,7 +30,7 @@ use crate::error::{HttpError, render};
 use crate::input::{Asked, UserKey, parse_key};
 
 /// Reports shown per table (latest, and earlier than a removal).
-const EVIDENCE_SHOWN: usize = 5;
+pub(crate) const EVIDENCE_SHOWN: usize = 5;
 
 /// Listing events read per key and zone (the newest).
 const EVENTS_READ: usize = 500;
@@ -42,7 +42,7 @@ const REPLAY_LIMIT: usize = 2_000;
 
 /// Half-lives before the chart's window from which reports are replayed:
 /// a report older than that has decayed to 1/256 of its weight.
-const REPLAY_HALF_LIVES: f64 = 8.0;
+pub(crate) const REPLAY_HALF_LIVES: f64 = 8.0;
 
 /// Reports since a removal are counted up to this.
 const COUNT_CAP: usize = 10_000;

@@ -17,7 +17,17 @@
 //! ```
 //!
 //! HTTP handlers only authenticate, parse and call one method here.
+//!
+//! Two guards stand before the writes that clients and operators ask
+//! for: the queue's capacity ([`ServiceError::Busy`]) and the free disk
+//! space ([`disk`], [`ServiceError::DiskFull`]). The service's own
+//! maintenance — the decay tick and the pruning of what is past its
+//! retention ([`Listings::prune`], see [`fadelist_store::retention`]) —
+//! passes both: it must go on while the disk is short, and pruning is
+//! what makes room inside the database.
 
+pub mod disk;
+mod maintenance;
 mod reporters;
 pub mod rules;
 pub mod serving;
@@ -30,9 +40,10 @@ use fadelist_core::keys::{Category, ListingKey};
 use fadelist_dns::Publisher;
 use fadelist_ingest::Extraction;
 use fadelist_store::{
-    Decision, DelistOutcome, DelistResult, KeyOutcome, NewReport, Read as _, Store, StoreError,
-    StoredRaw,
+    Decision, DelistOutcome, DelistResult, FileUsage, KeyOutcome, NewReport, Pruned, Read as _,
+    Store, StoreError, StoredRaw,
 };
+use serde::Serialize;
 use serde_json::Value;
 use tracing::{error, info};
 
@@ -40,6 +51,7 @@ use crate::config::Config;
 use crate::feeds::Feeds;
 use crate::input::Never;
 use crate::zones::ZoneSet;
+use disk::{DiskGuard, DiskStatus};
 pub use rules::{Rejection, ReportFacts, Rules};
 pub use serving::{Effect, Serving};
 use writer::Writer;
@@ -62,6 +74,15 @@ pub enum ServiceError {
     /// A write failed (the detail is in the log).
     #[error("write failed: {0}")]
     Failed(String),
+    /// The database's filesystem has less free space than
+    /// `[store] min_free_disk`: writes wait until space is freed.
+    #[error("{free} bytes free on the database's disk, below the {min_free} kept free")]
+    DiskFull {
+        /// Free bytes.
+        free: u64,
+        /// `min_free_disk`, bytes.
+        min_free: u64,
+    },
 }
 
 /// A report to record, as the HTTP side parsed it.
@@ -118,8 +139,42 @@ pub struct Decayed {
     pub delisted: usize,
     /// Manual listings that expired.
     pub expired: usize,
-    /// Raw samples dropped after their retention.
-    pub raw_dropped: usize,
+}
+
+/// A pruning run, as `/api/v1/status` shows the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PruneRun {
+    /// When it started, Unix seconds.
+    pub started_at: i64,
+    /// How long it took, milliseconds.
+    pub took_ms: u64,
+    /// The longest of its steps (reports waited at most that long for
+    /// it), milliseconds.
+    pub longest_step_ms: u64,
+    /// What it removed.
+    pub pruned: Pruned,
+    /// The database file afterwards.
+    pub file: FileUsage,
+    /// Why it stopped early, if it did (the next run starts over).
+    pub error: Option<String>,
+}
+
+/// The store's retention settings and the pruning schedule.
+#[derive(Debug)]
+struct Maintenance {
+    raw_retention: i64,
+    report_retention: i64,
+    history_retention: i64,
+    audit_retention: i64,
+    request_retention: i64,
+    interval: i64,
+    batch: usize,
+    /// The next run is due at this time (Unix seconds); 0 = at the first
+    /// decay tick.
+    next_at: std::sync::atomic::AtomicI64,
+    /// A run is under way (one at a time).
+    running: std::sync::atomic::AtomicBool,
+    last: std::sync::Mutex<Option<PruneRun>>,
 }
 
 struct ReportJob {
@@ -135,7 +190,8 @@ pub struct Listings {
     rules: Arc<Rules>,
     self_service_limit: u32,
     self_service_window: i64,
-    raw_retention: i64,
+    disk: Arc<DiskGuard>,
+    maintenance: Arc<Maintenance>,
 }
 
 impl std::fmt::Debug for ReportJob {
@@ -177,7 +233,22 @@ impl Listings {
             rules,
             self_service_limit: config.web.self_service_limit,
             self_service_window: secs(config.web.self_service_window),
-            raw_retention: secs(config.store.raw_retention),
+            disk: Arc::new(DiskGuard::for_database(
+                &config.store.path,
+                config.store.min_free_disk,
+            )),
+            maintenance: Arc::new(Maintenance {
+                raw_retention: secs(config.store.raw_retention),
+                report_retention: secs(config.store.report_retention),
+                history_retention: secs(config.store.history_retention),
+                audit_retention: secs(config.store.audit_retention),
+                request_retention: secs(config.store.request_retention),
+                interval: secs(config.store.prune_interval),
+                batch: config.store.prune_batch,
+                next_at: std::sync::atomic::AtomicI64::new(0),
+                running: std::sync::atomic::AtomicBool::new(false),
+                last: std::sync::Mutex::new(None),
+            }),
         })
     }
 
@@ -206,9 +277,43 @@ impl Listings {
         self.writer.pending()
     }
 
-    /// Runs a write on the store thread, then applies and publishes its
-    /// effects there, before the caller hears back.
+    /// `Ok` when a write asked for now would be taken; otherwise the
+    /// error it would get ([`ServiceError::DiskFull`]). Handlers may ask
+    /// before reading a request body; every write asks again.
+    pub fn writable(&self) -> Result<(), ServiceError> {
+        self.disk.check(crate::clock::monotonic())
+    }
+
+    /// The database's disk: free space and the threshold (`None` when it
+    /// cannot be read or the threshold is off).
+    pub fn disk_status(&self) -> Option<DiskStatus> {
+        self.disk.status(crate::clock::monotonic())
+    }
+
+    /// The last pruning run, if one finished since the start.
+    pub fn last_prune(&self) -> Option<PruneRun> {
+        self.maintenance
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs a write asked for by a client or an operator: refused below
+    /// the free-disk threshold (see [`Listings::maintain`]).
     async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> fadelist_store::Result<(T, Vec<Effect>)> + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        self.writable()?;
+        self.maintain(f).await
+    }
+
+    /// Runs a write on the store thread, then applies and publishes its
+    /// effects there, before the caller hears back. No disk check: the
+    /// service's own upkeep (decay, pruning) must not stop when the disk
+    /// is short.
+    async fn maintain<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Store) -> fadelist_store::Result<(T, Vec<Effect>)> + Send + 'static,
     ) -> Result<T, ServiceError> {
@@ -225,6 +330,7 @@ impl Listings {
     /// Records a report (written in a group with the reports that arrive
     /// with it) and publishes what it listed.
     pub async fn record_report(&self, submission: Submission) -> Result<Recorded, ServiceError> {
+        self.writable()?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.writer.report(ReportJob { submission, reply })?;
         answer.await.map_err(|_| ServiceError::Gone)?
@@ -403,44 +509,45 @@ impl Listings {
             .await
     }
 
-    /// The decay tick at `now`: drops raw samples past retention, ends
-    /// expired manual listings, delists keys whose score decayed.
+    /// The decay tick at `now`: ends expired manual listings, delists
+    /// keys whose score decayed, and starts a pruning run in the
+    /// background when one is due (every `[store] prune_interval`).
     pub async fn decay(&self, now: u64) -> Result<Decayed, ServiceError> {
         let rules = self.rules.clone();
-        let retention = self.raw_retention;
-        self.write(move |s| {
-            let now = now as i64;
-            let raw_dropped = s.expire_raw(now.saturating_sub(retention))?;
-            let expired = s.expire_manual(now)?;
-            let decayed = s.decay_pass(|z| rules.policy(z).clone(), now)?;
-            let mut effects = Vec::with_capacity(expired.len() + decayed.len());
-            for d in &expired {
-                info!(zone = %d.zone, key = %d.key, "manual listing expired");
-                if let Ok(key) = d.key.parse() {
-                    effects.push(Effect::Manual {
-                        zone: d.zone.clone(),
-                        key,
-                        listing: None,
-                    });
+        let out = self
+            .maintain(move |s| {
+                let now = now as i64;
+                let expired = s.expire_manual(now)?;
+                let decayed = s.decay_pass(|z| rules.policy(z).clone(), now)?;
+                let mut effects = Vec::with_capacity(expired.len() + decayed.len());
+                for d in &expired {
+                    info!(zone = %d.zone, key = %d.key, "manual listing expired");
+                    if let Ok(key) = d.key.parse() {
+                        effects.push(Effect::Manual {
+                            zone: d.zone.clone(),
+                            key,
+                            listing: None,
+                        });
+                    }
                 }
-            }
-            for d in &decayed {
-                info!(zone = %d.zone, key = %d.key, "delisted: score decayed");
-                if let Ok(key) = d.key.parse() {
-                    effects.push(Effect::Unlisted {
-                        zone: d.zone.clone(),
-                        key,
-                    });
+                for d in &decayed {
+                    info!(zone = %d.zone, key = %d.key, "delisted: score decayed");
+                    if let Ok(key) = d.key.parse() {
+                        effects.push(Effect::Unlisted {
+                            zone: d.zone.clone(),
+                            key,
+                        });
+                    }
                 }
-            }
-            let out = Decayed {
-                delisted: decayed.len(),
-                expired: expired.len(),
-                raw_dropped,
-            };
-            Ok((out, effects))
-        })
-        .await
+                let out = Decayed {
+                    delisted: decayed.len(),
+                    expired: expired.len(),
+                };
+                Ok((out, effects))
+            })
+            .await;
+        self.prune_if_due(now as i64);
+        out
     }
 }
 
@@ -692,5 +799,71 @@ mod tests {
         }
         assert!(listed(&l, name), "published before the answers");
         assert_eq!(l.pending(), 0);
+    }
+
+    /// A pruning run takes the store thread one short step at a time: a
+    /// report sent while it runs is answered before the run ends. The
+    /// decay tick starts runs on schedule, one per interval.
+    #[tokio::test]
+    async fn pruning_goes_in_steps_that_reports_pass_between() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = crate::config::embedded_default();
+        config.store.path = dir.path().join("db.sqlite");
+        config.policy.max_report_age = std::time::Duration::from_secs(100 * 365 * 86_400);
+        config.store.audit_retention = std::time::Duration::from_secs(1);
+        config.store.prune_batch = 1;
+        let mut store = Store::open(&config.store.path).expect("store");
+        let a = store
+            .add_reporter("a", 1.0, ReporterKind::User, &[], "ta", 0)
+            .expect("a")
+            .id;
+        // 300 audit entries from long ago: 300 steps at one row each.
+        for i in 0..300 {
+            store
+                .never_list_add(&format!("n{i}.example"), "old", 0)
+                .expect("never-list");
+        }
+        let audit_rows = |path: &std::path::Path| {
+            fadelist_store::Reader::open(path)
+                .expect("reader")
+                .audit_log(None, 1000)
+                .expect("audit")
+                .len()
+        };
+        let zones = ZoneSet::load(&config, 1).expect("zones");
+        let l = Listings::start(&config, zones, store).expect("start");
+        let now = crate::clock::unix_now() as i64;
+        let run = tokio::spawn({
+            let l = l.clone();
+            async move { l.prune(now).await }
+        });
+        // Under way: some entries gone, most not.
+        while audit_rows(&config.store.path) == 300 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let r = l.record_report(submission(a, "during")).await;
+        assert!(matches!(r, Ok(Recorded::New { .. })), "{r:?}");
+        assert!(!run.is_finished(), "the report waited for one step only");
+        let run = run.await.expect("join").expect("run");
+        assert_eq!(run.pruned.audit, 300);
+        assert!(run.pruned.steps > 300, "{run:?}");
+        assert_eq!(run.pruned.largest_step, 1);
+        assert_eq!(run.error, None);
+        assert_eq!(l.last_prune(), Some(run));
+        assert_eq!(audit_rows(&config.store.path), 0);
+
+        // The decay tick: a run when due, then not before the interval.
+        l.decay(now as u64 + 10).await.expect("decay");
+        let started = || l.last_prune().map(|r| r.started_at);
+        while started() != Some(now + 10) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        l.decay(now as u64 + 20).await.expect("decay");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(started(), Some(now + 10), "an hour between runs");
+        l.decay(now as u64 + 10 + 3600).await.expect("decay");
+        while started() != Some(now + 10 + 3600) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 }

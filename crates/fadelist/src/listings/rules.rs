@@ -99,6 +99,11 @@ impl Rules {
         self.policies.get(zone).unwrap_or(&self.default_policy)
     }
 
+    /// The `[policy]` table's policy, before any zone's overrides.
+    pub fn default_policy(&self) -> &Policy {
+        &self.default_policy
+    }
+
     /// The zone taking `feed`, if one is configured.
     pub fn zone_for(&self, feed: Feed) -> Option<&str> {
         self.feeds

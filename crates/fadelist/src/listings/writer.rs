@@ -126,21 +126,45 @@ impl<R: Send + 'static> Writer<R> {
         &self,
         f: impl FnOnce(&mut Store) -> T + Send + 'static,
     ) -> Result<T, ServiceError> {
+        self.run(f, true).await
+    }
+
+    /// Like [`Writer::call`], for the service's own upkeep (pruning): not
+    /// counted in [`Writer::pending`], which says how many writes clients
+    /// and operators are waiting for.
+    pub async fn call_upkeep<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> T + Send + 'static,
+    ) -> Result<T, ServiceError> {
+        self.run(f, false).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> T + Send + 'static,
+        counted: bool,
+    ) -> Result<T, ServiceError> {
         let (tx, rx) = oneshot::channel();
-        self.pending.fetch_add(1, Ordering::Relaxed);
-        let pending = self.pending.clone();
+        let pending = counted.then(|| {
+            self.pending.fetch_add(1, Ordering::Relaxed);
+            self.pending.clone()
+        });
         let sent = self
             .tx
             .send(Job::Op(Box::new(move |s: &mut Store| {
                 let out = f(s);
                 // Done before the caller hears back: a status read after
                 // the answer does not count this write any more.
-                pending.fetch_sub(1, Ordering::Relaxed);
+                if let Some(p) = pending {
+                    p.fetch_sub(1, Ordering::Relaxed);
+                }
                 let _ = tx.send(out);
             })))
             .await;
         if sent.is_err() {
-            self.pending.fetch_sub(1, Ordering::Relaxed);
+            if counted {
+                self.pending.fetch_sub(1, Ordering::Relaxed);
+            }
             return Err(ServiceError::Gone);
         }
         rx.await.map_err(|_| ServiceError::Gone)
@@ -262,5 +286,26 @@ mod tests {
         w.report(3).unwrap();
         w.call(|_| ()).await.unwrap();
         assert_eq!(w.pending(), 0, "the reports were counted down too");
+    }
+
+    #[tokio::test]
+    async fn upkeep_runs_in_queue_order_without_counting_as_pending() {
+        let w = Writer::spawn(
+            Store::open_in_memory().unwrap(),
+            0,
+            4,
+            |_s, batch: Vec<u32>, done: &Done| batch.iter().for_each(|_| done.one()),
+        );
+        let (gate, held) = hold(&w).await;
+        let w2 = w.clone();
+        let upkeep = tokio::spawn(async move { w2.call_upkeep(|_| 7).await });
+        while w.queued() < 1 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(w.pending(), 1, "the held op only");
+        gate.send(()).unwrap();
+        held.await.unwrap();
+        assert_eq!(upkeep.await.unwrap().unwrap(), 7);
+        assert_eq!(w.pending(), 0);
     }
 }
