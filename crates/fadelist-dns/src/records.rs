@@ -106,6 +106,9 @@ pub(crate) struct ZoneWire {
     /// Wire length of the zone name, root label included: the zone's
     /// part of any question name in it.
     pub(crate) apex_wire_len: usize,
+    /// The zone name in wire form, lower-case (response-rate limiting
+    /// finds the zone of an NXDOMAIN by it).
+    pub(crate) apex: Box<[u8]>,
     /// The SOA RDATA.
     pub(crate) soa: Rdata,
     /// TTL of the SOA in answers.
@@ -120,8 +123,15 @@ impl ZoneWire {
     pub(crate) fn build(zone: &Zone, records: &ZoneRecords) -> ZoneWire {
         let apex: Vec<&[u8]> = zone.name().split('.').map(str::as_bytes).collect();
         let apex_wire_len = zone.name().len() + 2;
+        let mut apex_wire = Vec::with_capacity(apex_wire_len);
+        for l in &apex {
+            apex_wire.push(l.len() as u8);
+            apex_wire.extend(l.iter().map(u8::to_ascii_lowercase));
+        }
+        apex_wire.push(0);
         let mut w = ZoneWire {
             apex_wire_len,
+            apex: apex_wire.into(),
             soa_ttl: records.soa.ttl,
             soa_negative_ttl: records.soa_negative.ttl,
             ..ZoneWire::default()

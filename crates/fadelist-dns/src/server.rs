@@ -21,7 +21,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
-use crate::fast::{TcpOptions, UdpWorkers, serve_tcp};
+use crate::fast::{
+    DEFAULT_TCP_MAX_PER_CLIENT, QuotaOptions, RrlOptions, TcpOptions, UdpOptions, UdpWorkers,
+    serve_tcp,
+};
 use crate::handler::DnsblHandler;
 use crate::publisher::Publisher;
 
@@ -55,7 +58,7 @@ pub enum TcpMode {
 pub const DEFAULT_TCP_MAX_CONNECTIONS: usize = 1024;
 
 /// How to bind and serve DNS.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct DnsOptions {
     /// Which code answers UDP queries.
     pub udp_mode: UdpMode,
@@ -70,6 +73,13 @@ pub struct DnsOptions {
     /// Fast-path workers sleep this long after a small batch; see
     /// [`UdpWorkers::start`]. Zero turns it off.
     pub udp_batch_wait: Duration,
+    /// TCP connections per client address (IPv6: per /64) in
+    /// [`TcpMode::Fast`]; see [`TcpOptions::max_per_client`].
+    pub tcp_max_per_client: usize,
+    /// UDP response-rate limiting ([`UdpMode::Fast`] only), when on.
+    pub rrl: Option<RrlOptions>,
+    /// Daily query quotas on UDP ([`UdpMode::Fast`] only), when on.
+    pub quota: Option<QuotaOptions>,
 }
 
 impl Default for DnsOptions {
@@ -80,6 +90,9 @@ impl Default for DnsOptions {
             tcp_mode: TcpMode::default(),
             tcp_max_connections: DEFAULT_TCP_MAX_CONNECTIONS,
             udp_batch_wait: crate::fast::DEFAULT_BATCH_WAIT,
+            tcp_max_per_client: DEFAULT_TCP_MAX_PER_CLIENT,
+            rrl: None,
+            quota: None,
         }
     }
 }
@@ -115,8 +128,8 @@ impl DnsListeners {
     }
 
     /// The options these listeners were bound with (and will serve with).
-    pub fn options(&self) -> DnsOptions {
-        self.options
+    pub fn options(&self) -> &DnsOptions {
+        &self.options
     }
 
     /// Number of UDP sockets bound, over all addresses.
@@ -245,6 +258,12 @@ pub async fn serve(
     let mut workers = None;
     match options.udp_mode {
         UdpMode::Hickory => {
+            if options.rrl.is_some() || options.quota.is_some() {
+                tracing::warn!(
+                    "DNS response-rate limiting and query quotas need the fast UDP path; \
+                     udp_mode = hickory serves without them"
+                );
+            }
             for udp in udp.into_iter().flatten() {
                 let addr = udp.local_addr()?;
                 server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
@@ -258,10 +277,29 @@ pub async fn serve(
                     info!(%addr, workers = group.len(), "DNS listening on UDP (fast path)");
                 }
             }
-            workers = Some(UdpWorkers::start(
+            if let Some(r) = &options.rrl {
+                info!(
+                    responses_per_second = r.responses_per_second,
+                    nxdomains_per_second = r.nxdomains_per_second,
+                    slip = r.slip,
+                    window = r.window,
+                    log_only = r.log_only,
+                    "DNS response-rate limiting on"
+                );
+            }
+            if let Some(q) = &options.quota {
+                info!(queries_per_day = q.queries_per_day, "DNS query quotas on");
+            }
+            let udp_options = UdpOptions {
+                batch_wait: options.udp_batch_wait,
+                rrl: options.rrl.clone(),
+                quota: options.quota.clone(),
+                workers_per_address: udp.first().map_or(1, Vec::len),
+            };
+            workers = Some(UdpWorkers::start_with(
                 udp.into_iter().flatten().collect(),
                 &publisher,
-                options.udp_batch_wait,
+                &udp_options,
             )?);
         }
         UdpMode::Null => {
@@ -292,6 +330,7 @@ pub async fn serve(
         let options = TcpOptions {
             idle_timeout: tcp_idle_timeout,
             max_connections: options.tcp_max_connections,
+            max_per_client: options.tcp_max_per_client,
         };
         tokio::spawn(serve_tcp(
             fast_tcp,

@@ -1,7 +1,7 @@
 //! The fast TCP front's connection handling, over real sockets: answers
 //! to messages split across reads, the idle timeout (also against a client
-//! that trickles bytes), and the connection limit. What the answers say is
-//! covered by `differential.rs`.
+//! that trickles bytes), the connection limit and the per-client cap. What
+//! the answers say is covered by `differential.rs`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -20,6 +20,14 @@ struct Front {
 }
 
 fn start(idle: Duration, max_connections: usize) -> Front {
+    start_capped(
+        idle,
+        max_connections,
+        server::DnsOptions::default().tcp_max_per_client,
+    )
+}
+
+fn start_capped(idle: Duration, max_connections: usize, per_client: usize) -> Front {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -29,6 +37,7 @@ fn start(idle: Duration, max_connections: usize) -> Front {
         workers: 1,
         tcp_mode: TcpMode::Fast,
         tcp_max_connections: max_connections,
+        tcp_max_per_client: per_client,
         ..DnsOptions::default()
     };
     let listeners = server::bind_with(&[SocketAddr::from(([127, 0, 0, 1], 0))], options).unwrap();
@@ -64,6 +73,22 @@ fn framed_query(id: u16) -> Vec<u8> {
     let mut f = (m.len() as u16).to_be_bytes().to_vec();
     f.extend_from_slice(&m);
     f
+}
+
+/// A connection to `to` from the loopback address `from` (127.0.0.0/8 is
+/// all ours on Linux, so tests can be several clients).
+fn connect_from(from: [u8; 4], to: SocketAddr) -> TcpStream {
+    let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    s.bind(&SocketAddr::from((from, 0)).into()).unwrap();
+    s.connect(&to.into()).unwrap();
+    s.into()
+}
+
+/// Sends query `id` and waits for its reply.
+fn served(s: &mut TcpStream, id: u16) -> bool {
+    s.write_all(&framed_query(id)).is_ok()
+        && read_reply(s, Duration::from_secs(2))
+            .is_some_and(|r| u16::from_be_bytes([r[0], r[1]]) == id)
 }
 
 /// Reads one length-prefixed reply; `None` when the server closed the
@@ -172,5 +197,63 @@ fn connections_over_the_limit_wait_for_a_free_slot() {
     assert_eq!(u16::from_be_bytes([r[0], r[1]]), 3);
     b.write_all(&framed_query(2)).unwrap();
     assert!(read_reply(&mut b, Duration::from_secs(2)).is_some());
+    front.stop();
+}
+
+#[test]
+fn a_client_at_its_cap_loses_its_least_active_connection() {
+    let front = start_capped(Duration::from_secs(30), 8, 3);
+    let mut c: Vec<TcpStream> = (0..3)
+        .map(|_| connect_from([127, 0, 0, 3], front.addr))
+        .collect();
+    for (i, s) in c.iter_mut().enumerate() {
+        assert!(served(s, i as u16));
+    }
+    // The first becomes the most recently active; the second is now the
+    // least.
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(served(&mut c[0], 10));
+    let mut fourth = connect_from([127, 0, 0, 3], front.addr);
+    assert!(served(&mut fourth, 4), "the new connection is served");
+    assert!(
+        closed_within(&mut c[1], Duration::from_secs(5)),
+        "the least active one is closed"
+    );
+    assert!(served(&mut c[0], 11));
+    assert!(served(&mut c[2], 12));
+    front.stop();
+}
+
+#[test]
+fn an_idle_connection_flood_from_one_address_leaves_room_for_others() {
+    // Global cap 8, 3 per client: 100 idle connections from 127.0.0.3
+    // would take every slot without the per-client cap.
+    let front = start_capped(Duration::from_secs(30), 8, 3);
+    let mut flood: Vec<TcpStream> = (0..100)
+        .map(|_| connect_from([127, 0, 0, 3], front.addr))
+        .collect();
+    let mut other = connect_from([127, 0, 0, 4], front.addr);
+    assert!(
+        served(&mut other, 1),
+        "another address is served during the flood"
+    );
+    // The flood keeps 3 connections at most: all but the last few are
+    // closed (the server takes them in order from its backlog).
+    let open: Vec<usize> = flood
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, s)| (!closed_within(s, Duration::from_millis(300))).then_some(i))
+        .collect();
+    assert!(open.len() <= 3, "{open:?}");
+    for &i in &open {
+        assert!(served(&mut flood[i], i as u16));
+    }
+    // Several more clients at once, each from its own address.
+    let mut others: Vec<TcpStream> = (5..9)
+        .map(|n| connect_from([127, 0, 0, n], front.addr))
+        .collect();
+    for (i, s) in others.iter_mut().enumerate() {
+        assert!(served(s, 100 + i as u16));
+    }
     front.stop();
 }

@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use fadelist_core::names::ZoneName;
-use fadelist_core::rbldnsd::DatasetType;
 use serde::{Deserialize, Deserializer};
+
+mod dns;
+pub use dns::{DatasetKind, DnsQuotaConfig, RrlConfig, parse_dataset_kind};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -40,6 +42,12 @@ pub struct Config {
     /// The admin API.
     #[serde(default)]
     pub admin: AdminConfig,
+    /// Response-rate limiting of UDP answers (off by default).
+    #[serde(default)]
+    pub rrl: RrlConfig,
+    /// Daily UDP query quotas per client network (off by default).
+    #[serde(default)]
+    pub dns_quota: DnsQuotaConfig,
 }
 
 /// `[admin]`.
@@ -522,6 +530,9 @@ pub struct ServerConfig {
     /// TCP connections served at once (fast TCP path); more wait in the
     /// listen backlog.
     pub tcp_max_connections: usize,
+    /// TCP connections per client address (IPv6: per /64); a new one from
+    /// a client at the cap closes its least recently active one.
+    pub tcp_max_per_client: usize,
 }
 
 /// `[server] tcp_mode`.
@@ -566,6 +577,7 @@ impl Default for ServerConfig {
             udp_batch_wait: fadelist_dns::fast::DEFAULT_BATCH_WAIT,
             tcp_mode: TcpModeConfig::Fast,
             tcp_max_connections: fadelist_dns::server::DEFAULT_TCP_MAX_CONNECTIONS,
+            tcp_max_per_client: fadelist_dns::fast::DEFAULT_TCP_MAX_PER_CLIENT,
         }
     }
 }
@@ -645,19 +657,12 @@ fn d_60s() -> Duration {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DatasetConfig {
-    /// rbldnsd dataset type: ip4set, ip4tset, ip4trie, ip6tset, ip6trie, dnset.
-    #[serde(rename = "type", deserialize_with = "dataset_type")]
-    pub kind: DatasetType,
+    /// rbldnsd dataset type: ip4set, ip4tset, ip4trie, ip6tset, ip6trie,
+    /// dnset, or acl (the zone's querier ACL, at most one per zone).
+    #[serde(rename = "type", deserialize_with = "dns::dataset_kind")]
+    pub kind: DatasetKind,
     /// Data files, read in order; they form one dataset.
     pub files: Vec<PathBuf>,
-}
-
-/// Parses a dataset type name as rbldnsd spells it.
-pub fn parse_dataset_type(s: &str) -> anyhow::Result<DatasetType> {
-    DatasetType::from_name(s).with_context(|| {
-        let all: Vec<&str> = DatasetType::ALL.iter().map(|t| t.name()).collect();
-        format!("unknown dataset type {s:?} (supported: {})", all.join(", "))
-    })
 }
 
 /// Zone names are compared case-insensitively and without the root dot:
@@ -667,11 +672,6 @@ fn zone_name<'de, D: Deserializer<'de>>(d: D) -> Result<ZoneName, D::Error> {
     ZoneName::parse(&s).ok_or_else(|| {
         serde::de::Error::custom(format!("zone name {s:?} is not a valid domain name"))
     })
-}
-
-fn dataset_type<'de, D: Deserializer<'de>>(d: D) -> Result<DatasetType, D::Error> {
-    let s = String::deserialize(d)?;
-    parse_dataset_type(&s).map_err(serde::de::Error::custom)
 }
 
 /// Parses `35m`, `1h30m`, `90s`, `2d` or a plain number of seconds.
@@ -706,8 +706,8 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
 pub struct ZoneSpec {
     /// Zone name.
     pub zone: ZoneName,
-    /// Dataset type.
-    pub kind: DatasetType,
+    /// Dataset type (`acl` included).
+    pub kind: DatasetKind,
     /// Files.
     pub files: Vec<PathBuf>,
 }
@@ -737,7 +737,7 @@ impl FromStr for ZoneSpec {
         }
         Ok(ZoneSpec {
             zone,
-            kind: parse_dataset_type(kind).with_context(|| format!("in zone spec {s:?}"))?,
+            kind: parse_dataset_kind(kind).with_context(|| format!("in zone spec {s:?}"))?,
             files,
         })
     }
@@ -767,6 +767,8 @@ pub fn embedded_default() -> Config {
         policy: PolicyConfig::default(),
         web: WebConfig::default(),
         admin: AdminConfig::default(),
+        rrl: RrlConfig::default(),
+        dns_quota: DnsQuotaConfig::default(),
     }
 }
 
@@ -835,6 +837,7 @@ impl Config {
         if self.server.tcp_max_connections == 0 {
             bail!("server.tcp_max_connections must be at least 1");
         }
+        self.validate_dns()?;
         if self.ingest.max_pending_reports == 0 {
             bail!("ingest.max_pending_reports must be at least 1");
         }
@@ -895,6 +898,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fadelist_core::rbldnsd::DatasetType;
 
     #[test]
     fn shipped_example_parses() {
@@ -902,7 +906,10 @@ mod tests {
         let c = Config::parse(text, "fadelist.example.toml").unwrap();
         assert_eq!(c.zones.len(), 3);
         assert_eq!(c.zones[0].name, "iprbl.example.net");
-        assert_eq!(c.zones[0].datasets[0].kind, DatasetType::Ip4Set);
+        assert_eq!(
+            c.zones[0].datasets[0].kind,
+            DatasetKind::Data(DatasetType::Ip4Set)
+        );
         assert_eq!(c.server.default_ttl, Duration::from_secs(2100));
         assert_eq!(
             c.zones[0].soa.as_ref().unwrap().minimum,

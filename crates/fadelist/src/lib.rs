@@ -85,24 +85,9 @@ pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
     Ok(Listeners { dns, http, admin })
 }
 
-/// The DNS front's options from `[server]`.
+/// The DNS front's options from `[server]`, `[rrl]` and `[dns_quota]`.
 pub fn dns_options(config: &Config) -> fadelist_dns::server::DnsOptions {
-    use crate::config::{TcpModeConfig, UdpModeConfig};
-    use fadelist_dns::server::{TcpMode, UdpMode};
-    fadelist_dns::server::DnsOptions {
-        udp_mode: match config.server.udp_mode {
-            UdpModeConfig::Fast => UdpMode::Fast,
-            UdpModeConfig::Hickory => UdpMode::Hickory,
-            UdpModeConfig::Null => UdpMode::Null,
-        },
-        workers: config.server.udp_workers,
-        tcp_mode: match config.server.tcp_mode {
-            TcpModeConfig::Fast => TcpMode::Fast,
-            TcpModeConfig::Hickory => TcpMode::Hickory,
-        },
-        tcp_max_connections: config.server.tcp_max_connections,
-        udp_batch_wait: config.server.udp_batch_wait,
-    }
+    config.dns_options()
 }
 
 /// Loads the zones of `config` (blocking: reads and parses data files).

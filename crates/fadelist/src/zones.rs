@@ -7,20 +7,23 @@
 //! if every file parsed: a file with an error keeps the previous data and
 //! the error is logged with file and line. Unchanged datasets are shared
 //! (`Arc`) with the new snapshot, so a reload costs one dataset's build.
+//! A zone's querier ACL (an `acl` dataset) is loaded and reloaded the same
+//! way and becomes the zone's [`Zone::acl`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
-use fadelist_core::data::{DatasetData, SoaSpec};
+use fadelist_core::data::{AclData, DatasetData, SoaSpec};
 use fadelist_core::dataset::Dataset;
+use fadelist_core::dataset::acl::Acl;
 use fadelist_core::dataset::layer::Layer;
-use fadelist_core::rbldnsd::{self, DatasetType};
+use fadelist_core::rbldnsd;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
 use tracing::{error, info};
 
-use crate::config::{Config, ZoneConfig};
+use crate::config::{Config, DatasetKind, ZoneConfig};
 
 /// What identifies one version of a file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,12 +65,51 @@ fn read_stable(path: &Path) -> anyhow::Result<(Vec<u8>, Stamp)> {
     )
 }
 
+/// What a dataset's files were built into.
+enum Built {
+    /// Listed data, one layer of the zone.
+    Data(Arc<Dataset>),
+    /// The zone's querier ACL.
+    Acl(Arc<Acl>),
+}
+
+/// Merges the ACL files of one dataset: entries in file order, the first
+/// of a repeated prefix kept (as rbldnsd keeps the first), answers
+/// renumbered, the last `$TTL` set.
+fn merge_acls(parts: Vec<AclData>) -> AclData {
+    use fadelist_core::data::{AclAction, AclEntry};
+    let mut out = AclData::default();
+    for p in parts {
+        let base = out.answers.len() as u32;
+        let shift = |a: AclAction| match a {
+            AclAction::Listed(i) => AclAction::Listed(i + base),
+            other => other,
+        };
+        out.ip4.extend(p.ip4.into_iter().map(|e| AclEntry {
+            action: shift(e.action),
+            ..e
+        }));
+        out.ip6.extend(p.ip6.into_iter().map(|e| AclEntry {
+            action: shift(e.action),
+            ..e
+        }));
+        out.answers.extend(p.answers);
+        out.ttl = p.ttl.or(out.ttl);
+    }
+    // Stable: the first file's entry stays first among equal prefixes.
+    out.ip4.sort_by_key(|e| (e.net, e.len));
+    out.ip4.dedup_by_key(|e| (e.net, e.len));
+    out.ip6.sort_by_key(|e| (e.net, e.len));
+    out.ip6.dedup_by_key(|e| (e.net, e.len));
+    out
+}
+
 /// One dataset and the file versions it was built from.
 struct DatasetState {
-    kind: DatasetType,
+    kind: DatasetKind,
     files: Vec<PathBuf>,
     stamps: Vec<Stamp>,
-    built: Arc<Dataset>,
+    built: Built,
     soa: Option<SoaSpec>,
     ns: Vec<String>,
     ns_ttl: Option<u32>,
@@ -75,15 +117,16 @@ struct DatasetState {
 
 impl DatasetState {
     fn load(
-        kind: DatasetType,
+        kind: DatasetKind,
         files: Vec<PathBuf>,
         default_ttl: u32,
     ) -> anyhow::Result<DatasetState> {
         let mut parts: Vec<DatasetData> = Vec::with_capacity(files.len());
+        let mut acls: Vec<AclData> = Vec::new();
         let mut stamps = Vec::with_capacity(files.len());
         for f in &files {
             let (bytes, st) = read_stable(f)?;
-            let data = rbldnsd::parse(kind, &bytes).map_err(|e| {
+            let located = |e: rbldnsd::ParseError| {
                 anyhow::anyhow!(
                     "{}:{}: {} (dataset type {})",
                     f.display(),
@@ -91,9 +134,24 @@ impl DatasetState {
                     e.message,
                     kind.name()
                 )
-            })?;
-            parts.push(data);
+            };
+            match kind {
+                DatasetKind::Data(t) => parts.push(rbldnsd::parse(t, &bytes).map_err(located)?),
+                DatasetKind::Acl => acls.push(rbldnsd::parse_acl(&bytes).map_err(located)?),
+            }
             stamps.push(st);
+        }
+        if kind == DatasetKind::Acl {
+            let acl = Acl::build(&merge_acls(acls), default_ttl);
+            return Ok(DatasetState {
+                kind,
+                files,
+                stamps,
+                built: Built::Acl(Arc::new(acl)),
+                soa: None,
+                ns: Vec::new(),
+                ns_ttl: None,
+            });
         }
         let refs: Vec<&DatasetData> = parts.iter().collect();
         let built = Dataset::build(&refs, default_ttl);
@@ -104,7 +162,7 @@ impl DatasetState {
             ns_ttl: parts.iter().find_map(|p| p.ns_ttl),
             files,
             stamps,
-            built: Arc::new(built),
+            built: Built::Data(Arc::new(built)),
         })
     }
 
@@ -272,17 +330,23 @@ impl ZoneSet {
                     .find_map(|d| d.ns_ttl)
                     .filter(|_| z.config.ns.is_empty())
                     .unwrap_or(secs32(z.config.ns_ttl));
-                let mut datasets: Vec<Layer> = z
-                    .datasets
-                    .iter()
-                    .map(|d| Layer::new(d.built.clone()))
-                    .collect();
+                let mut datasets: Vec<Layer> = Vec::with_capacity(z.datasets.len() + 1);
+                let mut acl = None;
+                for d in &z.datasets {
+                    match &d.built {
+                        Built::Data(ds) => datasets.push(Layer::new(ds.clone())),
+                        Built::Acl(a) => acl = Some(a.clone()),
+                    }
+                }
                 datasets.extend(extra(&z.name));
                 let zone = Zone::layered(&z.name, soa, ns, ns_ttl, datasets);
                 if zone.is_none() {
                     error!(zone = %z.name, "zone name rejected");
                 }
-                zone
+                zone.map(|mut zone| {
+                    zone.acl = acl;
+                    zone
+                })
             })
             .collect();
         Snapshot { zones }

@@ -27,13 +27,15 @@
 //! batch and writing the replies together.
 
 mod encode;
+pub mod limits;
 mod parse;
 mod sys;
 mod tcp;
 mod worker;
 
 pub use encode::{Answered, Responder};
+pub use limits::{Networks, QuotaOptions, RrlOptions};
 pub use parse::{EdnsQuery, Labels, MAX_LABELS, ParsedQuery, no_labels, parse_query};
 pub use sys::RECV_BUF;
-pub use tcp::{TcpOptions, serve_tcp};
-pub use worker::{BATCH, DEFAULT_BATCH_WAIT, RECV_TIMEOUT, SMALL_BATCH, UdpWorkers};
+pub use tcp::{DEFAULT_TCP_MAX_PER_CLIENT, TcpOptions, serve_tcp};
+pub use worker::{BATCH, DEFAULT_BATCH_WAIT, RECV_TIMEOUT, SMALL_BATCH, UdpOptions, UdpWorkers};

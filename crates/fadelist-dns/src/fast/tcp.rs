@@ -12,14 +12,23 @@
 //! Limits, so that TCP clients cannot exhaust the server:
 //! - at most [`TcpOptions::max_connections`] connections at once; further
 //!   clients wait in the listen backlog until one closes;
+//! - at most [`TcpOptions::max_per_client`] connections per client
+//!   address (an IPv6 client is its /64, which one host usually has to
+//!   itself): a new connection from a client at its cap is accepted and
+//!   the client's least recently active connection is closed, so one
+//!   address can never hold more, a flood of idle connections from it
+//!   recycles its own slots, and a client that reconnects is not locked
+//!   out by its own stale connections;
 //! - a connection that sends no complete message for the idle timeout, or
 //!   that does not take its replies within it, is closed (RFC 7766 6.2.3
 //!   asks servers to close idle connections);
 //! - buffers grow to the largest message (64 KiB) and shrink back after.
 
+use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -47,6 +56,110 @@ pub struct TcpOptions {
     pub idle_timeout: Duration,
     /// Connections served at once, over all listeners of this front.
     pub max_connections: usize,
+    /// Connections per client address (IPv6: per /64); at the cap, a new
+    /// one closes the client's least recently active one.
+    pub max_per_client: usize,
+}
+
+/// Default for [`TcpOptions::max_per_client`]: room for a big resolver's
+/// parallel TCP fallbacks, a small share of the default global cap.
+pub const DEFAULT_TCP_MAX_PER_CLIENT: usize = 32;
+
+/// The key of a client for the per-client cap: its IPv4 address, or its
+/// IPv6 /64.
+fn client_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => u128::from(u32::from(a)),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(m) => u128::from(u32::from(m)),
+            None => (u128::from(a) & (u128::MAX << 64)) | 1,
+        },
+    }
+}
+
+/// One open connection, as the per-client table sees it.
+#[derive(Debug)]
+struct Conn {
+    id: u64,
+    /// Milliseconds since the front started, at its last complete query.
+    last: Arc<AtomicU64>,
+    /// Cancelled to close it.
+    kick: CancellationToken,
+}
+
+/// The open connections of each client: touched on accept and on close
+/// only, never per query.
+#[derive(Debug)]
+struct Clients {
+    by_client: Mutex<HashMap<u128, Vec<Conn>>>,
+    next_id: AtomicU64,
+    epoch: Instant,
+    cap: usize,
+}
+
+/// What a connection task gets from [`Clients::admit`].
+struct Ticket {
+    key: u128,
+    id: u64,
+    last: Arc<AtomicU64>,
+    kick: CancellationToken,
+}
+
+impl Clients {
+    fn new(cap: usize) -> Clients {
+        Clients {
+            by_client: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            epoch: Instant::now(),
+            cap: cap.max(1),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Registers a new connection from `peer`, first closing the client's
+    /// least recently active connection when it is at its cap.
+    fn admit(&self, peer: SocketAddr, shutdown: &CancellationToken) -> Ticket {
+        let key = client_key(peer.ip());
+        let ticket = Ticket {
+            key,
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            last: Arc::new(AtomicU64::new(self.now_ms())),
+            kick: shutdown.child_token(),
+        };
+        let mut map = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
+        let conns = map.entry(key).or_default();
+        while conns.len() >= self.cap {
+            let oldest = conns
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.last.load(Ordering::Relaxed))
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            let c = conns.swap_remove(oldest);
+            c.kick.cancel();
+            debug!(%peer, "DNS TCP: client at its connection cap, closing its least active one");
+        }
+        conns.push(Conn {
+            id: ticket.id,
+            last: ticket.last.clone(),
+            kick: ticket.kick.clone(),
+        });
+        ticket
+    }
+
+    /// Forgets a closed connection.
+    fn release(&self, t: &Ticket) {
+        let mut map = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(conns) = map.get_mut(&t.key) {
+            conns.retain(|c| c.id != t.id);
+            if conns.is_empty() {
+                map.remove(&t.key);
+            }
+        }
+    }
 }
 
 /// Serves DNS over TCP on `listeners` until `shutdown` is cancelled, then
@@ -58,6 +171,7 @@ pub async fn serve_tcp(
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let clients = Arc::new(Clients::new(options.max_per_client));
     let tracker = TaskTracker::new();
     for listener in listeners {
         tracker.spawn(accept_loop(
@@ -65,6 +179,7 @@ pub async fn serve_tcp(
             publisher.clone(),
             options,
             permits.clone(),
+            clients.clone(),
             tracker.clone(),
             shutdown.clone(),
         ));
@@ -78,6 +193,7 @@ async fn accept_loop(
     publisher: Publisher,
     options: TcpOptions,
     permits: Arc<Semaphore>,
+    clients: Arc<Clients>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
 ) {
@@ -98,10 +214,14 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let publisher = publisher.clone();
-                let shutdown = shutdown.clone();
+                let ticket = clients.admit(peer, &shutdown);
+                let clients = clients.clone();
                 tracker.spawn(async move {
                     let _permit = permit;
-                    if let Err(e) = connection(stream, peer, &publisher, options, &shutdown).await {
+                    let result =
+                        connection(stream, peer, &publisher, options, &ticket, &clients).await;
+                    clients.release(&ticket);
+                    if let Err(e) = result {
                         debug!(%peer, error = %e, "DNS TCP connection ended");
                     }
                 });
@@ -121,7 +241,8 @@ async fn connection(
     peer: SocketAddr,
     publisher: &Publisher,
     options: TcpOptions,
-    shutdown: &CancellationToken,
+    ticket: &Ticket,
+    clients: &Clients,
 ) -> io::Result<()> {
     // Replies are written as soon as a batch is answered; Nagle's delay
     // would hold a lone reply back for the client's delayed ACK.
@@ -151,6 +272,7 @@ async fn connection(
         if used > 0 {
             input.drain(..used);
             deadline = Instant::now() + options.idle_timeout;
+            ticket.last.store(clients.now_ms(), Ordering::Relaxed);
         }
         if !out.is_empty() {
             match tokio::time::timeout(options.idle_timeout, stream.write_all(&out)).await {
@@ -164,8 +286,10 @@ async fn connection(
             input.shrink_to(KEEP);
         }
         input.reserve(4096);
+        // `kick` is a child of the shutdown token: cancelled on shutdown,
+        // or when a newer connection of this client needs the slot.
         let read = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = ticket.kick.cancelled() => return Ok(()),
             r = tokio::time::timeout_at(deadline, stream.read_buf(&mut input)) => r,
         };
         match read {

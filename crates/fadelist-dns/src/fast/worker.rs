@@ -1,4 +1,8 @@
 //! The UDP worker threads.
+//!
+//! Each owns one socket, its receive/send batch, its reply arena and its
+//! per-client limit tables ([`super::limits`]): nothing is shared between
+//! workers but the published data.
 
 use std::io;
 use std::net::UdpSocket;
@@ -8,9 +12,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use fadelist_core::dataset::acl::Verdict;
 use tracing::{debug, warn};
 
 use super::encode::{Answered, Responder};
+use super::limits::{Quota, QuotaOptions, Rrl, RrlAction, RrlOptions, slip_reply};
 use super::parse::no_labels;
 use super::sys::{Batch, Outgoing};
 use crate::publisher::Publisher;
@@ -42,6 +48,32 @@ pub const SMALL_BATCH: usize = 8;
 /// and share the timer interrupt with other wake-ups.
 pub const DEFAULT_BATCH_WAIT: Duration = Duration::from_micros(20);
 
+/// How the UDP workers run, besides answering.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UdpOptions {
+    /// See [`UdpWorkers::start`].
+    pub batch_wait: Duration,
+    /// Response-rate limiting, when on.
+    pub rrl: Option<RrlOptions>,
+    /// Daily query quotas, when on.
+    pub quota: Option<QuotaOptions>,
+    /// Workers (sockets) per listening address: a client's datagrams are
+    /// spread over those, so each allows this share of the RRL rates and
+    /// quotas.
+    pub workers_per_address: usize,
+}
+
+impl Default for UdpOptions {
+    fn default() -> Self {
+        UdpOptions {
+            batch_wait: DEFAULT_BATCH_WAIT,
+            rrl: None,
+            quota: None,
+            workers_per_address: 1,
+        }
+    }
+}
+
 /// Running UDP fast-path workers: one plain thread per socket.
 ///
 /// Dropping this without [`UdpWorkers::join`] still stops the threads
@@ -72,7 +104,21 @@ impl UdpWorkers {
         publisher: &Publisher,
         batch_wait: Duration,
     ) -> io::Result<UdpWorkers> {
-        Self::spawn(sockets, Some(publisher), batch_wait)
+        let options = UdpOptions {
+            batch_wait,
+            ..UdpOptions::default()
+        };
+        Self::spawn(sockets, Some(publisher), &options)
+    }
+
+    /// [`UdpWorkers::start`] with response-rate limiting and query quotas
+    /// as `options` say.
+    pub fn start_with(
+        sockets: Vec<UdpSocket>,
+        publisher: &Publisher,
+        options: &UdpOptions,
+    ) -> io::Result<UdpWorkers> {
+        Self::spawn(sockets, Some(publisher), options)
     }
 
     /// Starts workers that answer every datagram of 12 bytes or more with
@@ -82,13 +128,17 @@ impl UdpWorkers {
     /// It waits between small batches as [`UdpWorkers::start`] does, so
     /// that it stays the same loop.
     pub fn start_null(sockets: Vec<UdpSocket>, batch_wait: Duration) -> io::Result<UdpWorkers> {
-        Self::spawn(sockets, None, batch_wait)
+        let options = UdpOptions {
+            batch_wait,
+            ..UdpOptions::default()
+        };
+        Self::spawn(sockets, None, &options)
     }
 
     fn spawn(
         sockets: Vec<UdpSocket>,
         publisher: Option<&Publisher>,
-        batch_wait: Duration,
+        options: &UdpOptions,
     ) -> io::Result<UdpWorkers> {
         let mut workers = UdpWorkers {
             stop: Arc::new(AtomicBool::new(false)),
@@ -100,10 +150,16 @@ impl UdpWorkers {
             socket.set_write_timeout(Some(SEND_TIMEOUT))?;
             let publisher = publisher.cloned();
             let stop = workers.stop.clone();
+            let share = options.workers_per_address.max(1);
+            let limits = Limits {
+                rrl: options.rrl.as_ref().map(|o| Rrl::new(o, share, i)),
+                quota: options.quota.as_ref().map(|o| Quota::new(o, share, i)),
+            };
+            let batch_wait = options.batch_wait;
             // On error, dropping `workers` stops the threads already started.
             let t = std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
-                .spawn(move || run(socket, publisher, stop, batch_wait))?;
+                .spawn(move || run(socket, publisher, stop, batch_wait, limits))?;
             workers.threads.push(t);
         }
         Ok(workers)
@@ -143,6 +199,13 @@ impl Drop for UdpWorkers {
     }
 }
 
+/// A worker's per-client limit tables (built before the thread starts,
+/// so their allocation never happens on the query path).
+struct Limits {
+    rrl: Option<Rrl>,
+    quota: Option<Quota>,
+}
+
 /// One worker: receive a batch, answer each datagram from the current
 /// snapshot (or with a null reply), send the replies in one batch.
 fn run(
@@ -150,6 +213,7 @@ fn run(
     publisher: Option<Publisher>,
     stop: Arc<AtomicBool>,
     batch_wait: Duration,
+    mut limits: Limits,
 ) {
     debug!(addr = ?socket.local_addr().ok(), "DNS UDP worker started");
     // The cache keeps one `Arc` to the current data and only re-reads the
@@ -161,6 +225,10 @@ fn run(
     let mut arena: Vec<u8> = Vec::with_capacity(BATCH * 512);
     let mut out: Vec<Outgoing> = Vec::with_capacity(BATCH);
     let mut last_warning: Option<Instant> = None;
+    // The limits' clock: milliseconds since the worker started, read once
+    // per batch and only when a limit is on.
+    let epoch = Instant::now();
+    let timed = limits.rrl.is_some() || limits.quota.is_some();
     while !stop.load(Ordering::Relaxed) {
         let n = match batch.recv(&socket) {
             Ok(n) => n,
@@ -189,6 +257,11 @@ fn run(
             }
         };
         let served = cache.as_mut().map(|c| c.load());
+        let now_ms = if timed {
+            epoch.elapsed().as_millis() as u64
+        } else {
+            0
+        };
         arena.clear();
         out.clear();
         // Label room for the whole batch: its packets live as long.
@@ -200,8 +273,15 @@ fn run(
             // A panic must not take the worker (and every client the
             // kernel hashes to its socket) down: that datagram goes
             // unanswered instead, as with SERVFAIL-and-count elsewhere.
+            let quota = &mut limits.quota;
             let answered = panic::catch_unwind(AssertUnwindSafe(|| match served {
-                Some(served) => responder.respond_with(served, pkt, src, &mut labels, &mut arena),
+                Some(served) => {
+                    let forced = match quota {
+                        Some(q) => q.count(src, now_ms),
+                        None => Verdict::Pass,
+                    };
+                    responder.respond_from(served, pkt, src, forced, &mut labels, &mut arena)
+                }
                 None => null_reply(pkt, &mut arena),
             }))
             .unwrap_or_else(|_| {
@@ -212,6 +292,18 @@ fn run(
                 }
                 Answered::Silent
             });
+            if answered != Answered::Silent
+                && let (Some(rrl), Some(served)) = (&mut limits.rrl, served)
+            {
+                match rrl.check(served, &arena[start..], src, now_ms) {
+                    RrlAction::Send => {}
+                    RrlAction::Slip => slip_reply(&mut arena, start),
+                    RrlAction::Drop => {
+                        arena.truncate(start);
+                        continue;
+                    }
+                }
+            }
             if answered != Answered::Silent {
                 out.push(Outgoing {
                     slot,
@@ -221,6 +313,12 @@ fn run(
             }
         }
         batch.send(&socket, &arena, &out);
+        if let Some(r) = &mut limits.rrl {
+            r.tick(now_ms);
+        }
+        if let Some(q) = &mut limits.quota {
+            q.tick(now_ms);
+        }
         if n < SMALL_BATCH && !batch_wait.is_zero() {
             std::thread::sleep(batch_wait);
         }
