@@ -35,13 +35,19 @@ pub enum Job<R> {
 
 /// Counts finished writes down (see [`Writer::pending`]).
 #[derive(Debug)]
-pub struct Done(Arc<AtomicUsize>);
+pub struct Done {
+    pending: Arc<AtomicUsize>,
+    /// Answers given in the group being written: after a panic, the rest
+    /// of the group is counted down too.
+    answered: std::cell::Cell<usize>,
+}
 
 impl Done {
     /// One write is finished: call it before answering the writer's
     /// caller, so that a status read after the answer no longer counts it.
     pub fn one(&self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
+        self.pending.fetch_sub(1, Ordering::Relaxed);
+        self.answered.set(self.answered.get() + 1);
     }
 }
 
@@ -78,12 +84,34 @@ impl<R: Send + 'static> Writer<R> {
         let capacity = capacity.max(1);
         let (tx, mut rx) = mpsc::channel::<Job<R>>(capacity);
         let pending = Arc::new(AtomicUsize::new(0));
-        let done = Done(pending.clone());
+        let done = Done {
+            pending: pending.clone(),
+            answered: std::cell::Cell::new(0),
+        };
         let spawned = crate::sched::spawn_background("fadelist-store", nice, move || {
             let mut group: Vec<R> = Vec::new();
+            // A panic in one job must not take the store thread with it
+            // (reports, delistings and decay would stop for good): the
+            // job's callers get 503 (their answer channels are dropped
+            // during the unwind), its transaction rolls back with it, and
+            // the thread carries on with the next job.
             let mut flush = |store: &mut Store, group: &mut Vec<R>| {
-                if !group.is_empty() {
-                    reports(store, std::mem::take(group), &done);
+                if group.is_empty() {
+                    return;
+                }
+                let n = group.len();
+                done.answered.set(0);
+                let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    reports(store, std::mem::take(group), &done)
+                }));
+                if run.is_err() {
+                    let unanswered = n.saturating_sub(done.answered.get());
+                    done.pending.fetch_sub(unanswered, Ordering::Relaxed);
+                    error!(
+                        unanswered,
+                        "a group of reports panicked on the store thread: those not yet answered \
+                         failed with 503; the store thread carries on"
+                    );
                 }
             };
             while let Some(first) = rx.blocking_recv() {
@@ -100,7 +128,15 @@ impl<R: Send + 'static> Writer<R> {
                             // Earlier reports commit first: queue order is
                             // commit order.
                             flush(&mut store, &mut group);
-                            op(&mut store);
+                            // `run` catches panics of its own jobs; this
+                            // is the net for anything else.
+                            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                op(&mut store)
+                            }))
+                            .is_err()
+                            {
+                                error!("a store job panicked; the store thread carries on");
+                            }
                         }
                     }
                     next = rx.try_recv().ok();
@@ -152,13 +188,22 @@ impl<R: Send + 'static> Writer<R> {
         let sent = self
             .tx
             .send(Job::Op(Box::new(move |s: &mut Store| {
-                let out = f(s);
+                let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(s)));
                 // Done before the caller hears back: a status read after
                 // the answer does not count this write any more.
                 if let Some(p) = pending {
                     p.fetch_sub(1, Ordering::Relaxed);
                 }
-                let _ = tx.send(out);
+                match out {
+                    Ok(out) => {
+                        let _ = tx.send(out);
+                    }
+                    // Dropping `tx` answers Gone (503); the transaction
+                    // the job had open was rolled back by the unwind.
+                    Err(_) => error!(
+                        "a store job panicked: its caller gets 503; the store thread carries on"
+                    ),
+                }
             })))
             .await;
         if sent.is_err() {
@@ -312,5 +357,46 @@ mod tests {
         held.await.unwrap();
         assert_eq!(upkeep.await.unwrap().unwrap(), 7);
         assert_eq!(w.pending(), 0);
+    }
+    #[tokio::test]
+    async fn a_panicking_job_fails_alone_and_the_thread_carries_on() {
+        // Reports 13 panic half way through their group, after the first
+        // report of the group was answered.
+        let answered: Arc<Mutex<Vec<u32>>> = Arc::default();
+        let a = answered.clone();
+        let w = Writer::spawn(
+            Store::open_in_memory().unwrap(),
+            0,
+            64,
+            move |_s: &mut Store, batch: Vec<u32>, done: &Done| {
+                for r in batch {
+                    assert_ne!(r, 13, "an injected bug");
+                    done.one();
+                    a.lock().unwrap().push(r);
+                }
+            },
+        );
+        // An op that panics: its caller gets Gone (503), nothing is left
+        // pending.
+        let r = w.call(|_| -> u32 { panic!("an injected bug") }).await;
+        assert!(matches!(r, Err(ServiceError::Gone)), "{r:?}");
+        assert_eq!(w.pending(), 0);
+        // A report group that panics after its first report was answered.
+        let (gate, held) = hold(&w).await;
+        for r in [1, 13, 2] {
+            w.report(r).unwrap();
+        }
+        gate.send(()).unwrap();
+        held.await.unwrap();
+        // The thread is alive: ops and reports still run.
+        assert_eq!(w.call(|_| 7).await.unwrap(), 7);
+        w.report(3).unwrap();
+        w.call(|_| ()).await.unwrap();
+        assert_eq!(*answered.lock().unwrap(), [1, 3]);
+        assert_eq!(
+            w.pending(),
+            0,
+            "the unanswered reports are not counted as pending forever"
+        );
     }
 }
