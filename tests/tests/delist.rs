@@ -105,7 +105,7 @@ fn form_branches_and_escaping() {
     );
     assert!(page.contains("value=\"89.160.20.112\""));
 
-    let good = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 10);
+    let good = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 10, "89.160.20.112");
     let fields = |token: &str, website: &str| {
         vec![
             ("key", "89.160.20.112".to_string()),
@@ -120,7 +120,7 @@ fn form_branches_and_escaping() {
         Request::post(srv.http, "/delist").form(&f).send()
     };
     // Too fast: a token issued just now.
-    let fresh = fadelist::delist::form_token(SECRET.as_bytes(), unix_now());
+    let fresh = fadelist::delist::form_token(SECRET.as_bytes(), unix_now(), "89.160.20.112");
     let Response { status, body, .. } = post(fields(&fresh, ""));
     assert_eq!(status, 422);
     assert!(body.contains("faster than a person"), "{body}");
@@ -129,7 +129,7 @@ fn form_branches_and_escaping() {
         "kept, escaped: {body}"
     );
     // Expired.
-    let old = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 7200);
+    let old = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 7200, "89.160.20.112");
     let Response { status, body, .. } = post(fields(&old, ""));
     assert_eq!(status, 422);
     assert!(body.contains("expired"), "{body}");

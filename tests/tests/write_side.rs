@@ -199,7 +199,7 @@ fn a_store_outage_is_503_everywhere_and_dns_keeps_serving() {
     let r = admin(&srv, "GET", "/admin/v1/listings");
     assert_unavailable("admin listings", &r);
     // Writes wait for the lock (busy timeout), then give up: both at once.
-    let form_token = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 10);
+    let form_token = fadelist::delist::form_token(SECRET.as_bytes(), unix_now() - 10, IP);
     let (api, form) = std::thread::scope(|s| {
         let api = s.spawn(|| srv.delist(IP));
         let form = s.spawn(|| {

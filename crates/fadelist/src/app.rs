@@ -2,15 +2,14 @@
 //! side ([`Listings`]), the read side ([`ReadPool`]) and the limits that
 //! protect both.
 
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use fadelist_store::Store;
 
+use crate::client::{ClientKey, Proxies};
 use crate::config::Config;
+use crate::limits::{InFlight, KeyedLimiter, UsedTokens};
 use crate::listings::Listings;
 use crate::read::ReadPool;
 use crate::sched::Pool;
@@ -35,19 +34,80 @@ pub struct App {
     pub limits: Limits,
     /// Key of the signed delisting-form tokens.
     pub form_secret: Vec<u8>,
+    /// Trusted reverse proxies: who the client of a request is.
+    pub proxies: Proxies,
 }
 
-/// Limits on what clients may ask.
+/// Limits on what clients may ask, each in a bounded concurrent table
+/// (see [`crate::limits`]).
 #[derive(Debug)]
 pub struct Limits {
-    /// Reports per reporter.
-    pub reports: RateLimiter<i64>,
+    /// Reports per reporter per minute.
+    pub reports: KeyedLimiter<i64>,
     /// One permit per report being handled (`ingest.max_pending_reports`):
     /// when the store falls behind, new reports get 503 instead of piling
     /// up in memory.
     pub report_slots: tokio::sync::Semaphore,
-    /// Delisting requests per client IP.
-    pub delist: RateLimiter<IpAddr>,
+    /// Reports per reporter per (rolling) day.
+    pub daily_reports: KeyedLimiter<i64>,
+    /// Bytes of mail per reporter per (rolling) day.
+    pub daily_bytes: KeyedLimiter<i64>,
+    /// Report body bytes held at once, all reporters: one permit per byte.
+    pub body_bytes: tokio::sync::Semaphore,
+    /// Report body bytes held at once per reporter.
+    pub reporter_bytes: InFlight<i64>,
+    /// Delisting requests per client per minute, form and API together.
+    pub delist: KeyedLimiter<ClientKey>,
+    /// JSON delisting requests per client per hour.
+    pub api_delist_client: KeyedLimiter<ClientKey>,
+    /// JSON delisting requests per hour, all clients.
+    pub api_delist_all: KeyedLimiter<()>,
+    /// Delisting-form tokens already used.
+    pub used_form_tokens: UsedTokens,
+}
+
+impl Limits {
+    /// The limits `config` describes, starting at `now`.
+    pub fn new(config: &Config, now: Instant) -> Limits {
+        const MINUTE: Duration = Duration::from_secs(60);
+        const HOUR: Duration = Duration::from_secs(3600);
+        const DAY: Duration = Duration::from_secs(86_400);
+        let (i, w) = (&config.ingest, &config.web);
+        let cap = w.max_tracked_clients;
+        Limits {
+            reports: KeyedLimiter::new(i.rate_per_minute.into(), MINUTE, cap, now),
+            report_slots: tokio::sync::Semaphore::new(i.max_pending_reports),
+            daily_reports: KeyedLimiter::new(i.reporter_daily_reports.into(), DAY, cap, now),
+            daily_bytes: KeyedLimiter::new(i.reporter_daily_bytes, DAY, cap, now),
+            body_bytes: tokio::sync::Semaphore::new(
+                i.body_bytes_in_flight
+                    .min(tokio::sync::Semaphore::MAX_PERMITS),
+            ),
+            reporter_bytes: InFlight::new(i.reporter_body_bytes_in_flight as u64),
+            delist: KeyedLimiter::new(w.delist_per_minute.into(), MINUTE, cap, now),
+            api_delist_client: KeyedLimiter::new(
+                w.api_delist_per_client_per_hour.into(),
+                HOUR,
+                cap,
+                now,
+            ),
+            api_delist_all: KeyedLimiter::new(w.api_delist_per_hour.into(), HOUR, 1, now),
+            used_form_tokens: UsedTokens::new(cap),
+        }
+    }
+
+    /// Forgets what no longer limits anyone: full buckets, expired tokens.
+    /// Run now and then ([`crate::run`] does every minute), never per
+    /// request.
+    pub fn sweep(&self, now: Instant, unix_now: i64) {
+        self.reports.sweep(now);
+        self.daily_reports.sweep(now);
+        self.daily_bytes.sweep(now);
+        self.delist.sweep(now);
+        self.api_delist_client.sweep(now);
+        self.api_delist_all.sweep(now);
+        self.used_form_tokens.sweep(unix_now);
+    }
 }
 
 impl App {
@@ -76,54 +136,11 @@ impl App {
                 config.ingest.max_pending_reports,
                 || (),
             ),
-            limits: Limits {
-                reports: RateLimiter::new(config.ingest.rate_per_minute),
-                report_slots: tokio::sync::Semaphore::new(config.ingest.max_pending_reports),
-                delist: RateLimiter::new(config.web.delist_per_minute),
-            },
+            limits: Limits::new(&config, crate::clock::monotonic()),
+            proxies: Proxies::new(config.web.trusted_proxies.clone(), config.web.proxy_header),
             listings,
             form_secret,
             config,
         })
-    }
-}
-
-/// Token buckets per key (reporter id, client IP).
-#[derive(Debug)]
-pub struct RateLimiter<K = i64> {
-    per_minute: f64,
-    buckets: Mutex<HashMap<K, (f64, Instant)>>,
-}
-
-impl<K: std::hash::Hash + Eq> RateLimiter<K> {
-    /// Allows `per_minute` requests per key, with a burst of the same.
-    pub fn new(per_minute: u32) -> Self {
-        RateLimiter {
-            per_minute: f64::from(per_minute.max(1)),
-            buckets: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Takes a token for `key`; `Err(seconds)` until one is free.
-    pub fn check(&self, key: K, now: Instant) -> Result<(), u64> {
-        let mut b = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget idle buckets now and then so the map stays small.
-        if b.len() > 100_000 {
-            let per_minute = self.per_minute;
-            b.retain(|_, (t, last)| {
-                *t + now.saturating_duration_since(*last).as_secs_f64() * per_minute / 60.0
-                    < per_minute
-            });
-        }
-        let (tokens, last) = b.entry(key).or_insert((self.per_minute, now));
-        let refill = now.saturating_duration_since(*last).as_secs_f64() * self.per_minute / 60.0;
-        *tokens = (*tokens + refill).min(self.per_minute);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            Ok(())
-        } else {
-            Err(((1.0 - *tokens) * 60.0 / self.per_minute).ceil() as u64)
-        }
     }
 }

@@ -98,8 +98,64 @@ pub struct WebConfig {
     /// A form older than this is refused (reload the page).
     #[serde(deserialize_with = "duration")]
     pub form_max_age: Duration,
-    /// Delisting requests per client IP per minute (more: 429).
+    /// Delisting requests per client per minute, form and JSON API
+    /// together (more: 429). A client is its address, or its /64 for IPv6.
     pub delist_per_minute: u32,
+    /// JSON delisting requests (`POST /api/v1/delistings`) per client per
+    /// hour; more get 429 and are pointed to the form.
+    pub api_delist_per_client_per_hour: u32,
+    /// JSON delisting requests per hour from all clients together: a
+    /// script delisting many keys from many addresses meets this; people
+    /// can still use the form.
+    pub api_delist_per_hour: u32,
+    /// Reverse proxies (IPs or CIDRs) whose `proxy_header` names the
+    /// client. From any other peer the header is ignored and the socket's
+    /// address is the client. Empty (the default): never trusted.
+    #[serde(deserialize_with = "networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Which header the trusted proxies write: `x-forwarded-for` (nginx,
+    /// HAProxy, Caddy, Traefik) or `forwarded` (RFC 7239). Only that one
+    /// is read: a client could send the other itself.
+    pub proxy_header: ProxyHeader,
+    /// Most clients remembered per limit table (delisting rates, HTTP
+    /// connections per client); beyond it new clients share one bucket
+    /// until the periodic sweep forgets idle ones.
+    pub max_tracked_clients: usize,
+}
+
+/// `[web] proxy_header`.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, …`.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239).
+    Forwarded,
+}
+
+/// A list of IPs or CIDRs; a bare IP is its /32 or /128, host bits are
+/// refused (`10.0.0.1/8` is a typo for a network or for a host).
+fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    let raw = Vec::<String>::deserialize(d)?;
+    raw.iter()
+        .map(|s| {
+            let s = s.trim();
+            let net = match s.parse::<std::net::IpAddr>() {
+                Ok(ip) => ipnet::IpNet::from(ip),
+                Err(_) => s.parse::<ipnet::IpNet>().map_err(|_| {
+                    serde::de::Error::custom(format!("{s:?} is not an IP address or CIDR"))
+                })?,
+            };
+            if net.trunc() != net {
+                return Err(serde::de::Error::custom(format!(
+                    "{s:?} has host bits set; write the network ({})",
+                    net.trunc()
+                )));
+            }
+            Ok(net)
+        })
+        .collect()
 }
 
 impl Default for WebConfig {
@@ -111,6 +167,11 @@ impl Default for WebConfig {
             form_min_fill: Duration::from_secs(3),
             form_max_age: Duration::from_secs(3600),
             delist_per_minute: 5,
+            api_delist_per_client_per_hour: 10,
+            api_delist_per_hour: 100,
+            trusted_proxies: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
+            max_tracked_clients: 100_000,
         }
     }
 }
@@ -318,6 +379,18 @@ pub struct IngestConfig {
     pub writer_nice: u8,
     /// Reports handled at once; more get 503 `busy` with `Retry-After`.
     pub max_pending_reports: usize,
+    /// Reports one reporter may send per day (a rolling day: the allowance
+    /// refills continuously); more get 429 with `Retry-After`.
+    pub reporter_daily_reports: u32,
+    /// Bytes of reported mail one reporter may send per (rolling) day;
+    /// more get 429 with `Retry-After`.
+    pub reporter_daily_bytes: u64,
+    /// Report bodies being received or handled at once, bytes, all
+    /// reporters together (reserved from `Content-Length` before the body
+    /// is read); beyond it 503 `busy`.
+    pub body_bytes_in_flight: usize,
+    /// The same for one reporter; beyond it 429.
+    pub reporter_body_bytes_in_flight: usize,
 }
 
 impl Default for IngestConfig {
@@ -331,6 +404,10 @@ impl Default for IngestConfig {
             decay_interval: Duration::from_secs(10),
             writer_nice: 19,
             max_pending_reports: 256,
+            reporter_daily_reports: 10_000,
+            reporter_daily_bytes: 1 << 30,
+            body_bytes_in_flight: 64 << 20,
+            reporter_body_bytes_in_flight: 16 << 20,
         }
     }
 }
@@ -504,6 +581,29 @@ pub struct ServerConfig {
     pub dns_listen: Vec<SocketAddr>,
     /// HTTP address (status API).
     pub http_listen: SocketAddr,
+    /// A client must send a request's whole head (request line and
+    /// headers) within this time after the connection opens, or after the
+    /// previous answer on a kept-alive connection; otherwise the
+    /// connection is closed (slowloris).
+    #[serde(deserialize_with = "duration")]
+    pub http_header_timeout: Duration,
+    /// A request's body must arrive within this time after its head;
+    /// otherwise 408.
+    #[serde(deserialize_with = "duration")]
+    pub http_body_timeout: Duration,
+    /// A kept-alive connection with no request in progress is closed after
+    /// this time (the header timeout bounds it too: hyper starts that
+    /// timer when it begins waiting for the next request).
+    #[serde(deserialize_with = "duration")]
+    pub http_idle_timeout: Duration,
+    /// HTTP connections served at once (public side); more wait in the
+    /// listen backlog. Lowered at start to half the descriptors the
+    /// process may open beyond a reserve, so HTTP never takes those DNS
+    /// and the database need.
+    pub http_max_connections: usize,
+    /// HTTP connections one client address (an IPv6 /64) may hold at once;
+    /// more are answered 503 and closed. Trusted proxies are exempt.
+    pub http_max_connections_per_client: usize,
     /// Idle time after which a TCP DNS connection is closed.
     #[serde(deserialize_with = "duration")]
     pub tcp_idle_timeout: Duration,
@@ -567,6 +667,11 @@ impl Default for ServerConfig {
         ServerConfig {
             dns_listen: vec![SocketAddr::from(([127, 0, 0, 1], 5300))],
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8300)),
+            http_header_timeout: Duration::from_secs(10),
+            http_body_timeout: Duration::from_secs(60),
+            http_idle_timeout: Duration::from_secs(5),
+            http_max_connections: 1024,
+            http_max_connections_per_client: 32,
             tcp_idle_timeout: Duration::from_secs(10),
             reload_interval: Duration::from_secs(1),
             // rbldnsd's default answer TTL.
@@ -841,6 +946,7 @@ impl Config {
         if self.ingest.max_pending_reports == 0 {
             bail!("ingest.max_pending_reports must be at least 1");
         }
+        self.validate_http()?;
         if self.ingest.writer_nice > 19 {
             bail!(
                 "ingest.writer_nice is {}; nice values go from 0 (normal) to 19 (lowest priority)",
@@ -889,6 +995,81 @@ impl Config {
                 if fadelist_core::snapshot::normalize_name(n).is_none() {
                     bail!("zone {name}: ns {n:?} is not a valid domain name");
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Config {
+    /// The HTTP side's limits: `[server] http_*`, `[web]` rates, `[ingest]`
+    /// quotas and body budgets.
+    fn validate_http(&self) -> anyhow::Result<()> {
+        let s = &self.server;
+        if s.http_header_timeout.is_zero() || s.http_header_timeout > Duration::from_secs(60) {
+            bail!(
+                "server.http_header_timeout is {:?}; it must be above 0s and at most 60s (the \
+                 default is 10s: a request head takes milliseconds)",
+                s.http_header_timeout
+            );
+        }
+        for (what, d) in [
+            ("http_body_timeout", s.http_body_timeout),
+            ("http_idle_timeout", s.http_idle_timeout),
+        ] {
+            if d.is_zero() {
+                bail!("server.{what} must be more than 0s");
+            }
+        }
+        for (what, n) in [
+            ("server.http_max_connections", s.http_max_connections),
+            (
+                "server.http_max_connections_per_client",
+                s.http_max_connections_per_client,
+            ),
+            ("web.max_tracked_clients", self.web.max_tracked_clients),
+        ] {
+            if n == 0 {
+                bail!("{what} must be at least 1");
+            }
+        }
+        for (what, n) in [
+            ("web.delist_per_minute", self.web.delist_per_minute),
+            (
+                "web.api_delist_per_client_per_hour",
+                self.web.api_delist_per_client_per_hour,
+            ),
+            ("web.api_delist_per_hour", self.web.api_delist_per_hour),
+            ("ingest.rate_per_minute", self.ingest.rate_per_minute),
+            (
+                "ingest.reporter_daily_reports",
+                self.ingest.reporter_daily_reports,
+            ),
+        ] {
+            if n == 0 {
+                bail!("{what} must be at least 1");
+            }
+        }
+        let i = &self.ingest;
+        if u32::try_from(i.max_message_bytes).is_err() {
+            bail!("ingest.max_message_bytes must be below 4 GiB");
+        }
+        // A message as large as allowed must fit in every budget, or it
+        // could never be accepted.
+        for (what, budget) in [
+            (
+                "ingest.reporter_body_bytes_in_flight",
+                i.reporter_body_bytes_in_flight as u64,
+            ),
+            ("ingest.body_bytes_in_flight", i.body_bytes_in_flight as u64),
+            ("ingest.reporter_daily_bytes", i.reporter_daily_bytes),
+        ] {
+            if budget < i.max_message_bytes as u64 {
+                bail!(
+                    "{what} ({budget}) is below ingest.max_message_bytes ({}): a message of the \
+                     largest accepted size could never be taken",
+                    i.max_message_bytes
+                );
             }
         }
         Ok(())
@@ -1014,5 +1195,40 @@ mod tests {
         assert_eq!(parse_duration("35m").unwrap(), Duration::from_secs(2100));
         assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn http_limits_are_read_and_checked() {
+        let text = include_str!("../../../deploy/fadelist.example.toml");
+        let c = Config::parse(text, "fadelist.example.toml").unwrap();
+        assert_eq!(c.server.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(c.server.http_max_connections_per_client, 32);
+        assert_eq!(c.web.api_delist_per_hour, 100);
+        assert_eq!(c.web.proxy_header, ProxyHeader::XForwardedFor);
+        assert_eq!(c.ingest.reporter_daily_bytes, 1 << 30);
+        let c = Config::parse(
+            "[web]\ntrusted_proxies = [\"10.0.0.1\", \"2001:db8::/32\"]\nproxy_header = \"forwarded\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.web.trusted_proxies,
+            [
+                "10.0.0.1/32".parse().unwrap(),
+                "2001:db8::/32".parse().unwrap()
+            ] as [ipnet::IpNet; 2]
+        );
+        assert_eq!(c.web.proxy_header, ProxyHeader::Forwarded);
+        let e = |t: &str| format!("{:#}", Config::parse(t, "t.toml").unwrap_err());
+        assert!(e("[web]\ntrusted_proxies = [\"10.0.0.1/8\"]\n").contains("host bits"));
+        assert!(e("[web]\ntrusted_proxies = [\"proxy.example\"]\n").contains("not an IP"));
+        assert!(e("[server]\nhttp_header_timeout = \"2m\"\n").contains("at most 60s"));
+        assert!(e("[server]\nhttp_max_connections_per_client = 0\n").contains("at least 1"));
+        assert!(e("[web]\napi_delist_per_hour = 0\n").contains("at least 1"));
+        assert!(
+            e("[ingest]\nreporter_body_bytes_in_flight = 1000\n")
+                .contains("below ingest.max_message_bytes")
+        );
+        assert!(e("[ingest]\nreporter_daily_bytes = 1000\n").contains("could never be taken"));
     }
 }

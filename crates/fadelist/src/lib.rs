@@ -10,6 +10,7 @@ pub(crate) mod admin;
 pub(crate) mod app;
 pub(crate) mod chart;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod delist;
@@ -18,7 +19,9 @@ pub mod export;
 pub(crate) mod feeds;
 pub(crate) mod home;
 pub(crate) mod http;
+pub mod httpd;
 pub mod input;
+pub mod limits;
 pub(crate) mod listings;
 pub(crate) mod lookup;
 pub(crate) mod mem;
@@ -156,28 +159,28 @@ pub async fn run(
     let reloader = tokio::spawn(reload_loop(app.clone(), shutdown.clone()));
     let decay = tokio::spawn(decay_loop(app.clone(), shutdown.clone()));
 
+    let limits_sweep = tokio::spawn(sweep_loop(app.clone(), shutdown.clone()));
+
+    let (public_limits, admin_limits) = http_limits(&app.config, listeners.admin.is_some());
     let http_listener = tokio::net::TcpListener::from_std(listeners.http)?;
     let router = http::router(app.clone());
-    let http_shutdown = shutdown.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(
-            http_listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(http_shutdown.cancelled_owned())
-        .await
-    });
+    let http = tokio::spawn(httpd::serve(
+        http_listener,
+        router,
+        public_limits,
+        shutdown.clone(),
+    ));
 
     let admin = match listeners.admin {
         Some(l) => {
             let l = tokio::net::TcpListener::from_std(l)?;
             let router = admin::router(app.clone());
-            let token = shutdown.clone();
-            Some(tokio::spawn(async move {
-                axum::serve(l, router)
-                    .with_graceful_shutdown(token.cancelled_owned())
-                    .await
-            }))
+            Some(tokio::spawn(httpd::serve(
+                l,
+                router,
+                admin_limits,
+                shutdown.clone(),
+            )))
         }
         None => {
             info!("admin API off: no [admin] token configured");
@@ -197,6 +200,7 @@ pub async fn run(
     let http_result = http.await;
     let _ = reloader.await;
     let _ = decay.await;
+    let _ = limits_sweep.await;
     if let Some(a) = admin {
         a.await
             .context("admin task panicked")?
@@ -208,6 +212,75 @@ pub async fn run(
         .context("HTTP server failed")?;
     info!("fadelist stopped");
     Ok(())
+}
+
+/// The limits of the public HTTP front and of the admin API. Their
+/// connection caps together stay within [`httpd::http_connection_budget`]
+/// of the process's descriptor limit, so HTTP can never take the
+/// descriptors DNS needs, however many clients connect.
+pub fn http_limits(config: &Config, admin: bool) -> (httpd::FrontLimits, httpd::FrontLimits) {
+    let s = &config.server;
+    let nofile = rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+    let budget = httpd::http_connection_budget(nofile);
+    let admin_cap = if admin {
+        httpd::ADMIN_CONNECTIONS.min(budget / 4)
+    } else {
+        0
+    };
+    let public = s.http_max_connections.min(budget.saturating_sub(admin_cap));
+    if public < s.http_max_connections {
+        warn!(
+            "HTTP: at most {public} connections, not {}: the descriptor limit is {nofile}, and \
+             half of it beyond {} reserved goes to HTTP, the rest to DNS (raise LimitNOFILE)",
+            s.http_max_connections,
+            httpd::FD_RESERVE
+        );
+    }
+    if public < 16 {
+        warn!("HTTP: only {public} connections fit in the descriptor limit of {nofile}");
+    }
+    info!(
+        "HTTP: at most {public} connections, {} per client; header timeout {:?}, body {:?}, idle {:?}",
+        s.http_max_connections_per_client.min(public.max(1)),
+        s.http_header_timeout,
+        s.http_body_timeout,
+        s.http_idle_timeout
+    );
+    let front = |name, max_connections, per_client| httpd::FrontLimits {
+        name,
+        header_timeout: s.http_header_timeout,
+        body_timeout: s.http_body_timeout,
+        idle_timeout: s.http_idle_timeout,
+        max_connections,
+        per_client,
+    };
+    (
+        front(
+            "HTTP",
+            public.max(1),
+            Some((
+                s.http_max_connections_per_client,
+                client::Proxies::new(config.web.trusted_proxies.clone(), config.web.proxy_header),
+            )),
+        ),
+        front("admin API", admin_cap.max(1), None),
+    )
+}
+
+/// Every minute, the limit tables forget what limits nobody any more (so
+/// no request ever pays for that scan).
+async fn sweep_loop(app: Arc<app::App>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        app.limits
+            .sweep(clock::monotonic(), clock::unix_now() as i64);
+    }
 }
 
 /// Checks the data files every `reload_interval` and publishes a new

@@ -5,18 +5,26 @@
 //! and whether it is listed, and what was rejected and why. Errors are
 //! JSON too ([`HttpError`]) and never leave anything half written: the
 //! store commits a report and all its effects together, or nothing.
+//!
+//! Everything that can refuse a report is checked before its body is read:
+//! a report slot, the token, the reporter's rate and daily quotas, the
+//! declared size, and room in the body-byte budgets (all reporters
+//! together, and this reporter). Only then is the body read, as a stream,
+//! within the body deadline and the size limit. A client without a valid
+//! token therefore gets its 401 at once, whatever `Content-Length` it
+//! announced, and costs no memory.
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fadelist_core::keys::Category;
 use fadelist_ingest::{ExtractError, ExtractOptions, Extraction};
 use fadelist_store::{Read as _, Reporter, StoredRaw};
+use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -65,7 +73,7 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Reporter, HttpEr
     if let Err(wait) = app
         .limits
         .reports
-        .check(reporter.id, crate::clock::monotonic())
+        .check(&reporter.id, crate::clock::monotonic())
     {
         return Err(HttpError::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -75,34 +83,101 @@ async fn authenticate(app: &App, headers: &HeaderMap) -> Result<Reporter, HttpEr
                 app.config.ingest.rate_per_minute
             ),
         )
-        .retry_after(wait));
+        .retry_after(wait.secs()));
     }
     Ok(reporter)
 }
 
-/// The raw message: not over the size limit (413), not empty (422).
-fn read_body(app: &App, body: Result<Bytes, BytesRejection>) -> Result<Bytes, HttpError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+fn too_large(app: &App) -> HttpError {
+    HttpError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!(
+            "the message is larger than {} bytes",
+            app.config.ingest.max_message_bytes
+        ),
+    )
+}
+
+/// The declared `Content-Length`: `Ok(None)` when absent (a chunked body),
+/// 400 when unreadable, 413 at once when above the limit.
+fn declared_length(app: &App, headers: &HeaderMap) -> Result<Option<usize>, HttpError> {
+    let Some(v) = headers.get(header::CONTENT_LENGTH) else {
+        return Ok(None);
+    };
+    let n = v
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
             HttpError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
+                StatusCode::BAD_REQUEST,
+                "bad_length",
+                "unreadable Content-Length",
+            )
+        })?;
+    if n > app.config.ingest.max_message_bytes as u64 {
+        return Err(too_large(app));
+    }
+    Ok(Some(n as usize))
+}
+
+/// Takes `bytes` from the reporter's daily byte quota.
+fn charge_bytes(app: &App, reporter: &Reporter, bytes: usize) -> Result<(), HttpError> {
+    app.limits
+        .daily_bytes
+        .check_n(&reporter.id, bytes as u64, crate::clock::monotonic())
+        .map_err(|wait| {
+            HttpError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "daily_bytes_quota",
                 format!(
-                    "the message is larger than {} bytes",
-                    app.config.ingest.max_message_bytes
+                    "reporter {} is over its quota of {} bytes of mail per day; the allowance \
+                     refills continuously",
+                    reporter.name, app.config.ingest.reporter_daily_bytes
                 ),
             )
-        } else {
-            HttpError::new(StatusCode::BAD_REQUEST, "bad_body", e.body_text())
+            .retry_after(wait.secs())
+        })
+}
+
+/// Reads the raw message: within the body deadline (408), not over the
+/// size limit however it is sent (413), not empty (422).
+async fn read_body(app: &App, body: Body, declared: Option<usize>) -> Result<Bytes, HttpError> {
+    let limit = app.config.ingest.max_message_bytes;
+    // The declared length is within the limit and reserved in the byte
+    // budgets; pages are only touched as bytes arrive.
+    let mut buf = Vec::with_capacity(declared.unwrap_or(64 * 1024).min(limit));
+    let mut body = body;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            if crate::httpd::BodyTimeout::is(&e) {
+                HttpError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "body_timeout",
+                    format!(
+                        "the message did not arrive within {} s; send it faster or in one piece",
+                        app.config.server.http_body_timeout.as_secs()
+                    ),
+                )
+            } else {
+                HttpError::new(StatusCode::BAD_REQUEST, "bad_body", e.to_string())
+            }
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                return Err(too_large(app));
+            }
+            buf.extend_from_slice(&data);
         }
-    })?;
-    if body.is_empty() {
+    }
+    if buf.is_empty() {
         return Err(HttpError::invalid(
             "empty",
             "the body is empty; send the raw message",
         ));
     }
-    Ok(body)
+    Ok(Bytes::from(buf))
 }
 
 fn extraction_json(x: &Extraction) -> Value {
@@ -134,12 +209,13 @@ fn extraction_json(x: &Extraction) -> Value {
 }
 
 /// The handler: admit, authenticate, parse; the listings service does
-/// the rest.
+/// the rest. The body is taken as a stream and read last (see the module
+/// header).
 pub async fn post_report(
     State(app): State<Arc<App>>,
     Query(params): Query<ReportParams>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Response, HttpError> {
     // First, before any store work: when reports arrive faster than the
     // store commits them (a slow disk, or DNS load taking the CPU from the
@@ -165,7 +241,61 @@ pub async fn post_report(
             )
         })?,
     };
-    let body = read_body(&app, body)?;
+    let declared = declared_length(&app, &headers)?;
+    // Room for the body before reading it: what it says it is, or as much
+    // as a message may be when it does not say.
+    let reserve = declared.unwrap_or(app.config.ingest.max_message_bytes);
+    let _reporter_bytes = app
+        .limits
+        .reporter_bytes
+        .try_take(&reporter.id, reserve as u64)
+        .ok_or_else(|| {
+            HttpError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_much_in_flight",
+                format!(
+                    "reporter {} is already sending {} bytes of reports at once; wait for those \
+                     answers",
+                    reporter.name, app.config.ingest.reporter_body_bytes_in_flight
+                ),
+            )
+            .retry_after(1)
+        })?;
+    let _bytes = app
+        .limits
+        .body_bytes
+        .try_acquire_many(u32::try_from(reserve).unwrap_or(u32::MAX))
+        .map_err(|_| {
+            HttpError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many report bytes are being received; retry shortly",
+            )
+            .retry_after(1)
+        })?;
+    if let Err(wait) = app
+        .limits
+        .daily_reports
+        .check(&reporter.id, crate::clock::monotonic())
+    {
+        return Err(HttpError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "daily_reports_quota",
+            format!(
+                "reporter {} is over its quota of {} reports per day; the allowance refills \
+                 continuously",
+                reporter.name, app.config.ingest.reporter_daily_reports
+            ),
+        )
+        .retry_after(wait.secs()));
+    }
+    if let Some(n) = declared {
+        charge_bytes(&app, &reporter, n)?;
+    }
+    let body = read_body(&app, body, declared).await?;
+    if declared.is_none() {
+        charge_bytes(&app, &reporter, body.len())?;
+    }
     let mut opts = ExtractOptions {
         max_domains: app.config.ingest.max_domains,
         max_message_bytes: app.config.ingest.max_message_bytes,

@@ -64,6 +64,7 @@ pub fn serve(mut config: Config, opts: ServeArgs) -> anyhow::Result<()> {
     }
     // Again: the options above may have changed checked values.
     config.validate()?;
+    raise_descriptor_limit();
     let zone_set = crate::load_zones(&config)?;
     let listeners = crate::bind(&config)?;
     for addr in listeners.dns_addrs()? {
@@ -88,6 +89,26 @@ pub fn serve(mut config: Config, opts: ServeArgs) -> anyhow::Result<()> {
         tokio::spawn(wait_for_signal(shutdown.clone()));
         crate::run(config, zone_set, listeners, shutdown).await
     })
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit and logs both: the
+/// soft default (often 1,024) is far below what a public server's
+/// connections need, while the hard limit is what the administrator
+/// allowed (systemd's `LimitNOFILE`). The HTTP connection cap is then
+/// derived from the result ([`crate::http_limits`]).
+fn raise_descriptor_limit() {
+    use rlimit::Resource;
+    let show = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |n| n.to_string());
+    let before = rlimit::getrlimit(Resource::NOFILE).ok();
+    let (soft, hard) = (show(before.map(|b| b.0)), show(before.map(|b| b.1)));
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(now) => {
+            tracing::info!("open-file limit (RLIMIT_NOFILE): {now} (was {soft}, hard limit {hard})")
+        }
+        Err(e) => {
+            tracing::warn!("cannot raise the open-file limit (RLIMIT_NOFILE, now {soft}): {e}")
+        }
+    }
 }
 
 /// `check-config FILE`: loads every data file the configuration names.
