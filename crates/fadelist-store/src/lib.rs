@@ -121,6 +121,25 @@ impl Store {
         Self::setup(Connection::open(path)?)
     }
 
+    /// `PRAGMA quick_check`: reads every page of the database once (seconds
+    /// for gigabytes), so that a corrupt file is a clear error at start
+    /// rather than a failure in the middle of serving.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Corrupt`] with SQLite's first findings.
+    pub fn quick_check(&self) -> Result<()> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check(10)")?;
+        let found: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<std::result::Result<_, _>>()?;
+        if found == ["ok"] {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(found.join("; ")))
+        }
+    }
+
     /// A private in-memory database (tests).
     pub fn open_in_memory() -> Result<Store> {
         Self::setup(Connection::open_in_memory()?)

@@ -28,6 +28,7 @@ pub(crate) mod mem;
 pub(crate) mod read;
 pub(crate) mod reports;
 pub(crate) mod sched;
+pub(crate) mod systemd;
 pub mod zones;
 
 use std::net::SocketAddr;
@@ -142,6 +143,11 @@ pub async fn run(
         // Name the port actually bound (it may have been 0).
         config.ingest.public_base_url = Some(format!("http://{}", listeners.http_addr()?));
     }
+    // SIGHUP is a reload (rbldnsd's signal, used by existing scripts and by
+    // the unit's ExecReload): handled from here on, never fatal.
+    let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("cannot handle SIGHUP")?;
+    let dns_addrs = listeners.dns_addrs()?;
     let store = open_store(&config)?;
     {
         use fadelist_store::Read as _;
@@ -188,6 +194,25 @@ pub async fn run(
         }
     };
 
+    let hup_task = tokio::spawn(hup_loop(app.clone(), hup, shutdown.clone()));
+    let watchdog = systemd::watchdog_interval().map(|every| {
+        tokio::spawn(systemd::watchdog(
+            app.clone(),
+            dns_addrs.clone(),
+            every,
+            shutdown.clone(),
+        ))
+    });
+    systemd::ready(&format!(
+        "serving {} zone(s) on {}",
+        app.config.zones.len(),
+        dns_addrs
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+
     let dns = fadelist_dns::server::serve(
         listeners.dns,
         app.listings.publisher().clone(),
@@ -196,7 +221,12 @@ pub async fn run(
     );
     let dns_result = dns.await;
     // DNS only returns on shutdown (or a fatal socket error): stop the rest.
+    systemd::stopping();
     shutdown.cancel();
+    let _ = hup_task.await;
+    if let Some(w) = watchdog {
+        let _ = w.await;
+    }
     let http_result = http.await;
     let _ = reloader.await;
     let _ = decay.await;
@@ -280,6 +310,30 @@ async fn sweep_loop(app: Arc<app::App>, shutdown: CancellationToken) {
         }
         app.limits
             .sweep(clock::monotonic(), clock::unix_now() as i64);
+    }
+}
+
+/// SIGHUP: reloads the data files at once (whatever `reload_interval`
+/// is), telling systemd around it; never exits.
+async fn hup_loop(
+    app: Arc<app::App>,
+    mut hup: tokio::signal::unix::Signal,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            got = hup.recv() => if got.is_none() { return },
+        }
+        info!("SIGHUP: reloading data files");
+        systemd::reloading();
+        let a = app.clone();
+        match tokio::task::spawn_blocking(move || a.listings.reload_files(clock::unix_now())).await
+        {
+            Ok(()) => info!("SIGHUP: reload done"),
+            Err(e) => error!("SIGHUP: reload failed: {e}"),
+        }
+        systemd::ready("reloaded");
     }
 }
 

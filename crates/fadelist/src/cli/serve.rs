@@ -66,6 +66,16 @@ pub fn serve(mut config: Config, opts: ServeArgs) -> anyhow::Result<()> {
     config.validate()?;
     raise_descriptor_limit();
     let zone_set = crate::load_zones(&config)?;
+    // The database is opened (created, migrated) and checked before any
+    // listener is announced: a corrupt or unreadable one is a clear error
+    // here, not an exit after "DNS listening".
+    let path = config.store.path.display().to_string();
+    crate::open_store(&config)
+        .and_then(|s| {
+            s.quick_check()
+                .map_err(|e| anyhow::anyhow!(e).context("integrity check (PRAGMA quick_check)"))
+        })
+        .with_context(|| format!("database {path}"))?;
     let listeners = crate::bind(&config)?;
     for addr in listeners.dns_addrs()? {
         println!("fadelist: DNS listening on {addr} (UDP and TCP)");

@@ -277,6 +277,12 @@ impl Listings {
         self.writer.pending()
     }
 
+    /// Runs an empty job on the store thread: `Ok` once it ran, so the
+    /// thread is alive and not stuck (the watchdog and `/readyz` ask).
+    pub async fn ping(&self) -> Result<(), ServiceError> {
+        self.writer.call_upkeep(|_| ()).await
+    }
+
     /// `Ok` when a write asked for now would be taken; otherwise the
     /// error it would get ([`ServiceError::DiskFull`]). Handlers may ask
     /// before reading a request body; every write asks again.
