@@ -232,6 +232,9 @@ pub async fn post_report(
         .retry_after(1));
     };
     let reporter = authenticate(&app, &headers).await?;
+    // A full disk refuses the write anyway: say so before the body is
+    // read and parsed, not after.
+    app.listings.writable()?;
     let category = match params.category.as_deref() {
         None => Category::Spam,
         Some(c) => Category::parse(c).ok_or_else(|| {
