@@ -331,6 +331,54 @@ def dns_outcome(b):
     return "other:rcode=%d,an=%d" % (rcode, an)
 
 
+# ---------------------------------------------------------------- reply/query size ratios
+AMP_TYPES = {1: "A", 2: "NS", 6: "SOA", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV", 255: "ANY"}
+OPT_4096 = b"\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00"
+
+
+def cmd_amp(a):
+    """Worst reply/query size ratio over names x types x (no EDNS, EDNS 4096), over UDP."""
+    lines = [l.split()[0] for l in open(a.queries) if l.strip()]
+    step = max(1, len(lines) // a.sample)
+    names = lines[::step][:a.sample]
+    for z in a.zone:
+        # The apex, the RFC 5782 entries, empty non-terminals, short and long unlisted names.
+        names += [z, "2.0.0.127." + z, "1.0.0.127." + z, "0.0.127." + z, "127." + z, "test." + z,
+                  "invalid." + z, "x." + z, ("a" * 63) + "." + z]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(1.0)
+    worst = {}
+    asked = timeouts = 0
+    for name in names:
+        for t in AMP_TYPES:
+            for edns in (False, True):
+                qid, q = dns_query(name, t)
+                if edns:
+                    q = q[:10] + b"\x00\x01" + q[12:] + OPT_4096
+                asked += 1
+                sock.sendto(q, ("127.0.0.1", a.port))
+                r = None
+                try:
+                    while True:
+                        r, _ = sock.recvfrom(65535)
+                        if r[:2] == q[:2]:
+                            break
+                except socket.timeout:
+                    timeouts += 1
+                    continue
+                ratio = len(r) / len(q)
+                cur = worst.get(t)
+                if cur is None or ratio > cur["ratio"]:
+                    tc = bool(r[2] & 0x02)
+                    worst[t] = {"ratio": ratio, "name": name, "edns": edns, "query_bytes": len(q), "reply_bytes": len(r), "tc": tc}
+    by_type = {AMP_TYPES[t]: w for t, w in worst.items()}
+    top = max(by_type.items(), key=lambda kv: kv[1]["ratio"]) if by_type else ("-", {"ratio": float("nan")})
+    anyw = by_type.get("ANY", {"ratio": float("nan")})
+    print(json.dumps({"queries": asked, "timeouts": timeouts, "names": len(names),
+                      "any_ratio": anyw["ratio"], "any": anyw, "all_ratio": top[1]["ratio"], "all_type": top[0], "all": top[1],
+                      "by_type": by_type}))
+
+
 class Resolver:
     def __init__(self, port, timeout):
         self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -593,6 +641,22 @@ def cmd_report(a):
         main.append(("   `--udp-batch-wait 0` (no wait after small batches), QPS per server CPU-second (reference)",
                      fmt0(med("rbldnsd", "qps_cpu")), "%s (default %s)" % (fmt0(nw), fmt0(fl)),
                      R(ratio(nw, med("rbldnsd", "qps_cpu"))), "(info)", ""))
+    # 9. RRL bookkeeping
+    if by("fadelist-rrl"):
+        rr, fl = med("fadelist-rrl", "qps_cpu"), med("fadelist", "qps_cpu")
+        q = ratio(rr, fl)
+        logs = sum(int(r.get("rrl_limited_logs") or 0) for r in by("fadelist-rrl"))
+        main.append(("9. RRL on, nothing limited: QPS per server CPU-second ÷ RRL off", "no RRL",
+                     "%s (off %s)%s" % (fmt0(rr), fmt0(fl), "" if logs == 0 else " ⚠ %d limiting log lines" % logs),
+                     R(q), "≥ 0.95×", met(q, ">=", 0.95)))
+    # 10. amplification
+    amp = {r["server"]: r for r in rows if r["kind"] == "amp"}
+    if amp:
+        cell = lambda r, k: "—" if r is None else "%.2f× (%s %s%s)" % (r[k]["ratio"], "ANY" if k == "any" else r["all_type"], r[k]["name"], ", EDNS" if r[k]["edns"] else "")
+        fa, ra = amp.get("fadelist"), amp.get("rbldnsd")
+        main.append(("10. ANY over UDP, worst reply ÷ query bytes (sampled names)", cell(ra, "any"), cell(fa, "any"), "—",
+                     "fadelist ≤ 2×", met(fa["any_ratio"] if fa else None, "<=", 2.0)))
+        main.append(("    worst reply ÷ query bytes of any query type (listed TXT: the product)", cell(ra, "all"), cell(fa, "all"), "—", "(info)", ""))
     if by("fadelist-hickory-tcp") and tcp:
         ht, ft = med("fadelist-hickory-tcp", "qps_cpu"), med("fadelist-tcp", "qps_cpu")
         main.append(("   `--tcp-mode hickory` pipelined TCP, QPS per server CPU-second ÷ fast TCP's (reference)", "no TCP",
@@ -652,7 +716,7 @@ def cmd_report(a):
             r["round"], r["label"], fmt0(r["qps"]), r["lost_pct"], r["lat_us"], r["lat_max_ms"], r["cpu_s"], r["cpu_pct"],
             fmt0(r["qps_cpu"]), mem, fmt2(r.get("load_s")), r["cpu0_busy"], r.get("cpu0_other") or 0, r["cpu1_other"], r["noerror_pct"], r["resp_bytes"],
             fmt0(r["rcvbuf"] / 1024) if r.get("rcvbuf") else "—", fmt0(r.get("sock_drops"))))
-    labels = sorted({r["label"] for r in runs}, key=["rbldnsd", "fadelist", "fadelist-tcp", "fadelist-hickory", "fadelist-hickory-tcp", "fadelist-null", "fadelist-nowait"].index)
+    labels = sorted({r["label"] for r in runs}, key=["rbldnsd", "fadelist", "fadelist-tcp", "fadelist-hickory", "fadelist-hickory-tcp", "fadelist-null", "fadelist-nowait", "fadelist-rrl"].index)
     out.append("")
     out.append("Medians per variant:")
     out.append("")
@@ -665,6 +729,23 @@ def cmd_report(a):
     if nd > 0.5:
         out.append("")
         out.append("**WARNING**: the share of NOERROR answers differs by %.2f points between rbldnsd and fadelist: they do not answer the query file alike." % nd)
+
+    # -------- amplification
+    if amp:
+        out.append("")
+        out.append("### Reply ÷ query size by query type (UDP; worst over the sampled names, with and without EDNS 4096)")
+        out.append("")
+        types = [t for t in ("A", "TXT", "ANY", "NS", "SOA", "MX", "AAAA", "HINFO", "SRV") if any(t in r["by_type"] for r in amp.values())]
+        out.append("| server | " + " | ".join(types) + " | names | queries | timeouts |")
+        out.append("|---|" + "--:|" * len(types) + "--:|--:|--:|")
+        for sv in ("rbldnsd", "fadelist"):
+            if sv in amp:
+                r = amp[sv]
+                out.append("| %s | %s | %d | %d | %d |" % (sv, " | ".join(fmt2(r["by_type"][t]["ratio"]) if t in r["by_type"] else "—" for t in types),
+                                                        r["names"], r["queries"], r["timeouts"]))
+        out.append("")
+        out.append("- fadelist answers ANY minimally (RFC 8482: the A RRset of a listed name, HINFO at the apex) and, over UDP, never with more than twice "
+                   "the query: a larger minimal answer goes out as TC=1. rbldnsd answers ANY with every record of the name (A and TXT) plus its NS records.")
 
     # -------- peak
     if pk:
@@ -794,6 +875,11 @@ def main():
     r.add_argument("--gap", type=float, default=2.0)
     r.add_argument("--settle", type=float, default=2.5, help="no rewrite in the last SETTLE seconds")
     r.add_argument("--timeout", type=float, default=1.0)
+    am = sub.add_parser("amp")
+    am.add_argument("--port", type=int, required=True)
+    am.add_argument("--queries", required=True)
+    am.add_argument("--zone", action="append", required=True)
+    am.add_argument("--sample", type=int, default=200)
     o = sub.add_parser("report")
     o.add_argument("--results", required=True)
     m = sub.add_parser("merge")
@@ -812,6 +898,8 @@ def main():
         cmd_reload(a)
     elif a.cmd == "merge":
         cmd_merge(a)
+    elif a.cmd == "amp":
+        cmd_amp(a)
     else:
         cmd_report(a)
 

@@ -17,6 +17,10 @@
 #   3. reload under load: the ip4set file rewritten several times while dnsperf saturates
 #      fadelist and a checker asks names with known answers (lost and wrong answers);
 #   4. fadelist's UDP throughput while reports are POSTed at 200/s vs idle;
+#   5. the cost of response-rate limiting: a main-round variant fadelist-rrl with [rrl] on at a
+#      rate nothing in the query file reaches (every answer accounted, none limited), and
+#   6. the worst reply/query size ratio over sampled names x query types (UDP, with and without
+#      EDNS), ANY apart, for rbldnsd and fadelist (minimal ANY: at most 2x);
 # and prints one markdown table (metric | rbldnsd | fadelist | ratio | target | met?) with
 # detail tables, also saved to benches/results/latest.md (latest-quick.md for --quick).
 # See benches/README.md for every method. Helpers: benches/bench_helpers.py (dnsperf runs,
@@ -30,7 +34,7 @@
 #   FADELIST_BENCH_BIN      use this fadelist binary instead of building one
 #   FADELIST_BENCH_ROUNDS   number of main rounds (and idle/ingesting rounds) (default 3, --quick 1)
 #   FADELIST_BENCH_SECS     dnsperf seconds per main run                     (default 15, --quick 5)
-#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null nowait tcp peak reload ingest
+#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null nowait rrl tcp peak reload ingest amp
 #   FADELIST_BENCH_PEAK_Q   queries in flight allowed in the peak search (dnsperf -q; default 1000)
 #   FADELIST_BENCH_RESULTS  where to write the table  (default benches/results/latest[-quick].md)
 #   FADELIST_BENCH_LOAD_LIMIT  seconds a server may take to answer its first query (default 60)
@@ -63,6 +67,7 @@ VARIANTS=(rbldnsd fadelist)                  # main rounds, in this order every 
 want hickory && VARIANTS+=(fadelist-hickory)
 want null && VARIANTS+=(fadelist-null)
 want nowait && VARIANTS+=(fadelist-nowait)
+want rrl && VARIANTS+=(fadelist-rrl)
 GUARDED=(rbldnsd fadelist)                   # compared by the correctness guard
 want hickory && GUARDED+=(fadelist-hickory)
 GUARD_NAMES=20                               # names compared before timing
@@ -97,6 +102,13 @@ bench_pinning
 # ---------------------------------------------------------------- 2. data
 bench_data "$MODE" "${GEN_ARGS[@]}"
 
+# RRL on, at a rate no account of the query file reaches (NXDOMAINs are one account per zone, and
+# the closed loop answers a few 100k/s): the bookkeeping of every answer, nothing limited. Any
+# limiting would be logged within a second (log_interval) and is counted in the report.
+RRL_CONFIG=$WORK/rrl.toml
+printf '%s\n' "# written by benches/run.sh: response-rate limiting on, nothing limited" "[rrl]" \
+    "responses_per_second = 10000000" 'log_interval = "1s"' >"$RRL_CONFIG"
+
 # ---------------------------------------------------------------- helpers
 emit() { json_merge "$@" >>"$JL"; }   # emit JSONFILE|- KEY=VALUE...: append the object plus the fields to $JL
 
@@ -112,10 +124,11 @@ start_server() {
                 spawn "$slog" listed "$port" "$PROBE" "$RBLDNSD" -n -b "127.0.0.1/$port" -w "$DATA" \
                     iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt
             fi ;;
-        fadelist | fadelist-hickory | fadelist-null | fadelist-nowait)
+        fadelist | fadelist-hickory | fadelist-null | fadelist-nowait | fadelist-rrl)
             mode=${v#fadelist}; mode=${mode#-}; mode=${mode:-fast}
             wait=()
             if [[ $mode == nowait ]]; then mode=fast; wait=(--udp-batch-wait 0); fi
+            if [[ $mode == rrl ]]; then mode=fast; wait=(--config "$RRL_CONFIG"); fi
             spawn "$slog" "$([[ $mode == null ]] && echo any || echo listed)" "$port" "$PROBE" \
                 "$FADELIST" serve --db "$slog.sqlite" --dns-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 \
                 --zone "iprbl.test:ip4set:$ip4" --zone "urirbl.test:dnset:$DATA/dnset.txt" \
@@ -183,8 +196,13 @@ for ((r = 1; r <= ROUNDS; r++)); do
         perf "$WORK/r$r-$s.json" "$WORK/r$r-$s.dnsperf" "$DNSPERF_LIMIT" \
             -s 127.0.0.1 -p "$port" -d "$QUERIES" -l "$SECS" -T 1 -c 4 -q 100
         rss_after=$(proc_kb "$SPID" VmRSS); hwm=$(proc_kb "$SPID" VmHWM)
+        limited_logs=0
+        if [[ $s == fadelist-rrl ]]; then
+            sleep 1.2  # one log interval: a limited answer would be logged by now
+            limited_logs=$(grep -c 'response-rate limiting in the last' "$slog" || true)
+        fi
         emit "$WORK/r$r-$s.json" kind=run "label=$s" "round=$r" "load_s=$load_s" "rss_load_kb=$rss_load" \
-            "rss_after_kb=$rss_after" "hwm_kb=$hwm"
+            "rss_after_kb=$rss_after" "hwm_kb=$hwm" "rrl_limited_logs=$limited_logs"
         log "round $r/$ROUNDS $s: $(jf "$WORK/r$r-$s.json" qps) qps, $(jf "$WORK/r$r-$s.json" qps_cpu) per CPU-s, lost $(jf "$WORK/r$r-$s.json" lost_pct) %, load ${load_s}s, rss ${rss_after} kB"
         if [[ $s == fadelist || $s == fadelist-hickory ]] && want tcp; then
             sleep 1
@@ -306,6 +324,22 @@ if want ingest; then
             "$FADELIST" serve --config "$WORK/ingest-r$r.toml" --db "$db" --udp-mode fast --udp-workers 1
         dns_vs_ingest "ingest-r$r" $((30000000 + r * 1000000)) "$JL" kind=ingest "round=$r"
         stop_server "$SPID" "$TPID"
+    done
+fi
+
+# ---------------------------------------------------------------- 3f. reply/query size ratios (amplification)
+if want amp; then
+    for s in rbldnsd fadelist; do
+        port=$(free_port)
+        start_server "$s" "$port" "$WORK/amp-$s.log"
+        log "amplification $s: sampled names x query types, UDP, with and without EDNS"
+        "${PIN_CLIENT[@]}" timeout -k 5 300 python3 "$HELPERS" amp --port "$port" --queries "$QUERIES" \
+            --zone iprbl.test --zone urirbl.test --sample 200 >"$WORK/amp-$s.json" \
+            || die "amplification measurement against $s failed"
+        emit "$WORK/amp-$s.json" kind=amp "server=$s"
+        log "amplification $s: ANY worst $(jf "$WORK/amp-$s.json" any_ratio)x, worst of any type $(jf "$WORK/amp-$s.json" all_ratio)x"
+        stop_server "$SPID" "$TPID"
+        sleep 1
     done
 fi
 

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 cargo test --workspace --locked
 cargo build --release --locked -p fadelist
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/run.sh
+FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/acl.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/uri-ips.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/browser/run.sh

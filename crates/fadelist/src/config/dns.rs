@@ -435,6 +435,19 @@ mod tests {
     }
 
     #[test]
+    fn shipped_example_writes_the_defaults() {
+        let text = include_str!("../../../../deploy/fadelist.example.toml");
+        let c = Config::parse(text, "fadelist.example.toml").unwrap();
+        assert_eq!(c.rrl, RrlConfig::default(), "[rrl] as documented");
+        assert_eq!(c.dns_quota, DnsQuotaConfig::default(), "[dns_quota]");
+        assert_eq!(
+            c.server.tcp_max_per_client,
+            fadelist_dns::fast::DEFAULT_TCP_MAX_PER_CLIENT
+        );
+        assert!(c.dns_options().rrl.is_none() && c.dns_options().quota.is_none());
+    }
+
+    #[test]
     fn networks_parse() {
         assert_eq!(
             parse_network("192.0.2.0/24").unwrap(),
