@@ -30,6 +30,9 @@ pub enum EventKind {
     /// Delisted at once because a reporter that contributed to it was
     /// reverted, and the remaining evidence would not list it.
     DelistedRevert,
+    /// Delisted at once because a reporter withdrew a report of it ("not
+    /// spam"), and the remaining evidence would not list it.
+    DelistedCorrection,
     /// Listed by hand by an operator.
     ManualListed,
     /// A manual listing reached its expiry.
@@ -38,7 +41,7 @@ pub enum EventKind {
 
 impl EventKind {
     /// Every kind, in declaration order.
-    pub const ALL: [EventKind; 9] = [
+    pub const ALL: [EventKind; 10] = [
         EventKind::Listed,
         EventKind::Relisted,
         EventKind::DelistedDecay,
@@ -46,6 +49,7 @@ impl EventKind {
         EventKind::DelistedReview,
         EventKind::DelistedOperator,
         EventKind::DelistedRevert,
+        EventKind::DelistedCorrection,
         EventKind::ManualListed,
         EventKind::ManualExpired,
     ];
@@ -60,6 +64,7 @@ impl EventKind {
             EventKind::DelistedReview => "delisted-review",
             EventKind::DelistedOperator => "delisted-operator",
             EventKind::DelistedRevert => "delisted-revert",
+            EventKind::DelistedCorrection => "delisted-correction",
             EventKind::ManualListed => "manual-listed",
             EventKind::ManualExpired => "manual-expired",
         }

@@ -28,6 +28,7 @@
 
 pub mod audit;
 pub mod backup;
+pub mod correction;
 pub mod delisting;
 pub mod events;
 pub mod listings;
@@ -92,6 +93,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("../migrations/006_reporter_revert.sql")),
         M::up(include_str!("../migrations/007_key_sources.sql")),
         M::up(include_str!("../migrations/008_retention.sql")),
+        M::up(include_str!("../migrations/009_report_withdrawal.sql")),
     ])
 }
 

@@ -46,8 +46,15 @@ pub struct NewReport<'a> {
 
 impl NewReport<'_> {
     fn dedupe_key(&self) -> String {
-        format!("{}\n{}", self.message_id.unwrap_or(""), self.body_hash)
+        dedupe_key(self.message_id, self.body_hash)
     }
+}
+
+/// The key under which a reporter's report of a message counts once:
+/// Message-ID + body hash. A "not spam" correction finds the report by it
+/// ([`crate::correction`]).
+pub(crate) fn dedupe_key(message_id: Option<&str>, body_hash: &str) -> String {
+    format!("{}\n{}", message_id.unwrap_or(""), body_hash)
 }
 
 /// One key a report counts against.

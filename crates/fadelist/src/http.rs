@@ -111,6 +111,10 @@ pub fn router(app: Arc<App>) -> Router {
         // The body is read by the handler itself, as a stream, after the
         // token and the size are checked (reports.rs).
         .route("/api/v1/reports", post(crate::reports::post_report))
+        .route(
+            "/api/v1/reports/withdraw",
+            post(crate::reports::post_withdraw),
+        )
         .with_state(app);
     for (name, value) in security_headers() {
         router = router.layer(SetResponseHeaderLayer::if_not_present(name, value));

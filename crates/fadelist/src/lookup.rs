@@ -131,6 +131,10 @@ pub enum ChangeKind {
     /// reports found bogus and withdrawn), and the other reports would not
     /// list it. Those other reports keep counting.
     ReporterReverted,
+    /// Delisted because a reporter withdrew its report of a message ("not
+    /// spam": a user moved it back out of Junk), and the other reports
+    /// would not list it. Those other reports keep counting.
+    ReportWithdrawn,
 }
 
 impl ChangeKind {
@@ -156,6 +160,9 @@ impl ChangeKind {
             ChangeKind::ReporterReverted => {
                 "delisted because a reporter was reverted: its reports were withdrawn, and the remaining ones do not list it"
             }
+            ChangeKind::ReportWithdrawn => {
+                "delisted because a reporter withdrew a report (not spam), and the remaining ones do not list it"
+            }
         }
     }
 
@@ -175,6 +182,7 @@ impl ChangeKind {
             EventKind::DelistedReview => Some(ChangeKind::RemovedReview),
             EventKind::DelistedOperator => Some(ChangeKind::RemovedOperator),
             EventKind::DelistedRevert => Some(ChangeKind::ReporterReverted),
+            EventKind::DelistedCorrection => Some(ChangeKind::ReportWithdrawn),
             EventKind::ManualListed | EventKind::ManualExpired => None,
         }
     }
@@ -632,6 +640,10 @@ mod tests {
                     EventKind::DelistedRevert,
                     Some(ChangeKind::ReporterReverted)
                 ),
+                (
+                    EventKind::DelistedCorrection,
+                    Some(ChangeKind::ReportWithdrawn)
+                ),
                 (EventKind::ManualListed, None),
                 (EventKind::ManualExpired, None),
             ]
@@ -640,6 +652,7 @@ mod tests {
         assert!(!ChangeKind::Expired.discards_evidence());
         // A revert withdraws one reporter's reports, not the others'.
         assert!(!ChangeKind::ReporterReverted.discards_evidence());
+        assert!(!ChangeKind::ReportWithdrawn.discards_evidence());
         assert!(ChangeKind::Relisted.is_listing() && !ChangeKind::Expired.is_listing());
     }
 

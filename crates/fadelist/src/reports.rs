@@ -1,4 +1,5 @@
-//! `POST /api/v1/reports`: a reporter hands in one raw spam sample.
+//! `POST /api/v1/reports`: a reporter hands in one raw spam sample;
+//! `POST /api/v1/reports/withdraw`: it takes one back ("not spam").
 //!
 //! The body is the raw message (RFC 5322) or an ARF feedback report; the
 //! answer says what was extracted, what each affected key's score is now
@@ -23,6 +24,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fadelist_core::keys::Category;
 use fadelist_ingest::{ExtractError, ExtractOptions, Extraction};
+use fadelist_store::correction::Withdrawal;
 use fadelist_store::{Read as _, Reporter, StoredRaw};
 use http_body_util::BodyExt;
 use serde::Deserialize;
@@ -208,19 +210,32 @@ fn extraction_json(x: &Extraction) -> Value {
     })
 }
 
-/// The handler: admit, authenticate, parse; the listings service does
-/// the rest. The body is taken as a stream and read last (see the module
-/// header).
-pub async fn post_report(
-    State(app): State<Arc<App>>,
-    Query(params): Query<ReportParams>,
-    headers: HeaderMap,
+/// A request whose reporter, size and quotas were checked, and whose body
+/// was then read. The guards hold the report slot and the byte budgets
+/// until the handler is done with the message (parsing holds it too).
+struct Admitted<'a> {
+    reporter: Reporter,
+    body: Bytes,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+    _reporter_bytes: crate::limits::Held<i64>,
+    _bytes: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// Everything before the parser, for reports and withdrawals alike: a
+/// report slot, the token, the disk, the declared size, the byte budgets,
+/// the daily quotas, then the body (see the module header for the order).
+/// `check` runs after authentication and before anything is reserved
+/// (a bad query parameter is refused without touching the budgets).
+async fn admit<'a>(
+    app: &'a App,
+    headers: &HeaderMap,
     body: Body,
-) -> Result<Response, HttpError> {
+    check: impl FnOnce() -> Result<(), HttpError>,
+) -> Result<Admitted<'a>, HttpError> {
     // First, before any store work: when reports arrive faster than the
     // store commits them (a slow disk, or DNS load taking the CPU from the
     // lower-priority writer), refuse rather than queue without bound.
-    let Ok(_slot) = app.limits.report_slots.try_acquire() else {
+    let Ok(slot) = app.limits.report_slots.try_acquire() else {
         return Err(HttpError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "busy",
@@ -231,24 +246,16 @@ pub async fn post_report(
         )
         .retry_after(1));
     };
-    let reporter = authenticate(&app, &headers).await?;
+    let reporter = authenticate(app, headers).await?;
     // A full disk refuses the write anyway: say so before the body is
     // read and parsed, not after.
     app.listings.writable()?;
-    let category = match params.category.as_deref() {
-        None => Category::Spam,
-        Some(c) => Category::parse(c).ok_or_else(|| {
-            HttpError::invalid(
-                "bad_category",
-                "category must be spam, phishing, malware or newsletter",
-            )
-        })?,
-    };
-    let declared = declared_length(&app, &headers)?;
+    check()?;
+    let declared = declared_length(app, headers)?;
     // Room for the body before reading it: what it says it is, or as much
     // as a message may be when it does not say.
     let reserve = declared.unwrap_or(app.config.ingest.max_message_bytes);
-    let _reporter_bytes = app
+    let reporter_bytes = app
         .limits
         .reporter_bytes
         .try_take(&reporter.id, reserve as u64)
@@ -264,7 +271,7 @@ pub async fn post_report(
             )
             .retry_after(1)
         })?;
-    let _bytes = app
+    let bytes = app
         .limits
         .body_bytes
         .try_acquire_many(u32::try_from(reserve).unwrap_or(u32::MAX))
@@ -293,12 +300,24 @@ pub async fn post_report(
         .retry_after(wait.secs()));
     }
     if let Some(n) = declared {
-        charge_bytes(&app, &reporter, n)?;
+        charge_bytes(app, &reporter, n)?;
     }
-    let body = read_body(&app, body, declared).await?;
+    let body = read_body(app, body, declared).await?;
     if declared.is_none() {
-        charge_bytes(&app, &reporter, body.len())?;
+        charge_bytes(app, &reporter, body.len())?;
     }
+    Ok(Admitted {
+        reporter,
+        body,
+        _slot: slot,
+        _reporter_bytes: reporter_bytes,
+        _bytes: bytes,
+    })
+}
+
+/// The parser options for `reporter`'s messages: its trusted networks are
+/// skipped in the `Received` chain.
+fn extract_options(app: &App, reporter: &Reporter) -> ExtractOptions {
     let mut opts = ExtractOptions {
         max_domains: app.config.ingest.max_domains,
         max_message_bytes: app.config.ingest.max_message_bytes,
@@ -311,6 +330,43 @@ pub async fn post_report(
             .iter()
             .filter_map(|t| t.parse::<ipnet::IpNet>().ok()),
     );
+    opts
+}
+
+/// The parser's refusal as an HTTP error.
+fn extract_error(e: ExtractError) -> HttpError {
+    match e {
+        ExtractError::TooLarge { .. } => {
+            HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        other => HttpError::invalid("unparseable", other.to_string()),
+    }
+}
+
+/// The handler: admit, authenticate, parse; the listings service does
+/// the rest. The body is taken as a stream and read last (see the module
+/// header).
+pub async fn post_report(
+    State(app): State<Arc<App>>,
+    Query(params): Query<ReportParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    let category = match params.category.as_deref() {
+        None => Ok(Category::Spam),
+        Some(c) => Category::parse(c).ok_or_else(|| {
+            HttpError::invalid(
+                "bad_category",
+                "category must be spam, phishing, malware or newsletter",
+            )
+        }),
+    };
+    let Admitted { reporter, body, .. } = admit(&app, &headers, body, || {
+        category.as_ref().map(|_| ()).map_err(Clone::clone)
+    })
+    .await?;
+    let category = category?;
+    let opts = extract_options(&app, &reporter);
     // Parsing, the answer's JSON and compression are CPU work on hostile
     // input: on the parser threads (below DNS), and off the single writer.
     let (extraction, extracted, raw) = app
@@ -322,12 +378,7 @@ pub async fn post_report(
         })
         .await
         .ok_or_else(|| HttpError::invalid("unparseable", "the message could not be parsed"))?
-        .map_err(|e| match e {
-            ExtractError::TooLarge { .. } => {
-                HttpError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
-            }
-            other => HttpError::invalid("unparseable", other.to_string()),
-        })?;
+        .map_err(extract_error)?;
 
     let submission = Submission {
         reporter_id: reporter.id,
@@ -360,4 +411,77 @@ pub async fn post_report(
         )
             .into_response(),
     })
+}
+
+/// `POST /api/v1/reports/withdraw`: a "not spam" correction. The body is
+/// the same raw message the reporter reported (a user moved it back out
+/// of Junk); the server finds that report by its Message-ID and body hash,
+/// as the parser computes them, and withdraws it
+/// ([`fadelist_store::correction`]). Admitted like a report — same token,
+/// rates, quotas and byte budgets — since it costs the same parse.
+///
+/// 200 `{"withdrawn": id, "keys": […], "delisted": […]}`; 200 with
+/// `"already_withdrawn": true` and nothing changed for a repeat; 404
+/// `no_such_report` when this reporter never reported the message.
+pub async fn post_withdraw(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, HttpError> {
+    let Admitted { reporter, body, .. } = admit(&app, &headers, body, || Ok(())).await?;
+    let opts = extract_options(&app, &reporter);
+    // Only the dedupe key is needed, but it must be computed exactly as
+    // for the report (the same parser, the same options), or the report
+    // would not be found.
+    let x = app
+        .parsers
+        .run(move |_| fadelist_ingest::extract(&body, &opts))
+        .await
+        .ok_or_else(|| HttpError::invalid("unparseable", "the message could not be parsed"))?
+        .map_err(extract_error)?;
+    let keys = |v: &[fadelist_store::Delisted]| {
+        v.iter()
+            .map(|d| json!({"zone": d.zone, "key": d.key}))
+            .collect::<Vec<_>>()
+    };
+    Ok(
+        match app
+            .listings
+            .withdraw_report(reporter.id, x.message_id.clone(), x.body_hash)
+            .await?
+        {
+            Withdrawal::Withdrawn(w) => Json(json!({
+                "withdrawn": w.report_id,
+                "message_id": x.message_id,
+                "keys": keys(&w.keys),
+                "delisted": keys(&w.delisted),
+                "still_listed": keys(&w.still_listed),
+            }))
+            .into_response(),
+            Withdrawal::AlreadyWithdrawn {
+                report_id,
+                withdrawn_at,
+            } => Json(json!({
+                "withdrawn": report_id,
+                "already_withdrawn": true,
+                "withdrawn_at": withdrawn_at,
+                "message_id": x.message_id,
+                "keys": [],
+                "delisted": [],
+                "message": "this report was withdrawn before; nothing changed",
+            }))
+            .into_response(),
+            Withdrawal::NoSuchReport => {
+                return Err(HttpError::new(
+                    StatusCode::NOT_FOUND,
+                    "no_such_report",
+                    format!(
+                        "reporter {} has no report of this message (Message-ID {}) to withdraw",
+                        reporter.name,
+                        x.message_id.as_deref().unwrap_or("(none)")
+                    ),
+                ));
+            }
+        },
+    )
 }

@@ -293,7 +293,8 @@ enum Command {
     /// input when no file is given). Prints the server's JSON answers.
     /// Exit status as sysexits(3), for MTAs: 0 delivered (or spooled), 65
     /// refused as data, 66 unreadable input, 75 try again later
-    /// (unreachable, busy, 5xx, token refused).
+    /// (unreachable, busy, 5xx, token refused). `--not-spam` takes reports
+    /// back instead.
     Report {
         /// Server base URL, e.g. http://127.0.0.1:8300.
         #[arg(long, env = "FADELIST_SERVER")]
@@ -317,6 +318,11 @@ enum Command {
         /// spam, phishing, malware or newsletter (a bulk sender: its source goes to the bulk zone, its links are not listed).
         #[arg(long, default_value = "spam")]
         category: String,
+        /// Send a "not spam" correction instead: withdraw this reporter's
+        /// earlier report of each message (found by Message-ID and body
+        /// hash). A message it never reported is a note, exit 0.
+        #[arg(long, conflicts_with_all = ["flush", "category"])]
+        not_spam: bool,
         /// Message files (raw RFC 5322 or ARF).
         files: Vec<PathBuf>,
     },
@@ -465,13 +471,20 @@ fn run() -> anyhow::Result<()> {
             token,
             token_file,
             category,
+            not_spam,
             files,
             spool,
             flush,
         } => report::report(report::ReportArgs {
             token: report::token(token, token_file.as_deref())?,
             server,
-            category,
+            // A correction rides where a category does (down to spool file
+            // names), so that a flush sends it to the right endpoint.
+            category: if not_spam {
+                report::NOT_SPAM.to_string()
+            } else {
+                category
+            },
             files,
             spool,
             flush,

@@ -24,6 +24,15 @@
 //! already has it), moves those the server refuses as data to
 //! `DIR/failed`, and stops at the first temporary failure, so order is
 //! kept and nothing is lost.
+//!
+//! `--not-spam` sends each message to `POST /api/v1/reports/withdraw`
+//! instead: a "not spam" correction (a user moved the message back out of
+//! Junk) that withdraws this reporter's earlier report of it. The exit
+//! codes are the same; a 404 (the reporter never reported the message,
+//! or it is already gone) is exit 0 with a note, since there is nothing
+//! to take back. Corrections are spooled like reports (their file names
+//! say `not-spam` where a report's say its category), so a flush sends a
+//! report and its later correction in the order they were made.
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -38,11 +47,15 @@ const EX_DATAERR: u8 = 65;
 const EX_NOINPUT: u8 = 66;
 const EX_TEMPFAIL: u8 = 75;
 
+/// The `category` of a "not spam" correction (`--not-spam`).
+pub(crate) const NOT_SPAM: &str = "not-spam";
+
 /// What `fadelist report` was asked to do.
 #[derive(Debug)]
 pub(crate) struct ReportArgs {
     pub server: String,
     pub token: String,
+    /// A report category, or [`NOT_SPAM`].
     pub category: String,
     pub files: Vec<PathBuf>,
     pub spool: Option<PathBuf>,
@@ -52,7 +65,8 @@ pub(crate) struct ReportArgs {
 /// How one delivery went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
-    /// 202 or 200 (duplicate): the server has it.
+    /// 202 or 200 (duplicate): the server has it. For a correction: 200
+    /// (withdrawn, now or before) or 404 (nothing to withdraw).
     Delivered,
     /// The message itself was refused: never retried.
     DataError,
@@ -161,12 +175,18 @@ impl Client {
         }
     }
 
-    /// Posts one report; prints the server's answer (or why there is
-    /// none) and classifies it.
+    /// Posts one report (or, for [`NOT_SPAM`], one correction); prints
+    /// the server's answer (or why there is none) and classifies it.
     fn send(&self, name: &str, category: &str, body: &[u8]) -> Outcome {
+        let not_spam = category == NOT_SPAM;
+        let url = if not_spam {
+            format!("{}/withdraw", self.url)
+        } else {
+            format!("{}?category={category}", self.url)
+        };
         let resp = self
             .agent
-            .post(&format!("{}?category={category}", self.url))
+            .post(&url)
             .header("Authorization", &format!("Bearer {}", self.token))
             .header("Content-Type", "message/rfc822")
             .send(body);
@@ -182,6 +202,13 @@ impl Client {
         println!("{name}: HTTP {status}\n{text}");
         match status {
             200..=299 => Outcome::Delivered,
+            // Only the endpoint's own 404: a server without the endpoint
+            // (older, or a proxy in the way) answers 404 too, and the
+            // correction must then wait, not be dropped.
+            404 if not_spam && text.contains("\"no_such_report\"") => {
+                eprintln!("{name}: not reported by this reporter; nothing to withdraw");
+                Outcome::Delivered
+            }
             400 | 413 | 415 | 422 => Outcome::DataError,
             _ => Outcome::Temporary,
         }
