@@ -1006,6 +1006,11 @@ reports_are() { [[ $(lookup_reports "$1" "$2") == "$3" ]]; }
 
 if ((HAVE_POSTFIX)); then
     section "6. Postfix spam trap with deploy/postfix-trap -> fadelist"
+    if "$BIN" report --help 2>/dev/null | grep -q -- '--token-file'; then
+        info "this fadelist's report has --token-file: the wrapper passes it on"
+    else
+        info "this fadelist's report has no --token-file: the wrapper reads the file and sets FADELIST_TOKEN"
+    fi
     if ((PF_UP)); then
         # A spam that came to the trap MX's relay from TRAP_SRC; it carries
         # bulk headers, which a trap's report ignores (iprbl, not niprbl).
@@ -1227,6 +1232,16 @@ timeout 30 "$W" --fadelist="$BIN" --server "http://127.0.0.1:$DEAD_PORT" --token
     <"$MAIL/clean.eml" >"$WT/dead.out" 2>&1 || rc=$?
 why "exit $rc" "$(tail -n 3 "$WT/dead.out")"
 check "server unreachable: exit 75 (EX_TEMPFAIL: Postfix keeps the mail and retries)" test "$rc" = 75
+if "$BIN" report --help 2>/dev/null | grep -q -- '--spool'; then
+    rc=0
+    timeout 30 "$W" --fadelist="$BIN" --server "http://127.0.0.1:$DEAD_PORT" --token-file "$WT/token" \
+        --spool "$WT/real-spool" <"$MAIL/clean.eml" >"$WT/spool.out" 2>&1 || rc=$?
+    n=$(find "$WT/real-spool/new" -type f 2>/dev/null | wc -l)
+    why "exit $rc, $n file(s) in the spool" "$(tail -n 3 "$WT/spool.out")"
+    check "server unreachable, with --spool DIR: exit 0 and the report kept in DIR/new" test "$rc" = 0 -a "$n" = 1
+else
+    info "this fadelist has no --spool yet: the wrapper leaves retries to Postfix's queue"
+fi
 rc=0
 timeout 30 "$W" --fadelist="$BIN" --server "http://127.0.0.1:$HPORT" --token-file "$WT/missing" \
     <"$MAIL/clean.eml" >"$WT/notoken.out" 2>&1 || rc=$?
