@@ -46,11 +46,12 @@
 #   MAILSTACK_EXIM_UNPACKED=0        do not download Exim's package when
 #                                    Exim is not installed (SKIP instead)
 #
-# Installs dnsutils, unbound, spamassassin, rspamd and postfix with apt-get
-# when a command is missing (root or passwordless sudo; a temporary
-# policy-rc.d keeps apt from starting their services; Postfix is installed
-# with "No configuration", and not at all where another MTA such as Exim
-# is installed: the Postfix sections are then skipped).
+# Runs as root (else SKIP, exit 0): the private Postfix instance, the mount
+# namespaces and port 53 on a loopback address need it. Installs dnsutils,
+# unbound, spamassassin, rspamd and postfix with apt-get when a command is
+# missing (a temporary policy-rc.d keeps apt from starting their services;
+# Postfix is installed with "No configuration", and not at all where
+# another MTA such as Exim is installed: the Postfix sections then skip).
 #
 # Safety: everything listens on loopback addresses only, on free ports; the
 # test's Unbound needs port 53 (Postfix and Exim can only ask a resolver on
@@ -84,7 +85,6 @@ if ((EUID != 0)); then
     echo "SKIP  mailstack.sh: needs root (private Postfix instance, mount namespaces, port 53 on loopback)"
     exit 0
 fi
-SUDO=()
 # Another MTA (Exim, on Debian the default one) conflicts with Postfix:
 # apt would remove it. Then Postfix is not installed, its sections skip,
 # and Exim's section runs instead.
@@ -108,18 +108,18 @@ if ((${#need[@]})); then
     policy=
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
         policy=/usr/sbin/policy-rc.d
-        printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
-        "${SUDO[@]}" chmod 755 "$policy"
+        printf '#!/bin/sh\nexit 101\n' | tee "$policy" >/dev/null
+        chmod 755 "$policy"
     fi
     if [[ " ${need[*]} " == *" postfix "* ]]; then
         # No main.cf for the system's own instance: nothing listens, nothing
         # delivers; this test uses a private instance.
-        echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     fi
     install_rc=0
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
-        "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" || install_rc=$?
-    [[ -z $policy ]] || "${SUDO[@]}" rm -f "$policy"
+    env DEBIAN_FRONTEND=noninteractive apt-get update -q &&
+        env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" || install_rc=$?
+    [[ -z $policy ]] || rm -f "$policy"
     ((install_rc == 0)) || early_fail "apt-get failed (exit $install_rc)"
 fi
 for cmd in dig unbound unbound-checkconf spamassassin rspamd rspamc perl python3 timeout unshare mount; do
