@@ -14,5 +14,6 @@ FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/acl.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/uri-ips.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/mailstack.sh
+FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/dovecot.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/browser/run.sh
 tests/packaging/deb.sh
