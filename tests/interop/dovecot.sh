@@ -21,7 +21,6 @@
 #   FADELIST_BIN=/path/to/fadelist   use this binary instead of building
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
 BIN=${FADELIST_BIN:-}
 if [[ -z $BIN ]]; then
     cargo build --release --locked -p fadelist
@@ -152,7 +151,8 @@ sievec -c "$WORK/dovecot.conf" "$SIEVE/report-spam.sieve" &&
     sievec -c "$WORK/dovecot.conf" "$SIEVE/report-ham.sieve" ||
     die "sievec refused the shipped scripts"
 pass "sievec compiles the shipped report-spam.sieve and report-ham.sieve"
-dovecot -c "$WORK/dovecot.conf" -F >"$WORK/dovecot.out" 2>&1 &
+# Ended by cleanup, or by `timeout` should this script be killed outright.
+timeout 150 dovecot -c "$WORK/dovecot.conf" -F >"$WORK/dovecot.out" 2>&1 &
 DOVECOT_PID=$!
 imap_up() { python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $IPORT), 1).close()" 2>/dev/null; }
 eventually 100 0.1 imap_up || { cat "$WORK/dovecot.out" "$WORK/dovecot.log" 2>/dev/null; die "Dovecot did not listen on 127.0.0.1:$IPORT"; }
