@@ -32,7 +32,9 @@
 //! or it is already gone) is exit 0 with a note, since there is nothing
 //! to take back. Corrections are spooled like reports (their file names
 //! say `not-spam` where a report's say its category), so a flush sends a
-//! report and its later correction in the order they were made.
+//! report and its later correction in the order they were made; and while
+//! the spool holds anything, a correction goes into it without being
+//! tried, so it cannot overtake a report still waiting there.
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -121,7 +123,19 @@ pub(crate) fn report(args: ReportArgs) -> anyhow::Result<()> {
     }
     let (mut data_errors, mut temporary) = (0, 0);
     for (name, body) in bodies {
-        match client.send(&name, &args.category, &body) {
+        // A correction must not overtake the report it corrects: sent now
+        // while that report waits in the spool, it would find nothing to
+        // withdraw, and the report would count once flushed. So while the
+        // spool holds anything, corrections queue behind it.
+        let queued =
+            args.category == NOT_SPAM && args.spool.as_deref().is_some_and(|d| pending(d) > 0);
+        let outcome = if queued {
+            eprintln!("{name}: reports are waiting in the spool; the correction goes behind them");
+            Outcome::Temporary
+        } else {
+            client.send(&name, &args.category, &body)
+        };
+        match outcome {
             Outcome::Delivered => {}
             Outcome::DataError => data_errors += 1,
             Outcome::Temporary => match &args.spool {
@@ -249,6 +263,15 @@ fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// How many reports wait in the spool `dir`.
+fn pending(dir: &Path) -> usize {
+    fs::read_dir(dir.join("new")).map_or(0, |rd| {
+        rd.filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+            .count()
+    })
 }
 
 /// `report --flush DIR`: sends the spool, oldest first.
