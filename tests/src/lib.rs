@@ -31,6 +31,8 @@ pub struct TestServer {
     pub http: SocketAddr,
     /// Admin API address, when an admin token is configured.
     pub admin: Option<SocketAddr>,
+    /// Metrics address, when `[metrics] listen` is set.
+    pub metrics: Option<SocketAddr>,
     /// Directory holding the data files.
     pub dir: tempfile::TempDir,
     /// The SQLite database.
@@ -92,6 +94,7 @@ impl TestServer {
         let dns = listeners.dns_addrs().expect("dns addr")[0];
         let http = listeners.http_addr().expect("http addr");
         let admin = listeners.admin_addr();
+        let metrics = listeners.metrics_addr();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let thread = std::thread::spawn(move || {
@@ -107,6 +110,7 @@ impl TestServer {
             dns,
             http,
             admin,
+            metrics,
             db,
             dir,
             shutdown,

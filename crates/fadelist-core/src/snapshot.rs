@@ -335,6 +335,64 @@ impl Resolution<'_> {
     }
 }
 
+/// An ACL action that applied to a query (a verdict other than pass).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AclAction {
+    /// No reply.
+    Ignore,
+    /// REFUSED.
+    Refuse,
+    /// NXDOMAIN below the apex.
+    Empty,
+    /// Every name listed with the ACL's answer.
+    Listed,
+}
+
+impl AclAction {
+    /// Every action, in the order of [`AclAction::index`].
+    pub const ALL: [AclAction; 4] = [
+        AclAction::Ignore,
+        AclAction::Refuse,
+        AclAction::Empty,
+        AclAction::Listed,
+    ];
+
+    /// The action a verdict takes; `None` for pass.
+    pub fn of(v: &Verdict<'_>) -> Option<AclAction> {
+        match v {
+            Verdict::Pass => None,
+            Verdict::Listed { .. } => Some(AclAction::Listed),
+            Verdict::Empty => Some(AclAction::Empty),
+            Verdict::Refuse => Some(AclAction::Refuse),
+            Verdict::Ignore => Some(AclAction::Ignore),
+        }
+    }
+
+    /// Its position in [`AclAction::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// Its name in rbldnsd's acl syntax (`:ignore`, …), without the colon.
+    pub fn name(self) -> &'static str {
+        match self {
+            AclAction::Ignore => "ignore",
+            AclAction::Refuse => "refuse",
+            AclAction::Empty => "empty",
+            AclAction::Listed => "listed",
+        }
+    }
+}
+
+/// What [`Snapshot::resolve_traced`] saw on the way to its resolution.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Trace {
+    /// Position in [`Snapshot::zones`] of the zone the name belongs to.
+    pub zone: Option<usize>,
+    /// The ACL action that applied, if any.
+    pub acl: Option<AclAction>,
+}
+
 /// Everything served, frozen.
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
@@ -348,11 +406,19 @@ const TEST_NEVER_V4: u32 = 0x7f00_0001;
 impl Snapshot {
     /// The zone `labels` belongs to, and how many labels precede its name.
     pub fn zone_for(&self, labels: &[&[u8]]) -> Option<(&Zone, usize)> {
+        self.zone_index_for(labels)
+            .map(|(i, rel)| (&self.zones[i], rel))
+    }
+
+    /// Like [`Snapshot::zone_for`], with the zone's position in
+    /// [`Snapshot::zones`] instead of the zone.
+    pub fn zone_index_for(&self, labels: &[&[u8]]) -> Option<(usize, usize)> {
         self.zones
             .iter()
-            .filter(|z| z.is_suffix_of(labels))
-            .max_by_key(|z| z.labels.len())
-            .map(|z| (z, labels.len() - z.labels.len()))
+            .enumerate()
+            .filter(|(_, z)| z.is_suffix_of(labels))
+            .max_by_key(|(_, z)| z.labels.len())
+            .map(|(i, z)| (i, labels.len() - z.labels.len()))
     }
 
     /// Decides the answer for the query name `labels` (leftmost first, any
@@ -380,12 +446,31 @@ impl Snapshot {
         labels: &[&[u8]],
         querier: Option<Querier<'s>>,
     ) -> Resolution<'s> {
-        let Some((zone, rel)) = self.zone_for(labels) else {
+        self.resolve_traced(labels, querier).0
+    }
+
+    /// [`Snapshot::resolve_from`], also telling which zone the name fell
+    /// in and which ACL action (zone ACL and forced verdict combined)
+    /// applied, even when the resolution itself does not say (a refused or
+    /// ignored querier): what the DNS front counts for its metrics.
+    pub fn resolve_traced<'s>(
+        &'s self,
+        labels: &[&[u8]],
+        querier: Option<Querier<'s>>,
+    ) -> (Resolution<'s>, Trace) {
+        let Some((index, rel)) = self.zone_index_for(labels) else {
             return match querier {
-                Some(q) if q.forced == Verdict::Ignore => Resolution::Ignored,
-                _ => Resolution::Refused,
+                Some(q) if q.forced == Verdict::Ignore => (
+                    Resolution::Ignored,
+                    Trace {
+                        zone: None,
+                        acl: Some(AclAction::Ignore),
+                    },
+                ),
+                _ => (Resolution::Refused, Trace::default()),
             };
         };
+        let zone = &self.zones[index];
         let verdict = match querier {
             None => Verdict::Pass,
             Some(q) => {
@@ -396,6 +481,23 @@ impl Snapshot {
                 own.combine(q.forced)
             }
         };
+        let trace = Trace {
+            zone: Some(index),
+            acl: AclAction::of(&verdict),
+        };
+        (self.resolve_in(zone, rel, labels, querier, verdict), trace)
+    }
+
+    /// The rest of [`Snapshot::resolve_traced`], once the zone and the
+    /// ACL verdict are known.
+    fn resolve_in<'s>(
+        &'s self,
+        zone: &'s Zone,
+        rel: usize,
+        labels: &[&[u8]],
+        querier: Option<Querier<'s>>,
+        verdict: Verdict<'s>,
+    ) -> Resolution<'s> {
         match verdict {
             Verdict::Ignore => return Resolution::Ignored,
             Verdict::Refuse => return Resolution::Refused,
@@ -796,6 +898,41 @@ mod tests {
         };
         let out: Vec<&[u8]> = vec![b"example", b"org"];
         assert_eq!(kind(&s.resolve_from(&out, Some(ignored))), "ignored");
+
+        // The trace names the zone and the action, which the resolution
+        // alone does not for a refused or ignored querier.
+        let trace = |name: &str, who: &str| {
+            let labels: Vec<&[u8]> = name.split('.').map(str::as_bytes).collect();
+            s.resolve_traced(&labels, Some(Querier::at(who.parse().unwrap())))
+                .1
+        };
+        let t = |zone, acl| Trace { zone, acl };
+        assert_eq!(trace(listed, "192.0.2.1"), t(Some(0), None));
+        assert_eq!(
+            trace(listed, "10.0.0.1"),
+            t(Some(0), Some(AclAction::Refuse))
+        );
+        assert_eq!(
+            trace("bl.example", "10.0.0.2"),
+            t(Some(0), Some(AclAction::Ignore))
+        );
+        assert_eq!(
+            trace(unlisted, "10.0.0.3"),
+            t(Some(0), Some(AclAction::Empty))
+        );
+        assert_eq!(
+            trace(unlisted, "10.0.0.4"),
+            t(Some(0), Some(AclAction::Listed))
+        );
+        assert_eq!(
+            trace("4.3.2.1.sub.bl.example", "10.0.0.1"),
+            t(Some(1), None)
+        );
+        assert_eq!(trace("example.org", "10.0.0.1"), t(None, None));
+        assert_eq!(
+            s.resolve_traced(&out, Some(ignored)).1,
+            t(None, Some(AclAction::Ignore))
+        );
     }
 
     #[test]

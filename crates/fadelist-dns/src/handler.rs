@@ -389,6 +389,24 @@ pub fn respond_bytes_from(
     Some(encode(reply.response(&request), protocol))
 }
 
+/// The zone (position in the snapshot) and the response code (extended
+/// codes such as BADVERS included) of a reply the hickory path wrote, for
+/// the metrics of the fast fronts' fallback. Decodes the reply again:
+/// called for the rare packets the fast parser leaves to hickory, and
+/// only when metrics are on. A reply that cannot be decoded (it always
+/// can) counts as no zone, with its header's response code.
+pub fn reply_zone_and_rcode(served: &Served, reply: &[u8]) -> (Option<usize>, u16) {
+    let header_rcode = reply.get(3).map_or(0, |b| u16::from(b & 0x0f));
+    let Ok(msg) = hickory_proto::op::Message::from_vec(reply) else {
+        return (None, header_rcode);
+    };
+    let zone = msg.queries.first().and_then(|q| {
+        let labels: Vec<&[u8]> = q.name().iter().collect();
+        served.snapshot.zone_index_for(&labels).map(|(i, _)| i)
+    });
+    (zone, u16::from(msg.metadata.response_code))
+}
+
 /// Encodes `response` as hickory-server's `MessageResponse::encode` does
 /// (that function is private to hickory): payload limit by protocol, and
 /// a bare SERVFAIL header when encoding fails.

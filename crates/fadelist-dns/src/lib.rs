@@ -15,11 +15,14 @@
 //! - [`server`] binds UDP and TCP on the same addresses and serves them
 //!   until cancelled: both through the fast fronts by default, or through
 //!   hickory-server ([`server::UdpMode`], [`server::TcpMode`]).
+//! - [`metrics`] counts what the fast fronts answer (per-worker counters
+//!   summed at scrape time) and writes the Prometheus text format.
 #![warn(missing_docs)]
 
 pub mod any;
 pub mod fast;
 pub mod handler;
+pub mod metrics;
 pub mod publisher;
 pub mod records;
 pub mod server;

@@ -26,6 +26,7 @@ use crate::fast::{
     serve_tcp,
 };
 use crate::handler::DnsblHandler;
+use crate::metrics::DnsMetrics;
 use crate::publisher::Publisher;
 
 /// Which code answers UDP queries.
@@ -80,6 +81,10 @@ pub struct DnsOptions {
     pub rrl: Option<RrlOptions>,
     /// Daily query quotas on UDP ([`UdpMode::Fast`] only), when on.
     pub quota: Option<QuotaOptions>,
+    /// Where the fast fronts count queries, responses and connections,
+    /// when metrics are on ([`crate::metrics`]). The hickory modes are
+    /// not counted.
+    pub metrics: Option<DnsMetrics>,
 }
 
 impl Default for DnsOptions {
@@ -93,6 +98,7 @@ impl Default for DnsOptions {
             tcp_max_per_client: DEFAULT_TCP_MAX_PER_CLIENT,
             rrl: None,
             quota: None,
+            metrics: None,
         }
     }
 }
@@ -254,6 +260,14 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let DnsListeners { udp, tcp, options } = listeners;
+    if options.metrics.is_some()
+        && (options.udp_mode != UdpMode::Fast || options.tcp_mode != TcpMode::Fast)
+    {
+        tracing::warn!(
+            "DNS query metrics count the fast UDP and TCP fronts only: queries answered by \
+             hickory-server (udp_mode/tcp_mode = hickory) or the null mode are not counted"
+        );
+    }
     let mut server = hickory_server::Server::new(DnsblHandler::new(publisher.clone()));
     let mut workers = None;
     match options.udp_mode {
@@ -295,6 +309,7 @@ pub async fn serve(
                 rrl: options.rrl.clone(),
                 quota: options.quota.clone(),
                 workers_per_address: udp.first().map_or(1, Vec::len),
+                metrics: options.metrics.clone(),
             };
             workers = Some(UdpWorkers::start_with(
                 udp.into_iter().flatten().collect(),
@@ -331,6 +346,7 @@ pub async fn serve(
             idle_timeout: tcp_idle_timeout,
             max_connections: options.tcp_max_connections,
             max_per_client: options.tcp_max_per_client,
+            metrics: options.metrics.clone(),
         };
         tokio::spawn(serve_tcp(
             fast_tcp,

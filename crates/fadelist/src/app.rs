@@ -36,6 +36,13 @@ pub struct App {
     pub form_secret: Vec<u8>,
     /// Trusted reverse proxies: who the client of a request is.
     pub proxies: Proxies,
+    /// What happened to the reports posted (the metrics).
+    pub reports: crate::metrics::ReportStats,
+    /// When the server started, Unix seconds.
+    pub started_at: u64,
+    /// Asks the store thread for `/readyz` and the status, once a second
+    /// at most.
+    pub pinger: crate::health::Pinger,
 }
 
 /// Limits on what clients may ask, each in a bounded concurrent table
@@ -141,6 +148,9 @@ impl App {
             listings,
             form_secret,
             config,
+            reports: crate::metrics::ReportStats::default(),
+            started_at: crate::clock::unix_now(),
+            pinger: crate::health::Pinger::default(),
         })
     }
 }

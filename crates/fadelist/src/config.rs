@@ -48,6 +48,19 @@ pub struct Config {
     /// Daily UDP query quotas per client network (off by default).
     #[serde(default)]
     pub dns_quota: DnsQuotaConfig,
+    /// The Prometheus metrics listener (off by default).
+    #[serde(default)]
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: Prometheus metrics on their own listener.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address of `GET /metrics` (CoreDNS uses port 9153); off when unset.
+    /// Keep it on loopback or a monitoring network: the series name the
+    /// zones and datasets.
+    pub listen: Option<SocketAddr>,
 }
 
 /// `[admin]`.
@@ -874,6 +887,7 @@ pub fn embedded_default() -> Config {
         admin: AdminConfig::default(),
         rrl: RrlConfig::default(),
         dns_quota: DnsQuotaConfig::default(),
+        metrics: MetricsConfig::default(),
     }
 }
 

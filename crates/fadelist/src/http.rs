@@ -1,11 +1,14 @@
 //! The HTTP status API.
 //!
-//! - `GET /healthz`: `ok` while the server runs;
+//! - `GET /healthz`: `ok` while the server runs (liveness);
+//! - `GET /readyz`: 200 when the server can do its job, 503 with the
+//!   failing checks ([`crate::health`]);
 //! - `GET /api/v1/zones`: each served zone with its serial and entry
 //!   counts, read from the published snapshot;
-//! - `GET /api/v1/status`: the write side's queue (writes waiting for or
-//!   running on the store thread), the database's free disk space and the
-//!   last pruning run.
+//! - `GET /api/v1/status`: per zone (serial, entries, last load, last
+//!   reload error with file and line) and per component (the store
+//!   thread, its queue, the disk, the last pruning run; the decay timer),
+//!   see [`crate::health::status`].
 //!
 //! Reporting, lookup pages and delisting arrive on this same router.
 //!
@@ -94,8 +97,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/favicon.svg", get(crate::home::favicon))
         .route("/favicon.ico", get(crate::home::favicon))
         .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(crate::health::readyz))
         .route("/api/v1/zones", get(zones))
-        .route("/api/v1/status", get(status))
+        .route("/api/v1/status", get(crate::health::status))
         .route("/api/v1/lookup/{key}", get(crate::lookup::api_lookup))
         .route("/lookup", get(crate::lookup::page_lookup))
         .route(
@@ -122,49 +126,32 @@ pub fn router(app: Arc<App>) -> Router {
     router
 }
 
-async fn zones(State(app): State<Arc<App>>) -> Json<Vec<ZoneStatus>> {
-    let snapshot = app.listings.publisher().snapshot();
-    Json(
-        snapshot
-            .zones
-            .iter()
-            .map(|z| {
-                let mut s = ZoneStatus {
-                    name: z.name().to_string(),
-                    serial: z.soa.serial,
-                    datasets: z.datasets.len(),
-                    ipv4_entries: 0,
-                    ipv6_entries: 0,
-                    domain_entries: 0,
-                    pending_changes: 0,
-                };
-                for l in &z.datasets {
-                    // Base and delta both count: a key changed since the
-                    // last compaction shows twice until the next one.
-                    for d in std::iter::once(l.base()).chain(l.delta()) {
-                        let (e, i) = d.v4.counts();
-                        s.ipv4_entries += e + i;
-                        s.ipv6_entries += d.v6.entry_count();
-                        s.domain_entries += d.domains.exact.len() + d.domains.wild.len();
-                    }
-                    s.pending_changes += l.entry_counts().1;
-                }
-                s
-            })
-            .collect(),
-    )
+/// The serial and entry counts of a served zone.
+pub fn zone_status(z: &fadelist_core::snapshot::Zone) -> ZoneStatus {
+    let mut s = ZoneStatus {
+        name: z.name().to_string(),
+        serial: z.soa.serial,
+        datasets: z.datasets.len(),
+        ipv4_entries: 0,
+        ipv6_entries: 0,
+        domain_entries: 0,
+        pending_changes: 0,
+    };
+    for l in &z.datasets {
+        // Base and delta both count: a key changed since the last
+        // compaction shows twice until the next one.
+        for d in std::iter::once(l.base()).chain(l.delta()) {
+            let (e, i) = d.v4.counts();
+            s.ipv4_entries += e + i;
+            s.ipv6_entries += d.v6.entry_count();
+            s.domain_entries += d.domains.exact.len() + d.domains.wild.len();
+        }
+        s.pending_changes += l.entry_counts().1;
+    }
+    s
 }
 
-/// `GET /api/v1/status`.
-async fn status(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "store": {
-            "pending_writes": app.listings.pending(),
-            "queued_writes": app.listings.queued(),
-            // Free space on the database's filesystem and the threshold
-            // below which writes get 503 disk_full; the last pruning run.
-            "disk": app.listings.disk_status(),
-            "last_prune": app.listings.last_prune(),
-        }
-    }))
+async fn zones(State(app): State<Arc<App>>) -> Json<Vec<ZoneStatus>> {
+    let snapshot = app.listings.publisher().snapshot();
+    Json(snapshot.zones.iter().map(zone_status).collect())
 }

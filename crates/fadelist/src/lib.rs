@@ -17,6 +17,7 @@ pub mod delist;
 pub(crate) mod error;
 pub mod export;
 pub(crate) mod feeds;
+pub mod health;
 pub(crate) mod home;
 pub(crate) mod http;
 pub mod httpd;
@@ -25,6 +26,7 @@ pub mod limits;
 pub(crate) mod listings;
 pub(crate) mod lookup;
 pub(crate) mod mem;
+pub mod metrics;
 pub(crate) mod read;
 pub(crate) mod reports;
 pub(crate) mod sched;
@@ -51,6 +53,8 @@ pub struct Listeners {
     pub http: std::net::TcpListener,
     /// Admin API listener (only when an admin token is configured).
     pub admin: Option<std::net::TcpListener>,
+    /// Prometheus metrics listener (only with `[metrics] listen`).
+    pub metrics: Option<std::net::TcpListener>,
 }
 
 impl Listeners {
@@ -68,11 +72,32 @@ impl Listeners {
     pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin.as_ref().and_then(|l| l.local_addr().ok())
     }
+
+    /// Metrics address actually bound, if metrics are on.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
+    }
 }
 
-/// Binds the listeners named in `config`.
+/// Binds the listeners named in `config`. With `[metrics] listen`, the
+/// DNS fronts are bound with the counters the metrics listener reads.
 pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
-    let dns = fadelist_dns::server::bind_with(&config.server.dns_listen, dns_options(config))
+    let mut options = dns_options(config);
+    let metrics = match config.metrics.listen {
+        Some(addr) => {
+            let l = std::net::TcpListener::bind(addr)
+                .with_context(|| format!("cannot bind the metrics listener {addr}"))?;
+            l.set_nonblocking(true)?;
+            // Zone labels in the order of the snapshot's zones, which is
+            // the configuration's (zones::ZoneSet keeps it).
+            options.metrics = Some(fadelist_dns::metrics::DnsMetrics::new(
+                config.zones.iter().map(|z| z.name.to_string()).collect(),
+            ));
+            Some(l)
+        }
+        None => None,
+    };
+    let dns = fadelist_dns::server::bind_with(&config.server.dns_listen, options)
         .context("cannot bind DNS")?;
     let http = std::net::TcpListener::bind(config.server.http_listen)
         .with_context(|| format!("cannot bind HTTP {}", config.server.http_listen))?;
@@ -86,7 +111,12 @@ pub fn bind(config: &Config) -> anyhow::Result<Listeners> {
         }
         None => None,
     };
-    Ok(Listeners { dns, http, admin })
+    Ok(Listeners {
+        dns,
+        http,
+        admin,
+        metrics,
+    })
 }
 
 /// The DNS front's options from `[server]`, `[rrl]` and `[dns_quota]`.
@@ -194,6 +224,24 @@ pub async fn run(
         }
     };
 
+    let metrics = match listeners.metrics {
+        Some(l) => {
+            let dns_metrics = listeners.dns.options().metrics.clone();
+            if let Some(m) = &dns_metrics {
+                warn_zone_label_order(m, &app);
+            }
+            let l = tokio::net::TcpListener::from_std(l)?;
+            info!(addr = %l.local_addr()?, "metrics listening on /metrics");
+            Some(tokio::spawn(httpd::serve(
+                l,
+                metrics::router(app.clone(), dns_metrics),
+                metrics_limits(&app.config),
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
+
     let hup_task = tokio::spawn(hup_loop(app.clone(), hup, shutdown.clone()));
     let watchdog = systemd::watchdog_interval().map(|every| {
         tokio::spawn(systemd::watchdog(
@@ -235,6 +283,11 @@ pub async fn run(
         a.await
             .context("admin task panicked")?
             .context("admin API failed")?;
+    }
+    if let Some(m) = metrics {
+        m.await
+            .context("metrics task panicked")?
+            .context("metrics listener failed")?;
     }
     dns_result.context("DNS server failed")?;
     http_result
@@ -295,6 +348,43 @@ pub fn http_limits(config: &Config, admin: bool) -> (httpd::FrontLimits, httpd::
         ),
         front("admin API", admin_cap.max(1), None),
     )
+}
+
+/// The metrics listener's limits: a handful of scrapers, the public
+/// front's timeouts.
+fn metrics_limits(config: &Config) -> httpd::FrontLimits {
+    let s = &config.server;
+    httpd::FrontLimits {
+        name: "metrics",
+        header_timeout: s.http_header_timeout,
+        body_timeout: s.http_body_timeout,
+        idle_timeout: s.http_idle_timeout,
+        max_connections: 16,
+        per_client: None,
+    }
+}
+
+/// The DNS counters label zone `i` with the `i`-th configured zone; the
+/// snapshot's zones are in that order. Says so loudly if a change ever
+/// breaks that, rather than mislabelling series in silence.
+fn warn_zone_label_order(m: &fadelist_dns::metrics::DnsMetrics, app: &app::App) {
+    let served: Vec<String> = app
+        .listings
+        .publisher()
+        .snapshot()
+        .zones
+        .iter()
+        .map(|z| z.name().to_string())
+        .collect();
+    let labels = m.zone_labels();
+    if labels[..labels.len() - 1] != served[..] {
+        error!(
+            ?served,
+            ?labels,
+            "the DNS metrics' zone labels do not match the served zones' order; DNS series may \
+             be labelled with the wrong zone"
+        );
+    }
 }
 
 /// Every minute, the limit tables forget what limits nobody any more (so

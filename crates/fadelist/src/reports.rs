@@ -345,13 +345,32 @@ fn extract_error(e: ExtractError) -> HttpError {
 
 /// The handler: admit, authenticate, parse; the listings service does
 /// the rest. The body is taken as a stream and read last (see the module
-/// header).
+/// header). Every answer is counted for the metrics: accepted (new or
+/// duplicate) or refused by error code.
 pub async fn post_report(
     State(app): State<Arc<App>>,
     Query(params): Query<ReportParams>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, HttpError> {
+    let arrived = crate::clock::monotonic();
+    let answer = handle_report(&app, params, headers, body, arrived).await;
+    match &answer {
+        Ok(r) if r.status() == StatusCode::ACCEPTED => app.reports.accepted(),
+        Ok(_) => app.reports.duplicate(),
+        Err(e) => app.reports.refused(e.code),
+    }
+    answer
+}
+
+async fn handle_report(
+    app: &Arc<App>,
+    params: ReportParams,
+    headers: HeaderMap,
+    body: Body,
+    arrived: std::time::Instant,
+) -> Result<Response, HttpError> {
+    let app = app.clone();
     let category = match params.category.as_deref() {
         None => Ok(Category::Spam),
         Some(c) => Category::parse(c).ok_or_else(|| {
@@ -389,6 +408,7 @@ pub async fn post_report(
         extraction,
         raw,
         received_at: crate::clock::unix_now() as i64,
+        arrived,
     };
     Ok(match app.listings.record_report(submission).await? {
         Recorded::New { answer, .. } => (

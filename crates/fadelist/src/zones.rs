@@ -9,10 +9,17 @@
 //! (`Arc`) with the new snapshot, so a reload costs one dataset's build.
 //! A zone's querier ACL (an `acl` dataset) is loaded and reloaded the same
 //! way and becomes the zone's [`Zone::acl`].
+//!
+//! What each dataset was last loaded from (entries, bytes, when, how long)
+//! and its last reload error (file, line, message; cleared by the next
+//! good load) are kept for `/api/v1/status`, `/readyz` and the metrics,
+//! and published to a [`DataStatus`] board after every load and reload
+//! pass, so that readers never wait for the reloader, which holds the
+//! serving lock while it parses.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
 use fadelist_core::data::{AclData, DatasetData, SoaSpec};
@@ -21,6 +28,7 @@ use fadelist_core::dataset::acl::Acl;
 use fadelist_core::dataset::layer::Layer;
 use fadelist_core::rbldnsd;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
+use serde::Serialize;
 use tracing::{error, info};
 
 use crate::config::{Config, DatasetKind, ZoneConfig};
@@ -46,23 +54,52 @@ fn stamp(path: &Path) -> std::io::Result<Stamp> {
     })
 }
 
+/// Why a dataset could not be loaded: the file, the line when the
+/// parser names one, and what is wrong. Displayed as before it was a
+/// type (`FILE:LINE: MESSAGE`), which the logs and scripts read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    /// The file at fault.
+    pub file: PathBuf,
+    /// Its line (1-based), for a syntax error.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
 /// Reads a file whole, making sure it did not change while being read
 /// (a writer rewriting it in place would otherwise hand us half a file).
-fn read_stable(path: &Path) -> anyhow::Result<(Vec<u8>, Stamp)> {
+fn read_stable(path: &Path) -> Result<(Vec<u8>, Stamp), LoadError> {
+    let unreadable = |e: std::io::Error| LoadError {
+        file: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    };
     for _ in 0..5 {
-        let before = stamp(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let bytes =
-            std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-        let after = stamp(path).with_context(|| format!("{}: cannot read", path.display()))?;
+        let before = stamp(path).map_err(unreadable)?;
+        let bytes = std::fs::read(path).map_err(unreadable)?;
+        let after = stamp(path).map_err(unreadable)?;
         if before == after && after.len == bytes.len() as u64 {
             return Ok((bytes, after));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    anyhow::bail!(
-        "{}: the file keeps changing while being read",
-        path.display()
-    )
+    Err(LoadError {
+        file: path.to_path_buf(),
+        line: None,
+        message: "the file keeps changing while being read".into(),
+    })
 }
 
 /// What a dataset's files were built into.
@@ -113,27 +150,155 @@ struct DatasetState {
     soa: Option<SoaSpec>,
     ns: Vec<String>,
     ns_ttl: Option<u32>,
+    /// When the data in `built` was loaded (Unix seconds) and how long
+    /// reading, parsing and freezing it took.
+    loaded_at: u64,
+    load_time: Duration,
+    /// Reloads that failed since the start.
+    reload_errors: u64,
+    /// The last reload's error while the files still hold it (`built` is
+    /// then older data), with its time (Unix seconds).
+    last_error: Option<(LoadError, u64)>,
+}
+
+/// One dataset as `/api/v1/status` and the metrics show it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DatasetStatus {
+    /// Dataset type (`ip4set`, `acl`, …).
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Its files, as read (relative ones resolved against `data_dir`).
+    pub files: Vec<String>,
+    /// Entries served from it (an ACL: its entries).
+    pub entries: usize,
+    /// Bytes of its files when they were loaded.
+    pub bytes: u64,
+    /// When the served data was loaded, Unix seconds.
+    pub loaded_at: u64,
+    /// How long that load took, seconds.
+    pub load_seconds: f64,
+    /// Reloads that failed since the start.
+    pub reload_errors: u64,
+    /// The last reload's error, while the files still hold it (the
+    /// previous data is served meanwhile); `None` after a good load.
+    pub last_error: Option<DatasetError>,
+}
+
+/// A reload error, as [`DatasetStatus`] shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DatasetError {
+    /// The file at fault.
+    pub file: String,
+    /// Its line, for a syntax error.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+    /// When the reload failed, Unix seconds.
+    pub at: u64,
+}
+
+/// The datasets of one zone, as loaded.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZoneData {
+    /// Zone name.
+    pub name: String,
+    /// Its file datasets (report-fed listings are not files).
+    pub datasets: Vec<DatasetStatus>,
+}
+
+impl ZoneData {
+    /// Entries of the zone's data files (ACLs left out).
+    pub fn file_entries(&self) -> usize {
+        self.datasets
+            .iter()
+            .filter(|d| d.kind != "acl")
+            .map(|d| d.entries)
+            .sum()
+    }
+
+    /// When the zone's data was last loaded (its newest dataset), Unix
+    /// seconds; `None` without data files.
+    pub fn last_load(&self) -> Option<u64> {
+        self.datasets.iter().map(|d| d.loaded_at).max()
+    }
+
+    /// The most recent reload error of its datasets.
+    pub fn last_error(&self) -> Option<&DatasetError> {
+        self.datasets
+            .iter()
+            .filter_map(|d| d.last_error.as_ref())
+            .max_by_key(|e| e.at)
+    }
+}
+
+/// The last published state of every zone's data files: shared by the
+/// reloader (which writes it after each pass) and its readers.
+#[derive(Clone, Debug, Default)]
+pub struct DataStatus {
+    inner: Arc<Mutex<Arc<Vec<ZoneData>>>>,
+}
+
+impl DataStatus {
+    /// The zones, as of the last load or reload pass.
+    pub fn get(&self) -> Arc<Vec<ZoneData>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn set(&self, zones: Vec<ZoneData>) {
+        *self.inner.lock().unwrap_or_else(|e| e.into_inner()) = Arc::new(zones);
+    }
 }
 
 impl DatasetState {
+    fn status(&self) -> DatasetStatus {
+        let entries = match &self.built {
+            Built::Data(d) => d.listed_entries(),
+            Built::Acl(a) => a.entry_count(),
+        };
+        DatasetStatus {
+            kind: self.kind.name(),
+            files: self.files.iter().map(|f| f.display().to_string()).collect(),
+            entries,
+            bytes: self.stamps.iter().map(|s| s.len).sum(),
+            loaded_at: self.loaded_at,
+            load_seconds: self.load_time.as_secs_f64(),
+            reload_errors: self.reload_errors,
+            last_error: self.last_error.as_ref().map(|(e, at)| DatasetError {
+                file: e.file.display().to_string(),
+                line: e.line,
+                message: e.message.clone(),
+                at: *at,
+            }),
+        }
+    }
+
     fn load(
         kind: DatasetKind,
         files: Vec<PathBuf>,
         default_ttl: u32,
-    ) -> anyhow::Result<DatasetState> {
+        now: u64,
+    ) -> Result<DatasetState, LoadError> {
+        let started = crate::clock::monotonic();
+        let mut state = Self::read(kind, files, default_ttl)?;
+        state.loaded_at = now;
+        state.load_time = started.elapsed();
+        Ok(state)
+    }
+
+    fn read(
+        kind: DatasetKind,
+        files: Vec<PathBuf>,
+        default_ttl: u32,
+    ) -> Result<DatasetState, LoadError> {
         let mut parts: Vec<DatasetData> = Vec::with_capacity(files.len());
         let mut acls: Vec<AclData> = Vec::new();
         let mut stamps = Vec::with_capacity(files.len());
         for f in &files {
             let (bytes, st) = read_stable(f)?;
-            let located = |e: rbldnsd::ParseError| {
-                anyhow::anyhow!(
-                    "{}:{}: {} (dataset type {})",
-                    f.display(),
-                    e.line,
-                    e.message,
-                    kind.name()
-                )
+            let located = |e: rbldnsd::ParseError| LoadError {
+                file: f.clone(),
+                line: Some(e.line),
+                message: format!("{} (dataset type {})", e.message, kind.name()),
             };
             match kind {
                 DatasetKind::Data(t) => parts.push(rbldnsd::parse(t, &bytes).map_err(located)?),
@@ -151,6 +316,10 @@ impl DatasetState {
                 soa: None,
                 ns: Vec::new(),
                 ns_ttl: None,
+                loaded_at: 0,
+                load_time: Duration::ZERO,
+                reload_errors: 0,
+                last_error: None,
             });
         }
         let refs: Vec<&DatasetData> = parts.iter().collect();
@@ -163,6 +332,10 @@ impl DatasetState {
             files,
             stamps,
             built: Built::Data(Arc::new(built)),
+            loaded_at: 0,
+            load_time: Duration::ZERO,
+            reload_errors: 0,
+            last_error: None,
         })
     }
 
@@ -187,6 +360,7 @@ struct ZoneState {
 pub struct ZoneSet {
     zones: Vec<ZoneState>,
     default_ttl: u32,
+    status: DataStatus,
 }
 
 impl std::fmt::Debug for ZoneSet {
@@ -230,7 +404,7 @@ impl ZoneSet {
             for d in &z.datasets {
                 let files = d.files.iter().map(|f| resolve_path(base, f)).collect();
                 datasets.push(
-                    DatasetState::load(d.kind, files, default_ttl)
+                    DatasetState::load(d.kind, files, default_ttl, now)
                         .with_context(|| format!("zone {name}"))?,
                 );
             }
@@ -241,7 +415,31 @@ impl ZoneSet {
                 serial: next_serial(0, now),
             });
         }
-        Ok(ZoneSet { zones, default_ttl })
+        let set = ZoneSet {
+            zones,
+            default_ttl,
+            status: DataStatus::default(),
+        };
+        set.publish_status();
+        Ok(set)
+    }
+
+    /// The board where every load and reload pass publishes the state of
+    /// the data files.
+    pub fn status(&self) -> DataStatus {
+        self.status.clone()
+    }
+
+    fn publish_status(&self) {
+        self.status.set(
+            self.zones
+                .iter()
+                .map(|z| ZoneData {
+                    name: z.name.clone(),
+                    datasets: z.datasets.iter().map(DatasetState::status).collect(),
+                })
+                .collect(),
+        );
     }
 
     /// Reloads datasets whose files changed. Returns whether anything was
@@ -249,15 +447,20 @@ impl ZoneSet {
     /// data in place.
     pub fn refresh(&mut self, now: u64) -> bool {
         let mut any = false;
+        // A dataset was reloaded or failed to: the status board changes.
+        let mut attempted = false;
         for zone in &mut self.zones {
             let mut zone_changed = false;
             for ds in &mut zone.datasets {
                 if !ds.changed() {
                     continue;
                 }
-                match DatasetState::load(ds.kind, ds.files.clone(), self.default_ttl) {
-                    Ok(new) => {
+                attempted = true;
+                match DatasetState::load(ds.kind, ds.files.clone(), self.default_ttl, now) {
+                    Ok(mut new) => {
                         info!(zone = %zone.name, files = ?new.files, "dataset reloaded");
+                        // A good load clears the error, not the count.
+                        new.reload_errors = ds.reload_errors;
                         *ds = new;
                         zone_changed = true;
                     }
@@ -276,6 +479,8 @@ impl ZoneSet {
                             })
                             .collect();
                         error!(zone = %zone.name, "reload failed, keeping the previous data: {e:#}");
+                        ds.reload_errors += 1;
+                        ds.last_error = Some((e, now));
                     }
                 }
             }
@@ -283,6 +488,9 @@ impl ZoneSet {
                 zone.serial = next_serial(zone.serial, now);
                 any = true;
             }
+        }
+        if attempted {
+            self.publish_status();
         }
         any
     }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 
 use fadelist_core::dataset::acl::Verdict;
 use fadelist_core::rbldnsd;
-use fadelist_core::snapshot::{Hits, Querier, Resolution};
+use fadelist_core::snapshot::{AclAction, Hits, Querier, Resolution, Trace};
 
 use super::parse::{HEADER_LEN, Head, Labels, ParsedQuery, no_labels, parse_into};
 use crate::any::{self, HINFO_RDATA, TYPE_ANY, TYPE_HINFO};
@@ -126,12 +126,28 @@ impl Writer<'_> {
     }
 }
 
+/// What the last answer decided, for the metrics ([`Responder::outcome`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Position of the query's zone in the snapshot; `None` for a name in
+    /// none of the zones, or no readable question.
+    pub zone: Option<usize>,
+    /// The response code of the reply (extended codes included), if any.
+    pub rcode: u16,
+    /// The ACL action that applied, if any.
+    pub acl: Option<AclAction>,
+}
+
 /// Per-worker scratch of the fast path, reused for every query so that
 /// answering does not allocate (the TXT texts keep their capacity).
 #[derive(Debug, Default)]
 pub struct Responder {
     subject: String,
     texts: Vec<String>,
+    /// Fill in `outcome` for replies of the hickory fallback too (which
+    /// costs decoding them again): only when metrics are on.
+    tracking: bool,
+    outcome: Outcome,
 }
 
 /// hickory-server drops datagrams it could not answer to (port 0, the
@@ -159,6 +175,31 @@ impl Responder {
     /// A responder with empty scratch buffers.
     pub fn new() -> Self {
         Responder::default()
+    }
+
+    /// Keeps [`Responder::outcome`] exact for every reply, including the
+    /// hickory fallback's, which then costs decoding the reply again
+    /// (rare packets only). Off, the fallback's outcome is left empty.
+    pub fn set_tracking(&mut self, on: bool) {
+        self.tracking = on;
+    }
+
+    /// What the last `respond*` call decided: zone, response code, ACL
+    /// action (see [`Responder::set_tracking`]).
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The outcome of a reply the hickory path wrote.
+    fn fallback_outcome(&mut self, served: &Served, reply: &[u8]) {
+        if self.tracking {
+            let (zone, rcode) = crate::handler::reply_zone_and_rcode(served, reply);
+            self.outcome = Outcome {
+                zone,
+                rcode,
+                acl: None,
+            };
+        }
     }
 
     /// Answers one UDP datagram from `src`, appending the reply (if any)
@@ -200,6 +241,7 @@ impl Responder {
         labels: &mut Labels<'a>,
         out: &mut Vec<u8>,
     ) -> Answered {
+        self.outcome = Outcome::default();
         if !source_ok(&src) {
             return Answered::Silent;
         }
@@ -218,6 +260,7 @@ impl Responder {
         }
         match respond_bytes_from(served, pkt, src, Protocol::Udp, forced) {
             Some(reply) => {
+                self.fallback_outcome(served, &reply);
                 out.extend_from_slice(&reply);
                 Answered::Fallback
             }
@@ -237,6 +280,7 @@ impl Responder {
         labels: &mut Labels<'a>,
         out: &mut Vec<u8>,
     ) -> Answered {
+        self.outcome = Outcome::default();
         let base = out.len();
         out.extend_from_slice(&[0, 0]);
         let mut answered = Answered::Silent;
@@ -254,6 +298,7 @@ impl Responder {
         if fallback
             && let Some(reply) = respond_bytes_from(served, msg, peer, Protocol::Tcp, Verdict::Pass)
         {
+            self.fallback_outcome(served, &reply);
             out.extend_from_slice(&reply);
             answered = Answered::Fallback;
         }
@@ -302,7 +347,12 @@ impl Responder {
         udp: bool,
         out: &mut Vec<u8>,
     ) -> Encoded {
-        let resolution = served.snapshot.resolve_from(labels, querier);
+        let (resolution, Trace { zone, acl }) = served.snapshot.resolve_traced(labels, querier);
+        self.outcome = Outcome {
+            zone,
+            rcode: 0,
+            acl,
+        };
         if let Resolution::Ignored = resolution {
             return Encoded::Silent;
         }
@@ -404,6 +454,7 @@ impl Responder {
         let flags = q.flags;
         let b2 = 0x80 | (u8::from(aa) << 2) | (u8::from(w.truncated) << 1) | (flags >> 8) as u8 & 1;
         let b3 = (flags as u8 & 0x10) | rcode;
+        self.outcome.rcode = u16::from(rcode);
         let [an, ns, ar] = w.counts;
         let h = &mut w.out[base..base + HEADER_LEN];
         h[2] = b2;

@@ -249,12 +249,24 @@ struct Bucket {
     limited: u32,
 }
 
-/// Counters a worker logs every [`RrlOptions::log_interval`].
+/// What a worker limited: running totals since it started (the metrics
+/// read them), and the totals at the last log line (the log shows the
+/// difference).
 #[derive(Clone, Copy, Debug, Default)]
 struct Counters {
     dropped: u64,
     slipped: u64,
     would_limit: u64,
+}
+
+impl Counters {
+    fn since(self, then: Counters) -> Counters {
+        Counters {
+            dropped: self.dropped - then.dropped,
+            slipped: self.slipped - then.slipped,
+            would_limit: self.would_limit - then.would_limit,
+        }
+    }
 }
 
 /// The last limited response, kept for the log line (no allocation).
@@ -276,6 +288,7 @@ pub(crate) struct Rrl {
     table: Box<[Bucket]>,
     mask: usize,
     counters: Counters,
+    logged: Counters,
     example: Option<Example>,
     next_log: u64,
     worker: usize,
@@ -385,6 +398,7 @@ impl Rrl {
             table: vec![Bucket::default(); size].into_boxed_slice(),
             mask: size - 1,
             counters: Counters::default(),
+            logged: Counters::default(),
             example: None,
             next_log: opts.log_interval.as_millis() as u64,
             worker,
@@ -516,13 +530,22 @@ impl Rrl {
         e.name[..e.name_len].copy_from_slice(&r.name[..e.name_len]);
     }
 
+    /// Responses dropped, slipped and (log-only) would-be-limited since
+    /// the worker started, in the order of
+    /// [`RRL_ACTIONS`](crate::metrics::RRL_ACTIONS).
+    pub(crate) fn totals(&self) -> [u64; 3] {
+        let c = self.counters;
+        [c.dropped, c.slipped, c.would_limit]
+    }
+
     /// Logs the counters once per interval, when anything was limited.
     pub(crate) fn tick(&mut self, now_ms: u64) {
         if now_ms < self.next_log {
             return;
         }
         self.next_log = now_ms + self.opts.log_interval.as_millis().max(1) as u64;
-        let c = std::mem::take(&mut self.counters);
+        let c = self.counters.since(self.logged);
+        self.logged = self.counters;
         let Some(e) = self.example.take() else {
             return;
         };
@@ -598,7 +621,10 @@ pub(crate) struct Quota {
     hasher: RandomState,
     table: Box<[Count]>,
     mask: usize,
+    /// Queries over quota since the last log line.
     over: u64,
+    /// Queries over quota since the worker started (the metrics).
+    over_total: u64,
     next_log: u64,
     worker: usize,
 }
@@ -613,6 +639,7 @@ impl Quota {
             table: vec![Count::default(); size].into_boxed_slice(),
             mask: size - 1,
             over: 0,
+            over_total: 0,
             next_log: 60_000,
             worker,
             opts: opts.clone(),
@@ -661,7 +688,13 @@ impl Quota {
             return Verdict::Pass;
         }
         self.over += 1;
+        self.over_total += 1;
         self.opts.action.verdict(src.ip())
+    }
+
+    /// Queries over quota since the worker started.
+    pub(crate) fn total_over(&self) -> u64 {
+        self.over_total
     }
 
     /// Logs how many queries were over quota, once a minute at most.

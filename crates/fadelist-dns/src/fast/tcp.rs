@@ -40,8 +40,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::encode::Responder;
+use super::encode::{Answered, Responder};
 use super::parse::no_labels;
+use crate::metrics::DnsMetrics;
 use crate::publisher::Publisher;
 
 /// Buffer capacity kept between reads; larger buffers (a 64 KiB message,
@@ -49,7 +50,7 @@ use crate::publisher::Publisher;
 const KEEP: usize = 16 * 1024;
 
 /// Limits of the TCP front.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TcpOptions {
     /// A connection idle this long (no complete query, or replies not
     /// taken) is closed.
@@ -59,6 +60,9 @@ pub struct TcpOptions {
     /// Connections per client address (IPv6: per /64); at the cap, a new
     /// one closes the client's least recently active one.
     pub max_per_client: usize,
+    /// Where to count connections, queries and responses, when metrics
+    /// are on.
+    pub metrics: Option<DnsMetrics>,
 }
 
 /// Default for [`TcpOptions::max_per_client`]: room for a big resolver's
@@ -120,8 +124,14 @@ impl Clients {
     }
 
     /// Registers a new connection from `peer`, first closing the client's
-    /// least recently active connection when it is at its cap.
-    fn admit(&self, peer: SocketAddr, shutdown: &CancellationToken) -> Ticket {
+    /// least recently active connection when it is at its cap (counted in
+    /// `metrics`).
+    fn admit(
+        &self,
+        peer: SocketAddr,
+        shutdown: &CancellationToken,
+        metrics: Option<&DnsMetrics>,
+    ) -> Ticket {
         let key = client_key(peer.ip());
         let ticket = Ticket {
             key,
@@ -140,6 +150,9 @@ impl Clients {
                 .unwrap_or(0);
             let c = conns.swap_remove(oldest);
             c.kick.cancel();
+            if let Some(m) = metrics {
+                m.tcp_over_client_cap(1);
+            }
             debug!(%peer, "DNS TCP: client at its connection cap, closing its least active one");
         }
         conns.push(Conn {
@@ -171,13 +184,16 @@ pub async fn serve_tcp(
     shutdown: CancellationToken,
 ) {
     let permits = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    if let Some(m) = &options.metrics {
+        m.set_tcp_max(options.max_connections.max(1));
+    }
     let clients = Arc::new(Clients::new(options.max_per_client));
     let tracker = TaskTracker::new();
     for listener in listeners {
         tracker.spawn(accept_loop(
             listener,
             publisher.clone(),
-            options,
+            options.clone(),
             permits.clone(),
             clients.clone(),
             tracker.clone(),
@@ -214,13 +230,21 @@ async fn accept_loop(
         match accepted {
             Ok((stream, peer)) => {
                 let publisher = publisher.clone();
-                let ticket = clients.admit(peer, &shutdown);
+                let metrics = options.metrics.as_ref();
+                if let Some(m) = metrics {
+                    m.tcp_accepted();
+                }
+                let ticket = clients.admit(peer, &shutdown, metrics);
                 let clients = clients.clone();
+                let options = options.clone();
                 tracker.spawn(async move {
                     let _permit = permit;
                     let result =
-                        connection(stream, peer, &publisher, options, &ticket, &clients).await;
+                        connection(stream, peer, &publisher, &options, &ticket, &clients).await;
                     clients.release(&ticket);
+                    if let Some(m) = &options.metrics {
+                        m.tcp_closed();
+                    }
                     if let Err(e) = result {
                         debug!(%peer, error = %e, "DNS TCP connection ended");
                     }
@@ -229,6 +253,9 @@ async fn accept_loop(
             Err(e) => {
                 // Out of file descriptors and the like: do not spin.
                 warn!(error = %e, "DNS TCP accept failed");
+                if let Some(m) = &options.metrics {
+                    m.tcp_accept_error();
+                }
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -240,7 +267,7 @@ async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     publisher: &Publisher,
-    options: TcpOptions,
+    options: &TcpOptions,
     ticket: &Ticket,
     clients: &Clients,
 ) -> io::Result<()> {
@@ -249,6 +276,10 @@ async fn connection(
     stream.set_nodelay(true)?;
     let mut cache = publisher.cache();
     let mut responder = Responder::new();
+    // This read's counts, added to the shared TCP totals after its
+    // replies are written (once per read, not per query).
+    let mut counters = options.metrics.as_ref().map(DnsMetrics::tcp_counters);
+    responder.set_tracking(counters.is_some());
     let mut input: Vec<u8> = Vec::with_capacity(4096);
     let mut out: Vec<u8> = Vec::with_capacity(4096);
     // Moved on by every complete message only, so that a client trickling
@@ -257,6 +288,8 @@ async fn connection(
     loop {
         // Answer every complete message received so far.
         let mut used = 0;
+        let mut messages = 0u64;
+        let read_at = counters.is_some().then(Instant::now);
         {
             let served = cache.load();
             let mut labels = no_labels();
@@ -265,7 +298,21 @@ async fn connection(
                 let Some(msg) = input.get(used + 2..end) else {
                     break;
                 };
-                responder.respond_tcp(served, msg, peer, &mut labels, &mut out);
+                let before = out.len();
+                let answered = responder.respond_tcp(served, msg, peer, &mut labels, &mut out);
+                if let Some(c) = &mut counters {
+                    let o = responder.outcome();
+                    let z = c.zone_slot(o.zone);
+                    c.request(z, msg.len());
+                    if let Some(a) = o.acl {
+                        c.acl(z, a);
+                    }
+                    if answered != Answered::Silent {
+                        // Without the 2-byte length prefix, as for UDP.
+                        c.response(z, o.rcode, out.len() - before - 2);
+                    }
+                }
+                messages += 1;
                 used = end;
             }
         }
@@ -274,14 +321,24 @@ async fn connection(
             deadline = Instant::now() + options.idle_timeout;
             ticket.last.store(clients.now_ms(), Ordering::Relaxed);
         }
-        if !out.is_empty() {
+        let written = if out.is_empty() {
+            Ok(())
+        } else {
             match tokio::time::timeout(options.idle_timeout, stream.write_all(&out)).await {
-                Ok(r) => r?,
-                Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, "replies not read")),
+                Ok(r) => r,
+                Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "replies not read")),
             }
-            out.clear();
-            out.shrink_to(KEEP);
+        };
+        // Counted even when the write failed: the queries were received.
+        if let (Some(c), Some(m), Some(t)) = (&mut counters, &options.metrics, read_at)
+            && messages > 0
+        {
+            c.batch(t.elapsed(), messages);
+            m.flush_tcp(c);
         }
+        written?;
+        out.clear();
+        out.shrink_to(KEEP);
         if input.is_empty() {
             input.shrink_to(KEEP);
         }

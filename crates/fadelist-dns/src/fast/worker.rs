@@ -19,6 +19,7 @@ use super::encode::{Answered, Responder};
 use super::limits::{Quota, QuotaOptions, Rrl, RrlAction, RrlOptions, slip_reply};
 use super::parse::no_labels;
 use super::sys::{Batch, Outgoing};
+use crate::metrics::{Counters, DnsMetrics, Slot};
 use crate::publisher::Publisher;
 
 /// Datagrams per `recvmmsg`/`sendmmsg`. 64 was the benchmark's batch;
@@ -61,6 +62,9 @@ pub struct UdpOptions {
     /// spread over those, so each allows this share of the RRL rates and
     /// quotas.
     pub workers_per_address: usize,
+    /// Where to count queries and responses, when metrics are on (see
+    /// [`crate::metrics`]: per-worker counters, published once per batch).
+    pub metrics: Option<DnsMetrics>,
 }
 
 impl Default for UdpOptions {
@@ -70,6 +74,7 @@ impl Default for UdpOptions {
             rrl: None,
             quota: None,
             workers_per_address: 1,
+            metrics: None,
         }
     }
 }
@@ -155,11 +160,16 @@ impl UdpWorkers {
                 rrl: options.rrl.as_ref().map(|o| Rrl::new(o, share, i)),
                 quota: options.quota.as_ref().map(|o| Quota::new(o, share, i)),
             };
+            // The null responder answers nothing worth counting.
+            let metrics = publisher
+                .as_ref()
+                .and(options.metrics.as_ref())
+                .map(DnsMetrics::udp_worker);
             let batch_wait = options.batch_wait;
             // On error, dropping `workers` stops the threads already started.
             let t = std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
-                .spawn(move || run(socket, publisher, stop, batch_wait, limits))?;
+                .spawn(move || run(socket, publisher, stop, batch_wait, limits, metrics))?;
             workers.threads.push(t);
         }
         Ok(workers)
@@ -207,13 +217,16 @@ struct Limits {
 }
 
 /// One worker: receive a batch, answer each datagram from the current
-/// snapshot (or with a null reply), send the replies in one batch.
+/// snapshot (or with a null reply), send the replies in one batch; with
+/// metrics, count into `metrics.0` and publish it to `metrics.1` once per
+/// batch ([`crate::metrics`]).
 fn run(
     socket: UdpSocket,
     publisher: Option<Publisher>,
     stop: Arc<AtomicBool>,
     batch_wait: Duration,
     mut limits: Limits,
+    mut metrics: Option<(Counters, Arc<Slot>)>,
 ) {
     debug!(addr = ?socket.local_addr().ok(), "DNS UDP worker started");
     // The cache keeps one `Arc` to the current data and only re-reads the
@@ -222,6 +235,7 @@ fn run(
     let mut cache = publisher.as_ref().map(Publisher::cache);
     let mut batch = Batch::new(BATCH);
     let mut responder = Responder::new();
+    responder.set_tracking(metrics.is_some());
     let mut arena: Vec<u8> = Vec::with_capacity(BATCH * 512);
     let mut out: Vec<Outgoing> = Vec::with_capacity(BATCH);
     let mut last_warning: Option<Instant> = None;
@@ -256,6 +270,9 @@ fn run(
                 continue;
             }
         };
+        // The batch's clock for the latency histogram: read twice per
+        // batch, never per query.
+        let received_at = metrics.is_some().then(Instant::now);
         let served = cache.as_mut().map(|c| c.load());
         let now_ms = if timed {
             epoch.elapsed().as_millis() as u64
@@ -268,7 +285,12 @@ fn run(
         let mut labels = no_labels();
         for slot in 0..n {
             let (pkt, src) = batch.packet(slot);
-            let Some(src) = src else { continue };
+            let Some(src) = src else {
+                if let Some((c, _)) = &mut metrics {
+                    c.request(c.zone_slot(None), pkt.len());
+                }
+                continue;
+            };
             let start = arena.len();
             // A panic must not take the worker (and every client the
             // kernel hashes to its socket) down: that datagram goes
@@ -292,19 +314,30 @@ fn run(
                 }
                 Answered::Silent
             });
-            if answered != Answered::Silent
-                && let (Some(rrl), Some(served)) = (&mut limits.rrl, served)
-            {
+            let mut sent = answered != Answered::Silent;
+            if sent && let (Some(rrl), Some(served)) = (&mut limits.rrl, served) {
                 match rrl.check(served, &arena[start..], src, now_ms) {
                     RrlAction::Send => {}
                     RrlAction::Slip => slip_reply(&mut arena, start),
                     RrlAction::Drop => {
                         arena.truncate(start);
-                        continue;
+                        sent = false;
                     }
                 }
             }
-            if answered != Answered::Silent {
+            if let Some((c, _)) = &mut metrics {
+                // A slipped reply keeps its response code.
+                let o = responder.outcome();
+                let z = c.zone_slot(o.zone);
+                c.request(z, pkt.len());
+                if let Some(a) = o.acl {
+                    c.acl(z, a);
+                }
+                if sent {
+                    c.response(z, o.rcode, arena.len() - start);
+                }
+            }
+            if sent {
                 out.push(Outgoing {
                     slot,
                     start,
@@ -313,6 +346,16 @@ fn run(
             }
         }
         batch.send(&socket, &arena, &out);
+        if let (Some((c, slot)), Some(t)) = (&mut metrics, received_at) {
+            c.batch(t.elapsed(), n as u64);
+            if let Some(r) = &limits.rrl {
+                c.set_rrl(r.totals());
+            }
+            if let Some(q) = &limits.quota {
+                c.set_quota(q.total_over());
+            }
+            slot.publish(c);
+        }
         if let Some(r) = &mut limits.rrl {
             r.tick(now_ms);
         }

@@ -87,6 +87,9 @@ pub fn serve(mut config: Config, opts: ServeArgs) -> anyhow::Result<()> {
     if let Some(a) = listeners.admin_addr() {
         println!("fadelist: admin API listening on http://{a}");
     }
+    if let Some(a) = listeners.metrics_addr() {
+        println!("fadelist: metrics listening on http://{a}/metrics");
+    }
     for z in &config.zones {
         println!("fadelist: serving zone {}", z.name);
     }

@@ -322,6 +322,8 @@ impl Config {
             // Validated with the configuration; an error here cannot
             // happen for a validated one, and means "no quota" otherwise.
             quota: self.dns_quota.options().ok().flatten(),
+            // Set by `crate::bind` when `[metrics] listen` is.
+            metrics: None,
         }
     }
 

@@ -53,7 +53,7 @@ use crate::input::Never;
 use crate::zones::ZoneSet;
 use disk::{DiskGuard, DiskStatus};
 pub use rules::{Rejection, ReportFacts, Rules};
-pub use serving::{Effect, Serving};
+pub use serving::{Effect, ListingCounts, Serving};
 use writer::Writer;
 
 /// Why a write (or read) could not be done.
@@ -106,6 +106,9 @@ pub struct Submission {
     pub raw: StoredRaw,
     /// When it arrived, Unix seconds.
     pub received_at: i64,
+    /// When its request arrived (the report → publication latency is
+    /// measured from here).
+    pub arrived: std::time::Instant,
 }
 
 /// What recording a report did.
@@ -130,6 +133,96 @@ pub enum Recorded {
         /// The answer given to the first report.
         first_answer: Value,
     },
+}
+
+/// A decay pass that went through, as `/api/v1/status` and `/readyz` see
+/// the last one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecayRun {
+    /// The time it decayed at (`now` of the pass), Unix seconds.
+    pub at: i64,
+    /// When it finished (monotonic clock: `/readyz` measures from here).
+    #[serde(skip)]
+    pub finished: std::time::Instant,
+    /// How long it took, milliseconds.
+    pub took_ms: u64,
+    /// What it did.
+    pub delisted: usize,
+    /// Manual listings that expired.
+    pub expired: usize,
+}
+
+/// The decay passes so far.
+#[derive(Debug, Default)]
+pub struct DecayStats {
+    ok: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+    decayed: std::sync::atomic::AtomicU64,
+    expired: std::sync::atomic::AtomicU64,
+    last: std::sync::Mutex<Option<DecayRun>>,
+    last_error: std::sync::Mutex<Option<(i64, String)>>,
+}
+
+impl DecayStats {
+    fn record(&self, at: i64, started: std::time::Instant, result: &Result<Decayed, ServiceError>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match result {
+            Ok(d) => {
+                self.ok.fetch_add(1, Relaxed);
+                self.decayed.fetch_add(d.delisted as u64, Relaxed);
+                self.expired.fetch_add(d.expired as u64, Relaxed);
+                *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(DecayRun {
+                    at,
+                    finished: crate::clock::monotonic(),
+                    took_ms: started.elapsed().as_millis() as u64,
+                    delisted: d.delisted,
+                    expired: d.expired,
+                });
+            }
+            Err(e) => {
+                self.failed.fetch_add(1, Relaxed);
+                *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((at, e.to_string()));
+            }
+        }
+    }
+
+    /// Passes that went through and passes that failed.
+    pub fn runs(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.ok.load(Relaxed), self.failed.load(Relaxed))
+    }
+
+    /// Keys delisted by decay and manual listings expired, in total.
+    pub fn removed(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.decayed.load(Relaxed), self.expired.load(Relaxed))
+    }
+
+    /// The last pass that went through.
+    pub fn last(&self) -> Option<DecayRun> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The last failure (its time, Unix seconds, and error), if any.
+    pub fn last_error(&self) -> Option<(i64, String)> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// What the service counts for the metrics, the status and `/readyz`.
+#[derive(Debug)]
+pub struct ServiceStats {
+    /// When the service started (the decay check counts from here until
+    /// the first pass).
+    pub started: std::time::Instant,
+    /// Report arrival → its group committed and published.
+    pub report_publish: crate::metrics::Histogram,
+    /// The decay passes.
+    pub decay: DecayStats,
 }
 
 /// What one decay tick did.
@@ -192,6 +285,7 @@ pub struct Listings {
     self_service_window: i64,
     disk: Arc<DiskGuard>,
     maintenance: Arc<Maintenance>,
+    stats: Arc<ServiceStats>,
 }
 
 impl std::fmt::Debug for ReportJob {
@@ -220,12 +314,17 @@ impl Listings {
             &store,
             config.ingest.writer_nice,
         )?);
-        let (r, s) = (rules.clone(), serving.clone());
+        let stats = Arc::new(ServiceStats {
+            started: crate::clock::monotonic(),
+            report_publish: crate::metrics::Histogram::new(&crate::metrics::REPORT_PUBLISH_BOUNDS),
+            decay: DecayStats::default(),
+        });
+        let (r, s, st) = (rules.clone(), serving.clone(), stats.clone());
         let writer = Writer::spawn(
             store,
             config.ingest.writer_nice,
             config.ingest.max_pending_reports + 64,
-            move |store, jobs, done| write_reports(store, &s, &r, jobs, done),
+            move |store, jobs, done| write_reports(store, &s, &r, &st, jobs, done),
         );
         Ok(Listings {
             writer,
@@ -249,7 +348,28 @@ impl Listings {
                 running: std::sync::atomic::AtomicBool::new(false),
                 last: std::sync::Mutex::new(None),
             }),
+            stats,
         })
+    }
+
+    /// Counters for the metrics, the status and `/readyz`.
+    pub fn stats(&self) -> &ServiceStats {
+        &self.stats
+    }
+
+    /// The data files' state, as of the last load or reload pass.
+    pub fn files(&self) -> &crate::zones::DataStatus {
+        self.serving.files()
+    }
+
+    /// Keys listed by reports and by hand, per feed zone.
+    pub fn listing_counts(&self) -> std::collections::BTreeMap<String, ListingCounts> {
+        self.serving.listing_counts()
+    }
+
+    /// How long ago the store thread last started or finished a job.
+    pub fn since_progress(&self) -> std::time::Duration {
+        self.writer.since_progress()
     }
 
     /// The listing rules.
@@ -519,6 +639,7 @@ impl Listings {
     /// keys whose score decayed, and starts a pruning run in the
     /// background when one is due (every `[store] prune_interval`).
     pub async fn decay(&self, now: u64) -> Result<Decayed, ServiceError> {
+        let started = crate::clock::monotonic();
         let rules = self.rules.clone();
         let out = self
             .maintain(move |s| {
@@ -552,6 +673,7 @@ impl Listings {
                 Ok((out, effects))
             })
             .await;
+        self.stats.decay.record(now as i64, started, &out);
         self.prune_if_due(now as i64);
         out
     }
@@ -584,6 +706,7 @@ fn write_reports(
     store: &mut Store,
     serving: &Serving,
     rules: &Rules,
+    stats: &ServiceStats,
     jobs: Vec<ReportJob>,
     done: &writer::Done,
 ) {
@@ -631,6 +754,11 @@ fn write_reports(
     }
     serving.apply(&effects, crate::clock::unix_now());
     for (job, r) in jobs.into_iter().zip(results) {
+        if let Ok(Recorded::New { .. }) = &r {
+            stats
+                .report_publish
+                .observe(job.submission.arrived.elapsed());
+        }
         done.one();
         let _ = job.reply.send(r);
     }
@@ -725,6 +853,7 @@ mod tests {
             extracted: "{}".into(),
             raw: StoredRaw::lz4(raw.as_bytes()),
             received_at: crate::clock::unix_now() as i64,
+            arrived: crate::clock::monotonic(),
         }
     }
 

@@ -7,6 +7,7 @@
 //! feed change rebuilds only the feed's delta; a compactor thread folds
 //! big deltas into a new base off every lock.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -16,7 +17,7 @@ use fadelist_dns::Publisher;
 use tracing::{debug, error, info};
 
 use crate::feeds::{Compaction, Feeds};
-use crate::zones::ZoneSet;
+use crate::zones::{DataStatus, ZoneSet};
 
 /// What a committed write does to DNS.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +56,35 @@ pub struct Serving {
     data: Arc<Mutex<(ZoneSet, Feeds)>>,
     publisher: Publisher,
     compactor: std::sync::mpsc::Sender<Compaction>,
+    /// The data files' state, published by each load and reload pass.
+    files: DataStatus,
+    /// Report-fed and manual listings per feed zone, updated with each
+    /// publication: read without `data`'s lock, which a reload holds
+    /// while it parses.
+    counts: Mutex<BTreeMap<String, ListingCounts>>,
+}
+
+/// How many keys a feed zone lists, by source.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListingCounts {
+    /// Listed by reports.
+    pub report: usize,
+    /// Listed by hand (`fadelist admin list`).
+    pub manual: usize,
+}
+
+fn counts_of(feeds: &Feeds, zones: &mut BTreeMap<String, ListingCounts>, which: &[String]) {
+    for name in which {
+        if let Some(z) = feeds.zones.get(name) {
+            zones.insert(
+                name.clone(),
+                ListingCounts {
+                    report: z.listed.len(),
+                    manual: z.manual.len(),
+                },
+            );
+        }
+    }
 }
 
 impl Serving {
@@ -88,17 +118,35 @@ impl Serving {
         feeds.rebuild(&all);
         info!(listed = loaded, "report-fed listings loaded from the store");
         let publisher = Publisher::new(zones.snapshot_with(|z| feeds.layer(z)));
+        let mut counts = BTreeMap::new();
+        counts_of(&feeds, &mut counts, &all);
+        let files = zones.status();
         let data = Arc::new(Mutex::new((zones, feeds)));
         Ok(Serving {
             compactor: spawn_compactor(data.clone(), publisher.clone(), nice),
             data,
             publisher,
+            files,
+            counts: Mutex::new(counts),
         })
     }
 
     /// The publisher DNS reads from.
     pub fn publisher(&self) -> &Publisher {
         &self.publisher
+    }
+
+    /// The data files' state (entries, last load, last error).
+    pub fn files(&self) -> &DataStatus {
+        &self.files
+    }
+
+    /// Keys listed by reports and by hand, per feed zone.
+    pub fn listing_counts(&self) -> BTreeMap<String, ListingCounts> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Applies `effects` and publishes once if anything changed (only the
@@ -136,6 +184,11 @@ impl Serving {
         }
         self.publisher
             .publish(zones.snapshot_with(|z| feeds.layer(z)));
+        counts_of(
+            feeds,
+            &mut self.counts.lock().unwrap_or_else(|e| e.into_inner()),
+            &touched,
+        );
         drop(data);
         for job in due {
             if let Err(std::sync::mpsc::SendError(job)) = self.compactor.send(job) {

@@ -10,7 +10,8 @@
 //! before the answer (the group handler does both, in that order).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use fadelist_store::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -51,6 +52,28 @@ impl Done {
     }
 }
 
+/// When the store thread last started or finished a job: milliseconds
+/// since `epoch`. A thread that is busy with one long job (a big decay, a
+/// group of reports on a slow disk) is told apart from one that is stuck
+/// by how long ago that was (`/readyz`).
+#[derive(Debug)]
+struct Heartbeat {
+    epoch: Instant,
+    at_ms: AtomicU64,
+}
+
+impl Heartbeat {
+    fn beat(&self) {
+        let ms = self.epoch.elapsed().as_millis() as u64;
+        self.at_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn age(&self) -> Duration {
+        let now = self.epoch.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.at_ms.load(Ordering::Relaxed)))
+    }
+}
+
 /// The handle of the store thread.
 #[derive(Debug)]
 pub struct Writer<R> {
@@ -58,6 +81,7 @@ pub struct Writer<R> {
     capacity: usize,
     /// Jobs submitted and not yet done (queued or running).
     pending: Arc<AtomicUsize>,
+    heartbeat: Arc<Heartbeat>,
 }
 
 impl<R> Clone for Writer<R> {
@@ -66,6 +90,7 @@ impl<R> Clone for Writer<R> {
             tx: self.tx.clone(),
             capacity: self.capacity,
             pending: self.pending.clone(),
+            heartbeat: self.heartbeat.clone(),
         }
     }
 }
@@ -88,6 +113,12 @@ impl<R: Send + 'static> Writer<R> {
             pending: pending.clone(),
             answered: std::cell::Cell::new(0),
         };
+        let heartbeat = Arc::new(Heartbeat {
+            epoch: crate::clock::monotonic(),
+            at_ms: AtomicU64::new(0),
+        });
+        let beat = heartbeat.clone();
+        let heartbeat_op = heartbeat.clone();
         let spawned = crate::sched::spawn_background("fadelist-store", nice, move || {
             let mut group: Vec<R> = Vec::new();
             // A panic in one job must not take the store thread with it
@@ -99,6 +130,7 @@ impl<R: Send + 'static> Writer<R> {
                 if group.is_empty() {
                     return;
                 }
+                beat.beat();
                 let n = group.len();
                 done.answered.set(0);
                 let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -113,6 +145,7 @@ impl<R: Send + 'static> Writer<R> {
                          failed with 503; the store thread carries on"
                     );
                 }
+                beat.beat();
             };
             while let Some(first) = rx.blocking_recv() {
                 let mut next = Some(first);
@@ -128,6 +161,7 @@ impl<R: Send + 'static> Writer<R> {
                             // Earlier reports commit first: queue order is
                             // commit order.
                             flush(&mut store, &mut group);
+                            heartbeat_op.beat();
                             // `run` catches panics of its own jobs; this
                             // is the net for anything else.
                             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -137,6 +171,7 @@ impl<R: Send + 'static> Writer<R> {
                             {
                                 error!("a store job panicked; the store thread carries on");
                             }
+                            heartbeat_op.beat();
                         }
                     }
                     next = rx.try_recv().ok();
@@ -153,7 +188,14 @@ impl<R: Send + 'static> Writer<R> {
             tx,
             capacity,
             pending,
+            heartbeat,
         }
+    }
+
+    /// How long ago the store thread last started or finished a job (or
+    /// started, when it never ran one).
+    pub fn since_progress(&self) -> Duration {
+        self.heartbeat.age()
     }
 
     /// Runs `f` on the store thread (waiting for room in the queue) and
