@@ -371,7 +371,10 @@ fn large_answers_truncate_over_udp_and_complete_over_tcp() {
     assert!(!r.metadata.truncation);
     assert_eq!(a_values(&r).len(), 40);
     // TCP always gets everything.
-    let r = &tcp(srv.dns, &[q, query("1.2.0.192.big.example", RecordType::TXT)]);
+    let r = &tcp(
+        srv.dns,
+        &[q, query("1.2.0.192.big.example", RecordType::TXT)],
+    );
     assert!(!r[0].metadata.truncation && !r[1].metadata.truncation);
     assert_eq!(a_values(&r[0]).len(), 40);
     assert_eq!(txt_values(&r[1]).len(), 40);
