@@ -20,7 +20,7 @@ use fadelist_core::qname;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone};
 use fadelist_core::testrng::TestRng;
 use fadelist_dns::Publisher;
-use fadelist_dns::fast::{Responder, no_labels, parse_query};
+use fadelist_dns::fast::{Responder, Rrl, RrlOptions, no_labels, parse_query};
 use fadelist_dns::handler::{Protocol, respond_bytes};
 
 fn query(ip: u32, qtype: u16, id: u16) -> Vec<u8> {
@@ -207,11 +207,21 @@ fn main() {
     println!("  respond_fast  parse_query + resolve + encode");
     println!("  worker        what a worker does per datagram: label array reused,");
     println!("                parse + resolve + encode into the reply arena");
+    println!("  +rrl          worker, then response-rate limiting's bookkeeping of the");
+    println!("                reply ([rrl] on, a rate nothing reaches: every reply accounted)");
     println!("  hickory       the hickory-proto path (respond_bytes), for comparison");
     println!(
-        "{:<12} {:>12} {:>9} {:>13} {:>9} {:>9}",
-        "query", "parse_query", "resolve", "respond_fast", "worker", "hickory"
+        "{:<12} {:>12} {:>9} {:>13} {:>9} {:>9} {:>9}",
+        "query", "parse_query", "resolve", "respond_fast", "worker", "+rrl", "hickory"
     );
+    let rrl_opts = RrlOptions {
+        responses_per_second: 10_000_000,
+        nxdomains_per_second: 10_000_000,
+        nodata_per_second: 10_000_000,
+        errors_per_second: 10_000_000,
+        ..RrlOptions::default()
+    };
+    let mut rrl = Rrl::new(&rrl_opts, 1, 0);
     for (name, pkts) in &sets {
         let parse = measure(pkts, |p| parse_query(p).map_or(0, |q| q.labels().len()));
         // The lookup alone, on names split beforehand.
@@ -238,9 +248,19 @@ fn main() {
             responder.respond_with(&served, p, src, &mut labels, &mut out);
             out.len()
         });
+        let mut now_ms = 0u64;
+        let with_rrl = measure(pkts, |p| {
+            out.clear();
+            responder.respond_with(&served, p, src, &mut labels, &mut out);
+            // The workers read the clock once per batch of up to 64.
+            now_ms += 1;
+            usize::from(rrl.check(&served, &out, src, now_ms / 64) as u8)
+        });
         let hickory = measure(pkts, |p| {
             respond_bytes(&served, p, src, Protocol::Udp).map_or(0, |r| r.len())
         });
-        println!("{name:<12} {parse:>12.0} {resolve:>9.0} {fast:>13.0} {full:>9.0} {hickory:>9.0}");
+        println!(
+            "{name:<12} {parse:>12.0} {resolve:>9.0} {fast:>13.0} {full:>9.0} {with_rrl:>9.0} {hickory:>9.0}"
+        );
     }
 }

@@ -40,8 +40,9 @@
 //!
 //! Each UDP worker owns its tables: a fixed array of buckets allocated at
 //! start ([`RrlOptions::table_size`]), two-way set-associative, indexed by
-//! a keyed SipHash of the account key (a per-start random key, so clients
-//! cannot aim collisions). No lock, no atomic, no allocation per query.
+//! a keyed hash of the account key (`Keyed`: a per-start random key, so
+//! clients cannot aim collisions). No lock, no atomic, no allocation per
+//! query.
 //! The kernel spreads a client's datagrams over the workers by source
 //! port, so each worker allows `1/workers` of the configured rates; a
 //! client that sends from one port meets that share alone (stricter, never
@@ -57,7 +58,7 @@
 //! zone, combined with the zone's own ACL (the stronger wins).
 
 use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +68,48 @@ use tracing::warn;
 
 use super::parse::HEADER_LEN;
 use crate::publisher::Served;
+
+/// A keyed hash of account keys, word at a time.
+///
+/// SipHash (std's hasher) cost half of RRL's per-query budget here; the
+/// keys are a few 64-bit words, so each word is mixed in with a folded
+/// 64×64→128-bit multiply (as wyhash does) under two secret random keys
+/// drawn at start. Clients never see a hash value, so they cannot search
+/// for collisions; the worst they can do, flooding distinct accounts,
+/// they can do with any hash.
+#[derive(Clone, Copy, Debug)]
+struct Keyed {
+    k0: u64,
+    k1: u64,
+}
+
+/// The multiplier of [`Keyed::word`]: odd, bits spread (the 64-bit golden
+/// ratio).
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+impl Keyed {
+    fn random() -> Keyed {
+        let s = RandomState::new();
+        Keyed {
+            k0: s.hash_one(0x6b30_u64) | 1,
+            k1: s.hash_one(0x6b31_u64),
+        }
+    }
+
+    /// Folds `w` into `acc`.
+    #[inline]
+    fn word(self, acc: u64, w: u64) -> u64 {
+        let m = u128::from((acc ^ w).wrapping_add(self.k1)) * u128::from(self.k0 ^ MIX);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+
+    /// The final avalanche, so that the low bits (the table index) depend
+    /// on every input bit.
+    #[inline]
+    fn finish(self, acc: u64) -> u64 {
+        self.word(acc, self.k0.rotate_left(29))
+    }
+}
 
 /// A list of networks (exempt clients), as `(address, prefix length)`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -199,13 +242,16 @@ impl Default for RrlOptions {
     }
 }
 
+/// Largest table per worker (entries), whatever the options say.
+const MAX_TABLE: usize = 1 << 22;
+
 /// Default [`RrlOptions::table_size`]: 64 Ki buckets of 32 bytes (2 MiB)
 /// per worker. BIND sizes its table to about the queries per second.
 pub const DEFAULT_TABLE_SIZE: usize = 1 << 16;
 
 /// What happens to one response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum RrlAction {
+pub enum RrlAction {
     /// Send it.
     Send,
     /// Send the empty TC=1 form ([`slip_reply`]).
@@ -269,6 +315,15 @@ impl Counters {
     }
 }
 
+impl std::fmt::Debug for Rrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rrl")
+            .field("worker", &self.worker)
+            .field("buckets", &self.table.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// The last limited response, kept for the log line (no allocation).
 struct Example {
     addr: IpAddr,
@@ -277,14 +332,15 @@ struct Example {
     name_len: usize,
 }
 
-/// A worker's rate limiter.
-pub(crate) struct Rrl {
+/// A worker's rate limiter: its table of accounts and counters. The UDP
+/// workers own one each; public for benchmarks and tests.
+pub struct Rrl {
     opts: RrlOptions,
     /// Per-class rate (responses per second, whole server); 0 = unlimited.
     rates: [u32; 5],
     /// Cost of one response in balance units: 1000 × workers.
     cost: i64,
-    hasher: RandomState,
+    hasher: Keyed,
     table: Box<[Bucket]>,
     mask: usize,
     counters: Counters,
@@ -369,10 +425,46 @@ fn zone_suffix<'a>(served: &Served, name: &'a [u8]) -> &'a [u8] {
     &[]
 }
 
+/// ASCII lower case of eight bytes at once (letters only; other bytes,
+/// non-ASCII included, unchanged).
+#[inline]
+fn lower8(w: u64) -> u64 {
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low = w & LOW7;
+    // Bit 7 of each byte: set when the byte's low 7 bits are >= 'A' ...
+    let ge_a = low + 0x3f3f_3f3f_3f3f_3f3f;
+    // ... and when they are > 'Z'.
+    let gt_z = low + 0x2525_2525_2525_2525;
+    // An upper-case letter: >= 'A', not > 'Z', and an ASCII byte.
+    let upper = ge_a & !gt_z & !w & HIGH;
+    w | (upper >> 2)
+}
+
+/// Folds `name` into `acc` lower-cased, eight bytes at a time: the
+/// account key ignores case without copying the name.
+#[inline]
+fn hash_lowercase(k: Keyed, mut acc: u64, name: &[u8]) -> u64 {
+    let mut words = name.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        acc = k.word(acc, lower8(u64::from_le_bytes(b)));
+    }
+    let rest = words.remainder();
+    let mut b = [0u8; 8];
+    b[..rest.len()].copy_from_slice(rest);
+    // The length last: names that differ only by trailing zero bytes differ.
+    k.word(
+        acc,
+        lower8(u64::from_le_bytes(b)) ^ (name.len() as u64) << 56,
+    )
+}
+
 /// Rewrites the reply at `out[start..]` into its slipped form: the header
 /// and question alone, TC=1, no records (as NSD slips; the client retries
 /// over TCP).
-pub(crate) fn slip_reply(out: &mut Vec<u8>, start: usize) {
+pub fn slip_reply(out: &mut Vec<u8>, start: usize) {
     let Some(r) = read_reply(&out[start..]) else {
         return;
     };
@@ -383,9 +475,11 @@ pub(crate) fn slip_reply(out: &mut Vec<u8>, start: usize) {
 }
 
 impl Rrl {
-    /// A limiter for one of `workers` workers.
-    pub(crate) fn new(opts: &RrlOptions, workers: usize, worker: usize) -> Rrl {
-        let size = opts.table_size.clamp(2, 1 << 26).next_power_of_two();
+    /// A limiter for worker number `worker` of the `workers` that share a
+    /// listening address (each allows `1/workers` of the rates). Allocates
+    /// its whole table here, never per query.
+    pub fn new(opts: &RrlOptions, workers: usize, worker: usize) -> Rrl {
+        let size = opts.table_size.clamp(2, MAX_TABLE).next_power_of_two();
         let mut rates = [0; 5];
         rates[Class::Answer as usize] = opts.responses_per_second;
         rates[Class::NoData as usize] = opts.nodata_per_second;
@@ -394,7 +488,7 @@ impl Rrl {
         Rrl {
             rates,
             cost: 1000 * workers.max(1) as i64,
-            hasher: RandomState::new(),
+            hasher: Keyed::random(),
             table: vec![Bucket::default(); size].into_boxed_slice(),
             mask: size - 1,
             counters: Counters::default(),
@@ -407,8 +501,8 @@ impl Rrl {
     }
 
     /// Decides the fate of the reply `reply` to `src`, at worker time
-    /// `now_ms`.
-    pub(crate) fn check(
+    /// `now_ms` (milliseconds on a clock of the caller's, never going back).
+    pub fn check(
         &mut self,
         served: &Served,
         reply: &[u8],
@@ -451,27 +545,19 @@ impl Rrl {
 
     /// The account key of a reply to network `net`.
     fn key(&self, (family, net): (u8, u128), r: &Reply<'_>, served: &Served) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        h.write_u8(family);
-        h.write_u128(net);
-        h.write_u8(r.class as u8);
-        let name = match r.class {
-            Class::Answer => {
-                h.write_u16(r.qtype);
-                r.name
-            }
-            Class::NoData => r.name,
-            Class::NxDomain => zone_suffix(served, r.name),
-            Class::Error => &[],
+        let (name, qtype) = match r.class {
+            Class::Answer => (r.name, r.qtype),
+            Class::NoData => (r.name, 0),
+            Class::NxDomain => (zone_suffix(served, r.name), 0),
+            Class::Error => (&[][..], 0),
         };
-        // Case-insensitive: lower-case into a stack buffer, one write.
-        let mut buf = [0u8; 255];
-        let n = name.len().min(buf.len());
-        for (d, s) in buf.iter_mut().zip(&name[..n]) {
-            *d = s.to_ascii_lowercase();
-        }
-        h.write(&buf[..n]);
-        h.finish() | 1
+        let k = self.hasher;
+        let tag = u64::from(family) << 56 | u64::from(r.class as u8) << 48 | u64::from(qtype);
+        let mut acc = k.word(0, tag);
+        acc = k.word(acc, net as u64);
+        acc = k.word(acc, (net >> 64) as u64);
+        acc = hash_lowercase(k, acc, name);
+        k.finish(acc) | 1
     }
 
     /// Debits the account `key` (rate `rate` per second over all
@@ -539,7 +625,7 @@ impl Rrl {
     }
 
     /// Logs the counters once per interval, when anything was limited.
-    pub(crate) fn tick(&mut self, now_ms: u64) {
+    pub fn tick(&mut self, now_ms: u64) {
         if now_ms < self.next_log {
             return;
         }
@@ -618,7 +704,7 @@ pub(crate) struct Quota {
     opts: QuotaOptions,
     /// This worker's share of the quota.
     limit: u64,
-    hasher: RandomState,
+    hasher: Keyed,
     table: Box<[Count]>,
     mask: usize,
     /// Queries over quota since the last log line.
@@ -632,10 +718,10 @@ pub(crate) struct Quota {
 impl Quota {
     /// A counter for one of `workers` workers.
     pub(crate) fn new(opts: &QuotaOptions, workers: usize, worker: usize) -> Quota {
-        let size = opts.table_size.clamp(2, 1 << 26).next_power_of_two();
+        let size = opts.table_size.clamp(2, MAX_TABLE).next_power_of_two();
         Quota {
             limit: opts.queries_per_day.div_ceil(workers.max(1) as u64),
-            hasher: RandomState::new(),
+            hasher: Keyed::random(),
             table: vec![Count::default(); size].into_boxed_slice(),
             mask: size - 1,
             over: 0,
@@ -653,7 +739,9 @@ impl Quota {
             return Verdict::Pass;
         }
         let net = network(src.ip(), self.opts.ipv4_prefix, self.opts.ipv6_prefix);
-        let key = self.hasher.hash_one(net) | 1;
+        let (family, net) = net;
+        let k = self.hasher;
+        let key = k.finish(k.word(k.word(u64::from(family), net as u64), (net >> 64) as u64)) | 1;
         let window = (now_ms / DAY_MS) as u32 + 1;
         let i = (key as usize) & self.mask;
         let j = i ^ 1;
@@ -749,6 +837,43 @@ mod tests {
             passed += usize::from(r.account(key, 10, t).is_none());
         }
         assert_eq!(passed, 50);
+    }
+
+    #[test]
+    fn lowercase_eight_bytes_at_a_time() {
+        for b in 0..=255u8 {
+            let w = u64::from_le_bytes([b, b'A', b'z', b'@', b'[', b'`', b'{', b'Z']);
+            let want = u64::from_le_bytes([
+                b.to_ascii_lowercase(),
+                b'a',
+                b'z',
+                b'@',
+                b'[',
+                b'`',
+                b'{',
+                b'z',
+            ]);
+            assert_eq!(lower8(w), want, "byte {b:#x}");
+        }
+        // Same key whatever the case; another name, another key.
+        let r = Rrl::new(&opts(1), 1, 0);
+        let key = |name: &[u8]| r.hasher.finish(hash_lowercase(r.hasher, 0, name));
+        assert_eq!(
+            key(b"\x04Test\x0bExample-NET\x00"),
+            key(b"\x04tEST\x0bexample-net\x00")
+        );
+        assert_ne!(key(b"\x04test\x00"), key(b"\x04tesu\x00"));
+        assert_ne!(key(b"\x00"), key(b"\x00\x00"));
+        // The table index (low bits) spreads: 20,000 names over 4,096 slots
+        // leave few empty (a uniform hash: about 0.8 %).
+        let mut used = vec![0u32; 4096];
+        for i in 0..20_000u32 {
+            let name = format!("\x05{:05}\x02bl\x00", i);
+            used[(key(name.as_bytes()) & 4095) as usize] += 1;
+        }
+        let empty = used.iter().filter(|&&n| n == 0).count();
+        assert!(empty < 100, "{empty} empty slots");
+        assert!(used.iter().all(|&n| n < 25), "max {:?}", used.iter().max());
     }
 
     #[test]

@@ -34,7 +34,7 @@ mod tcp;
 mod worker;
 
 pub use encode::{Answered, Responder};
-pub use limits::{Networks, QuotaOptions, RrlOptions};
+pub use limits::{Networks, QuotaOptions, Rrl, RrlAction, RrlOptions, slip_reply};
 pub use parse::{EdnsQuery, Labels, MAX_LABELS, ParsedQuery, no_labels, parse_query};
 pub use sys::RECV_BUF;
 pub use tcp::{DEFAULT_TCP_MAX_PER_CLIENT, TcpOptions, serve_tcp};

@@ -46,8 +46,9 @@ pub(crate) struct ZoneArgs {
     config: Option<PathBuf>,
     /// Zone in rbldnsd syntax, NAME:TYPE:FILE[,FILE...], e.g.
     /// bl.example.net:ip4set:spam.txt. TYPE is ip4set, ip4tset, ip4trie,
-    /// ip6tset, ip6trie or dnset. Repeat it; repeated zone names form one
-    /// zone whose answer is the union of its datasets.
+    /// ip6tset, ip6trie or dnset, or acl for the zone's querier ACL
+    /// (rbldnsd's format; one per zone). Repeat it; repeated zone names form
+    /// one zone whose answer is the union of its datasets.
     #[arg(long = "zone", short = 'z', value_name = "SPEC")]
     zones: Vec<ZoneSpec>,
     /// Directory that relative data-file paths are resolved against

@@ -209,11 +209,14 @@ fn prefixes(what: &str, v4: u8, v6: u8) -> anyhow::Result<()> {
 }
 
 fn table(what: &str, size: usize) -> anyhow::Result<()> {
-    if !(1024..=(1 << 26)).contains(&size) {
-        bail!("{what}.table_size is {size}; it must be 1024 to 67108864");
+    if !(1024..=MAX_TABLE).contains(&size) {
+        bail!("{what}.table_size is {size}; it must be 1024 to {MAX_TABLE} (per UDP worker)");
     }
     Ok(())
 }
+
+/// Largest table per worker: 4 Mi entries (128 MiB of RRL accounts).
+const MAX_TABLE: usize = 1 << 22;
 
 /// `[dns_quota]`: how many UDP queries a client network may send per 24
 /// hours before it gets `action` instead of answers. Off unless
