@@ -269,6 +269,10 @@ pub async fn serve(
         );
     }
     let mut server = hickory_server::Server::new(DnsblHandler::new(publisher.clone()));
+    // Whether hickory-server serves anything: with both fast fronts it has
+    // no socket, and shutting it down would only log a warning ("called
+    // with no pending tasks") at every clean stop.
+    let mut hickory_used = false;
     let mut workers = None;
     match options.udp_mode {
         UdpMode::Hickory => {
@@ -281,6 +285,7 @@ pub async fn serve(
             for udp in udp.into_iter().flatten() {
                 let addr = udp.local_addr()?;
                 server.register_socket(tokio::net::UdpSocket::from_std(udp)?);
+                hickory_used = true;
                 info!(%addr, "DNS listening on UDP (hickory)");
             }
         }
@@ -337,6 +342,7 @@ pub async fn serve(
             TcpMode::Hickory => {
                 // 64 KiB: room for the largest DNS message per connection.
                 server.register_listener(listener, tcp_idle_timeout, 65_535);
+                hickory_used = true;
                 info!(%addr, "DNS listening on TCP (hickory)");
             }
         }
@@ -365,6 +371,9 @@ pub async fn serve(
         tokio::task::spawn_blocking(move || w.join())
             .await
             .map_err(|e| io::Error::other(format!("DNS UDP workers: {e}")))?;
+    }
+    if !hickory_used {
+        return Ok(());
     }
     server
         .shutdown_gracefully()

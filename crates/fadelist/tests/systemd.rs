@@ -109,3 +109,29 @@ fn a_corrupt_database_is_refused_before_listening() {
     assert!(!stdout.contains("listening"), "nothing announced: {stdout}");
     assert!(stderr.contains("db.sqlite"), "names the database: {stderr}");
 }
+
+/// A clean start and stop logs no warning (hickory-server used to warn
+/// "block_until_done called with no pending tasks" at every stop).
+#[test]
+fn a_clean_stop_logs_no_warning() {
+    let dir = tempfile::tempdir().expect("dir");
+    let log = dir.path().join("stderr.log");
+    let mut child = serve()
+        .arg("--db")
+        .arg(dir.path().join("db.sqlite"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("spawn");
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(
+        child.stdout.take().expect("stdout"),
+    ));
+    let first = lines.next().expect("a line").expect("utf-8");
+    let dns = common::dns_addr(&first).expect("DNS address line");
+    assert_eq!(ask(dns, "2.0.0.127.iprbl.test"), (0, 1));
+    signal(child.id(), "TERM");
+    assert!(child.wait().expect("wait").success());
+    let text = std::fs::read_to_string(&log).expect("read log");
+    assert!(text.contains("fadelist stopped"), "{text}");
+    assert!(!text.contains("WARN") && !text.contains("ERROR"), "{text}");
+}
