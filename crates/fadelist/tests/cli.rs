@@ -377,3 +377,44 @@ fn a_configuration_without_zones_is_refused() {
         "{err}"
     );
 }
+
+/// `fadelist config default` prints a configuration that parses to exactly
+/// the built-in defaults, and names every key the documented example
+/// names (so it stays complete as settings are added).
+#[test]
+fn config_default_is_complete_and_exact() {
+    let (ok, text, err) = run(bin().args(["config", "default"]));
+    assert!(ok, "{err}");
+    let parsed = fadelist::config::Config::parse(&text, "config default").expect("parses");
+    assert_eq!(parsed, fadelist::config::embedded_default());
+
+    fn keys(v: &toml::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+        if let toml::Value::Table(t) = v {
+            for (k, v) in t {
+                // Zones are examples, not settings with defaults.
+                if prefix.is_empty() && k == "zone" {
+                    continue;
+                }
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.insert(path.clone());
+                keys(v, &path, out);
+            }
+        }
+    }
+    let example: toml::Value =
+        toml::from_str(include_str!("../../../deploy/fadelist.example.toml"))
+            .expect("example parses");
+    let default: toml::Value = toml::from_str(&text).expect("default parses");
+    let (mut want, mut have) = (Default::default(), Default::default());
+    keys(&example, "", &mut want);
+    keys(&default, "", &mut have);
+    let missing: Vec<&String> = want.difference(&have).collect();
+    assert!(
+        missing.is_empty(),
+        "keys of the example missing from `config default`: {missing:?}"
+    );
+}

@@ -242,6 +242,18 @@ pub(crate) enum AdminCmd {
 }
 
 #[derive(Subcommand, Debug)]
+pub(crate) enum ConfigCmd {
+    /// The full default configuration (what `serve` runs with when no
+    /// --config is given), every key at its default value; a starting
+    /// point for a configuration file.
+    Default,
+}
+
+/// The text `config default` prints (checked against the built-in
+/// defaults by a test).
+pub const DEFAULT_CONFIG: &str = include_str!("../default.toml");
+
+#[derive(Subcommand, Debug)]
 pub(crate) enum NeverlistCmd {
     /// Never list this IP, CIDR or domain (and its subdomains).
     Add {
@@ -343,6 +355,12 @@ enum Command {
         token: String,
         #[command(subcommand)]
         cmd: AdminCmd,
+    },
+    /// Print configuration: `config default` prints the full default
+    /// configuration, every key at its default value.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
     },
     /// Write a consistent copy of the database, safe while the server is
     /// running and writing (SQLite `VACUUM INTO`), checked with
@@ -467,6 +485,12 @@ fn run() -> anyhow::Result<()> {
         Command::Admin { server, token, cmd } => client::admin(&server, &token, cmd),
         Command::Neverlist { db, cmd } => offline::neverlist(&db, cmd),
         Command::Backup { db, out } => offline::backup(&db, &out),
+        Command::Config {
+            cmd: ConfigCmd::Default,
+        } => {
+            print!("{DEFAULT_CONFIG}");
+            Ok(())
+        }
         Command::Report {
             server,
             token,
