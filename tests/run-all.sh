@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit tests, end-to-end tests (real server, real DNS
 # and HTTP), and interop tests with third-party software (dig, Unbound,
-# SpamAssassin, rbldnsd), which installs its Debian packages if missing,
+# SpamAssassin, rbldnsd, Prometheus), which install their Debian packages
+# if missing,
 # and the browser test (headless Debian Chromium via playwright-core) of
 # the lookup page and the delisting form; and the Debian package, built,
 # installed and purged (tests/packaging/deb.sh, as root).
@@ -15,5 +16,6 @@ FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/uri-ips.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/mailstack.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/dovecot.sh
+FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/prometheus.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/browser/run.sh
 tests/packaging/deb.sh

@@ -1119,6 +1119,17 @@ mod tests {
         assert_eq!(c.ingest.never_list.len(), 2);
         assert_eq!(c.store.raw_retention, Duration::from_secs(30 * 86_400));
         assert_eq!(c.store, StoreConfig::default(), "documented defaults");
+        assert_eq!(c.metrics, MetricsConfig::default(), "metrics off");
+    }
+
+    #[test]
+    fn metrics_listener() {
+        let c = Config::parse("[metrics]\nlisten = \"127.0.0.1:9153\"\n", "t.toml").unwrap();
+        assert_eq!(c.metrics.listen, Some("127.0.0.1:9153".parse().unwrap()));
+        assert_eq!(embedded_default().metrics.listen, None);
+        let e = |t: &str| format!("{:#}", Config::parse(t, "t.toml").unwrap_err());
+        assert!(e("[metrics]\nport = 9153\n").contains("port"));
+        assert!(e("[metrics]\nlisten = \"localhost\"\n").contains("invalid"));
     }
 
     #[test]
