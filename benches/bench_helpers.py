@@ -662,6 +662,13 @@ def cmd_report(a):
         main.append(("   `--tcp-mode hickory` pipelined TCP, QPS per server CPU-second ÷ fast TCP's (reference)", "no TCP",
                      "%s (fast TCP %s)" % (fmt0(ht), fmt0(ft)), R(ratio(ht, ft)), "(info)", ""))
 
+    # 11. metrics on ([metrics] listen): the per-worker counting on the query path
+    if by("fadelist-metrics"):
+        mt, fl = med("fadelist-metrics", "qps_cpu"), med("fadelist", "qps_cpu")
+        q = ratio(mt, fl)
+        main.append(("11. metrics on (`[metrics] listen`): QPS per server CPU-second ÷ metrics off", "no metrics",
+                     "%s (off %s)" % (fmt0(mt), fmt0(fl)), R(q), "≥ 0.97×", met(q, ">=", 0.97)))
+
     out.append("## fadelist vs rbldnsd: the \"faster and leaner\" targets\n")
     out.append("Medians of %d round%s; ratio = fadelist ÷ rbldnsd unless the row says otherwise." % (nrounds, "" if nrounds == 1 else "s"))
     out.append("")
@@ -716,7 +723,7 @@ def cmd_report(a):
             r["round"], r["label"], fmt0(r["qps"]), r["lost_pct"], r["lat_us"], r["lat_max_ms"], r["cpu_s"], r["cpu_pct"],
             fmt0(r["qps_cpu"]), mem, fmt2(r.get("load_s")), r["cpu0_busy"], r.get("cpu0_other") or 0, r["cpu1_other"], r["noerror_pct"], r["resp_bytes"],
             fmt0(r["rcvbuf"] / 1024) if r.get("rcvbuf") else "—", fmt0(r.get("sock_drops"))))
-    labels = sorted({r["label"] for r in runs}, key=["rbldnsd", "fadelist", "fadelist-tcp", "fadelist-hickory", "fadelist-hickory-tcp", "fadelist-null", "fadelist-nowait", "fadelist-rrl"].index)
+    labels = sorted({r["label"] for r in runs}, key=["rbldnsd", "fadelist", "fadelist-tcp", "fadelist-hickory", "fadelist-hickory-tcp", "fadelist-null", "fadelist-nowait", "fadelist-rrl", "fadelist-metrics"].index)
     out.append("")
     out.append("Medians per variant:")
     out.append("")

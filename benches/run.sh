@@ -21,6 +21,8 @@
 #      rate nothing in the query file reaches (every answer accounted, none limited), and
 #   6. the worst reply/query size ratio over sampled names x query types (UDP, with and without
 #      EDNS), ANY apart, for rbldnsd and fadelist (minimal ANY: at most 2x);
+#   7. the cost of metrics: a main-round variant fadelist-metrics with [metrics] listen set (every
+#      query counted, the worker's counters published once per batch), against fadelist (off);
 # and prints one markdown table (metric | rbldnsd | fadelist | ratio | target | met?) with
 # detail tables, also saved to benches/results/latest.md (latest-quick.md for --quick).
 # See benches/README.md for every method. Helpers: benches/bench_helpers.py (dnsperf runs,
@@ -34,7 +36,7 @@
 #   FADELIST_BENCH_BIN      use this fadelist binary instead of building one
 #   FADELIST_BENCH_ROUNDS   number of main rounds (and idle/ingesting rounds) (default 3, --quick 1)
 #   FADELIST_BENCH_SECS     dnsperf seconds per main run                     (default 15, --quick 5)
-#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null nowait rrl tcp peak reload ingest amp
+#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null nowait rrl metrics tcp peak reload ingest amp
 #   FADELIST_BENCH_PEAK_Q   queries in flight allowed in the peak search (dnsperf -q; default 1000)
 #   FADELIST_BENCH_RESULTS  where to write the table  (default benches/results/latest[-quick].md)
 #   FADELIST_BENCH_LOAD_LIMIT  seconds a server may take to answer its first query (default 60)
@@ -68,6 +70,7 @@ want hickory && VARIANTS+=(fadelist-hickory)
 want null && VARIANTS+=(fadelist-null)
 want nowait && VARIANTS+=(fadelist-nowait)
 want rrl && VARIANTS+=(fadelist-rrl)
+want metrics && VARIANTS+=(fadelist-metrics)
 GUARDED=(rbldnsd fadelist)                   # compared by the correctness guard
 want hickory && GUARDED+=(fadelist-hickory)
 GUARD_NAMES=20                               # names compared before timing
@@ -108,6 +111,9 @@ bench_data "$MODE" "${GEN_ARGS[@]}"
 RRL_CONFIG=$WORK/rrl.toml
 printf '%s\n' "# written by benches/run.sh: response-rate limiting on, nothing limited" "[rrl]" \
     "responses_per_second = 10000000" 'log_interval = "1s"' >"$RRL_CONFIG"
+# Metrics on (nobody scrapes during the run: this is the counting's cost on the query path).
+METRICS_CONFIG=$WORK/metrics.toml
+printf '%s\n' "# written by benches/run.sh: metrics on" "[metrics]" 'listen = "127.0.0.1:0"' >"$METRICS_CONFIG"
 
 # ---------------------------------------------------------------- helpers
 emit() { json_merge "$@" >>"$JL"; }   # emit JSONFILE|- KEY=VALUE...: append the object plus the fields to $JL
@@ -124,11 +130,12 @@ start_server() {
                 spawn "$slog" listed "$port" "$PROBE" "$RBLDNSD" -n -b "127.0.0.1/$port" -w "$DATA" \
                     iprbl.test:ip4set:ip4set.txt urirbl.test:dnset:dnset.txt
             fi ;;
-        fadelist | fadelist-hickory | fadelist-null | fadelist-nowait | fadelist-rrl)
+        fadelist | fadelist-hickory | fadelist-null | fadelist-nowait | fadelist-rrl | fadelist-metrics)
             mode=${v#fadelist}; mode=${mode#-}; mode=${mode:-fast}
             wait=()
             if [[ $mode == nowait ]]; then mode=fast; wait=(--udp-batch-wait 0); fi
             if [[ $mode == rrl ]]; then mode=fast; wait=(--config "$RRL_CONFIG"); fi
+            if [[ $mode == metrics ]]; then mode=fast; wait=(--config "$METRICS_CONFIG"); fi
             spawn "$slog" "$([[ $mode == null ]] && echo any || echo listed)" "$port" "$PROBE" \
                 "$FADELIST" serve --db "$slog.sqlite" --dns-listen "127.0.0.1:$port" --http-listen 127.0.0.1:0 \
                 --zone "iprbl.test:ip4set:$ip4" --zone "urirbl.test:dnset:$DATA/dnset.txt" \
@@ -183,6 +190,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
         port=$(free_port)
         slog=$WORK/r$r-$s.log
         start_server "$s" "$port" "$slog"
+        [[ $s != fadelist-metrics ]] || grep -q 'metrics listening on' "$slog" || die "fadelist-metrics: metrics are not on (log $slog)"
         load_s=$(calc "$T_READY - $T_START")
         rss_load=$(proc_kb "$SPID" VmRSS)
         if [[ $s == fadelist-null && $r == 1 ]]; then
