@@ -13,6 +13,7 @@ cargo build --release --locked -p fadelist
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/run.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/acl.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh
+FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/export-live.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/uri-ips.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/mailstack.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/dovecot.sh

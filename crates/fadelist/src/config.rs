@@ -51,6 +51,37 @@ pub struct Config {
     /// The Prometheus metrics listener (off by default).
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// `[export]`: a live rbldnsd mirror directory.
+    #[serde(default)]
+    pub export: ExportConfig,
+}
+
+/// `[export]`: a live rbldnsd mirror directory (rsync it to rbldnsd
+/// edges). Off when `dir` is unset.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportConfig {
+    /// Where the rbldnsd files and `rbldnsd.zones` are kept current.
+    pub dir: Option<PathBuf>,
+    /// How often the served data is compared with the files (only changed
+    /// files are rewritten).
+    #[serde(deserialize_with = "duration")]
+    pub interval: Duration,
+    /// When set, each zone's files carry a `$TIMESTAMP` expiry this far
+    /// ahead (refreshed as time passes): an rbldnsd edge that stops
+    /// receiving updates stops answering for the zone once it passes.
+    #[serde(deserialize_with = "opt_duration")]
+    pub expires: Option<Duration>,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        ExportConfig {
+            dir: None,
+            interval: Duration::from_secs(5),
+            expires: None,
+        }
+    }
 }
 
 /// `[metrics]`: Prometheus metrics on their own listener.
@@ -888,6 +919,7 @@ pub fn embedded_default() -> Config {
         rrl: RrlConfig::default(),
         dns_quota: DnsQuotaConfig::default(),
         metrics: MetricsConfig::default(),
+        export: ExportConfig::default(),
     }
 }
 
@@ -940,6 +972,16 @@ impl Config {
         }
         if self.server.reload_interval.is_zero() {
             bail!("server.reload_interval must be more than 0s");
+        }
+        if self.export.interval.is_zero() {
+            bail!("export.interval must be more than 0s");
+        }
+        if let Some(e) = self.export.expires {
+            // The stamp is moved on after a quarter of it; the loop must
+            // get a chance to do so well before it runs out.
+            if e < Duration::from_secs(60) || e < self.export.interval * 8 {
+                bail!("export.expires must be at least 1m and at least 8 times export.interval");
+            }
         }
         self.policy.validate("policy")?;
         self.store.validate()?;

@@ -243,6 +243,15 @@ pub async fn run(
     };
 
     let hup_task = tokio::spawn(hup_loop(app.clone(), hup, shutdown.clone()));
+    let export_task = app.config.export.dir.clone().map(|dir| {
+        tokio::spawn(export::export_loop(
+            app.listings.publisher().clone(),
+            dir,
+            app.config.export.interval,
+            app.config.export.expires,
+            shutdown.clone(),
+        ))
+    });
     let watchdog = systemd::watchdog_interval().map(|every| {
         tokio::spawn(systemd::watchdog(
             app.clone(),
@@ -272,6 +281,9 @@ pub async fn run(
     systemd::stopping();
     shutdown.cancel();
     let _ = hup_task.await;
+    if let Some(e) = export_task {
+        let _ = e.await;
+    }
     if let Some(w) = watchdog {
         let _ = w.await;
     }
