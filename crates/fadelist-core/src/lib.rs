@@ -4,7 +4,8 @@
 //! - [`data`]: the build-time description of a dataset;
 //! - [`dataset`]: the frozen, compact lookup structures;
 //! - [`snapshot`]: zones and the one decision function the DNS path calls;
-//! - [`rbldnsd`]: reading and writing rbldnsd data files.
+//! - [`rbldnsd`]: reading and writing rbldnsd data files;
+//! - [`zone_records`]: a zone as standard DNS records, for zone transfers.
 #![warn(missing_docs)]
 
 pub mod cidr;
@@ -17,3 +18,4 @@ pub mod qname;
 pub mod rbldnsd;
 pub mod snapshot;
 pub mod testrng;
+pub mod zone_records;
