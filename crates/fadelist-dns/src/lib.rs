@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod publisher;
 pub mod records;
 pub mod server;
+pub mod tsig;
 
 pub use fadelist_core::snapshot::{Resolution, Snapshot};
 pub use publisher::Publisher;
