@@ -15,6 +15,8 @@
 //! - [`server`] binds UDP and TCP on the same addresses and serves them
 //!   until cancelled: both through the fast fronts by default, or through
 //!   hickory-server ([`server::UdpMode`], [`server::TcpMode`]).
+//! - [`xfr`] serves zone transfers (AXFR; IXFR as a full zone) on the
+//!   fast TCP front, streamed in messages of at most 16 KiB.
 //! - [`metrics`] counts what the fast fronts answer (per-worker counters
 //!   summed at scrape time) and writes the Prometheus text format.
 #![warn(missing_docs)]
@@ -27,6 +29,7 @@ pub mod publisher;
 pub mod records;
 pub mod server;
 pub mod tsig;
+pub mod xfr;
 
 pub use fadelist_core::snapshot::{Resolution, Snapshot};
 pub use publisher::Publisher;

@@ -85,6 +85,9 @@ pub struct DnsOptions {
     /// when metrics are on ([`crate::metrics`]). The hickory modes are
     /// not counted.
     pub metrics: Option<DnsMetrics>,
+    /// Who may transfer zones over TCP ([`TcpMode::Fast`] only); `None`
+    /// refuses every transfer.
+    pub transfer: Option<std::sync::Arc<crate::xfr::TransferPolicy>>,
 }
 
 impl Default for DnsOptions {
@@ -99,6 +102,7 @@ impl Default for DnsOptions {
             rrl: None,
             quota: None,
             metrics: None,
+            transfer: None,
         }
     }
 }
@@ -353,6 +357,7 @@ pub async fn serve(
             max_connections: options.tcp_max_connections,
             max_per_client: options.tcp_max_per_client,
             metrics: options.metrics.clone(),
+            transfer: options.transfer.clone(),
         };
         tokio::spawn(serve_tcp(
             fast_tcp,

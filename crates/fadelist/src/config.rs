@@ -15,7 +15,7 @@ use fadelist_core::names::ZoneName;
 use serde::{Deserialize, Deserializer};
 
 mod dns;
-pub use dns::{DatasetKind, DnsQuotaConfig, RrlConfig, parse_dataset_kind};
+pub use dns::{DatasetKind, DnsQuotaConfig, RrlConfig, TransferConfig, parse_dataset_kind};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -48,6 +48,9 @@ pub struct Config {
     /// Daily UDP query quotas per client network (off by default).
     #[serde(default)]
     pub dns_quota: DnsQuotaConfig,
+    /// Zone transfers to secondaries (refused to everyone by default).
+    #[serde(default)]
+    pub transfer: TransferConfig,
     /// The Prometheus metrics listener (off by default).
     #[serde(default)]
     pub metrics: MetricsConfig,
@@ -917,6 +920,7 @@ pub fn embedded_default() -> Config {
         web: WebConfig::default(),
         admin: AdminConfig::default(),
         rrl: RrlConfig::default(),
+        transfer: TransferConfig::default(),
         dns_quota: DnsQuotaConfig::default(),
         metrics: MetricsConfig::default(),
         export: ExportConfig::default(),

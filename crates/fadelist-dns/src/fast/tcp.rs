@@ -44,6 +44,7 @@ use super::encode::{Answered, Responder};
 use super::parse::no_labels;
 use crate::metrics::DnsMetrics;
 use crate::publisher::Publisher;
+use crate::xfr::{self, TransferPolicy, XfrRequest};
 
 /// Buffer capacity kept between reads; larger buffers (a 64 KiB message,
 /// a long burst of pipelined replies) are released after use.
@@ -63,6 +64,8 @@ pub struct TcpOptions {
     /// Where to count connections, queries and responses, when metrics
     /// are on.
     pub metrics: Option<DnsMetrics>,
+    /// Who may transfer zones (AXFR/IXFR); `None` refuses every transfer.
+    pub transfer: Option<Arc<TransferPolicy>>,
 }
 
 /// Default for [`TcpOptions::max_per_client`]: room for a big resolver's
@@ -290,6 +293,9 @@ async fn connection(
         let mut used = 0;
         let mut messages = 0u64;
         let read_at = counters.is_some().then(Instant::now);
+        // A zone transfer stops the batch: the replies before it are
+        // written, then the transfer streams, then the rest is answered.
+        let mut transfer: Option<XfrRequest> = None;
         {
             let served = cache.load();
             let mut labels = no_labels();
@@ -298,6 +304,11 @@ async fn connection(
                 let Some(msg) = input.get(used + 2..end) else {
                     break;
                 };
+                if let Some(req) = xfr::parse_request(msg) {
+                    transfer = Some(req);
+                    used = end;
+                    break;
+                }
                 let before = out.len();
                 let answered = responder.respond_tcp(served, msg, peer, &mut labels, &mut out);
                 if let Some(c) = &mut counters {
@@ -339,6 +350,20 @@ async fn connection(
         written?;
         out.clear();
         out.shrink_to(KEEP);
+        if let Some(req) = transfer {
+            xfr::serve(
+                &mut stream,
+                req,
+                peer,
+                publisher.snapshot(),
+                options.transfer.as_deref(),
+                options.idle_timeout,
+            )
+            .await?;
+            deadline = Instant::now() + options.idle_timeout;
+            // Messages pipelined behind the transfer are answered next.
+            continue;
+        }
         if input.is_empty() {
             input.shrink_to(KEEP);
         }

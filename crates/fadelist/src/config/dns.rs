@@ -102,6 +102,28 @@ fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(IpAddr, u8)>, D::Err
         .collect()
 }
 
+/// `[transfer]`: zone transfers (AXFR; IXFR answered with the whole zone)
+/// to stock secondaries over TCP on the DNS port. Refused to every client
+/// unless its address is in `allow`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TransferConfig {
+    /// Client networks (secondaries) allowed to transfer the zones.
+    #[serde(deserialize_with = "networks")]
+    pub allow: Vec<(IpAddr, u8)>,
+}
+
+impl TransferConfig {
+    /// The DNS front's transfer policy; `None` when nobody may transfer.
+    pub fn policy(&self) -> Option<std::sync::Arc<fadelist_dns::xfr::TransferPolicy>> {
+        (!self.allow.is_empty()).then(|| {
+            std::sync::Arc::new(fadelist_dns::xfr::TransferPolicy {
+                allow: Networks::new(self.allow.iter().copied()),
+            })
+        })
+    }
+}
+
 /// `[rrl]`: response-rate limiting of UDP answers (BIND-style; see
 /// `docs/internet-dns.md`). Off unless `responses_per_second` is set.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -327,6 +349,7 @@ impl Config {
             quota: self.dns_quota.options().ok().flatten(),
             // Set by `crate::bind` when `[metrics] listen` is.
             metrics: None,
+            transfer: self.transfer.policy(),
         }
     }
 
