@@ -391,11 +391,20 @@ fn odd_and_malformed_packets() {
     let mut resp = query("2.0.0.127.bl.example", RecordType::A);
     resp.metadata.message_type = MessageType::Response;
     assert_eq!(udp_raw(s, &resp.to_vec().expect("encode"), wait), None);
-    // Unknown opcode: NOTIMP.
+    // Unknown opcode: NOTIMP, without echoing RD or CD (ISC's compliance
+    // tester's `opcodeflg`), over UDP and TCP.
     let mut notify = query("bl.example", RecordType::SOA);
     notify.metadata.op_code = OpCode::Status;
-    let r = udp(s, &notify);
-    assert_eq!(r.metadata.response_code, Rcode::NotImp);
+    notify.metadata.recursion_desired = true;
+    notify.metadata.checking_disabled = true;
+    for r in [
+        udp(s, &notify),
+        tcp(s, std::slice::from_ref(&notify)).remove(0),
+    ] {
+        assert_eq!(r.metadata.response_code, Rcode::NotImp);
+        assert!(!r.metadata.recursion_desired, "RD echoed on NOTIMP");
+        assert!(!r.metadata.checking_disabled, "CD echoed on NOTIMP");
+    }
     // Header claims a question that is not there: FORMERR (or silence).
     let mut bad = query("2.0.0.127.bl.example", RecordType::A)
         .to_vec()

@@ -272,6 +272,11 @@ pub fn decide_from(served: &Served, request: &Request, forced: Verdict<'_>) -> R
     let sections = if bad_version {
         Sections::rcode(ResponseCode::BADVERS)
     } else if request.metadata.op_code != OpCode::Query {
+        // RD and CD mean something only for QUERY; echoing them on an
+        // opcode we do not implement is what ISC's DNS compliance tester
+        // flags as `opcodeflg=rd,cd` (BIND, NSD and Knot clear them).
+        metadata.recursion_desired = false;
+        metadata.checking_disabled = false;
         Sections::rcode(ResponseCode::NotImp)
     } else {
         match request.request_info() {
