@@ -11,7 +11,11 @@
 //! holds back the walk rather than filling memory.
 //!
 //! Who may transfer: clients in [`TransferPolicy::allow`]; everyone else
-//! gets REFUSED. An IXFR whose serial is current gets the one-SOA answer;
+//! gets REFUSED. With TSIG keys ([`crate::tsig`], RFC 8945), a signed
+//! request is checked (a bad signature, unknown key or clock skew gets
+//! NOTAUTH with the TSIG error) and every message of the answer is signed;
+//! a zone can require one key, or every transfer can require some key,
+//! and an unsigned request then gets REFUSED. An IXFR whose serial is current gets the one-SOA answer;
 //! otherwise the whole zone framed as an AXFR, which RFC 1995 section 4
 //! allows and every secondary accepts.
 
@@ -27,6 +31,7 @@ use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 use crate::fast::limits::Networks;
+use crate::tsig::{self, Key, ResponseSigner};
 
 /// Largest message of a transfer (NSD's `AXFR_MAX_MESSAGE_LEN`): name
 /// compression pointers reach 16,383 bytes.
@@ -38,7 +43,6 @@ pub const QTYPE_AXFR: u16 = 252;
 pub const QTYPE_IXFR: u16 = 251;
 
 const RCODE_FORMERR: u8 = 1;
-const RCODE_SERVFAIL: u8 = 2;
 const RCODE_REFUSED: u8 = 5;
 
 /// Who may transfer zones.
@@ -46,6 +50,38 @@ const RCODE_REFUSED: u8 = 5;
 pub struct TransferPolicy {
     /// Client networks allowed to transfer (AXFR and IXFR).
     pub allow: Networks,
+    /// TSIG keys a request may be signed with.
+    pub keys: Vec<Key>,
+    /// Every transfer must be signed with one of `keys`.
+    pub require_tsig: bool,
+    /// Zones (lower-case, no trailing dot) that only the named key may
+    /// transfer.
+    pub zone_keys: Vec<(String, String)>,
+}
+
+impl TransferPolicy {
+    /// Why `zone` may not be transferred with the request's signing key
+    /// (`None`: unsigned), or `None` when it may.
+    fn refusal(&self, zone: &str, key: Option<&Key>) -> Option<&'static str> {
+        let wanted = self
+            .zone_keys
+            .iter()
+            .find(|(z, _)| z == zone)
+            .map(|(_, k)| k);
+        match (wanted, key) {
+            (Some(w), Some(k)) if k.name().trim_end_matches('.') == w.trim_end_matches('.') => None,
+            (Some(_), Some(_)) => Some("signed with another key than the zone's transfer_key"),
+            (Some(_), None) => Some("unsigned; the zone requires its transfer_key"),
+            (None, None) if self.require_tsig => Some("unsigned; [transfer] require_tsig"),
+            (None, _) => None,
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// The question of a transfer request.
@@ -61,6 +97,8 @@ pub struct XfrRequest {
     pub qtype: u16,
     /// For IXFR: the client's serial (the SOA in the authority section).
     pub client_serial: Option<u32>,
+    /// The whole request, as received (for its TSIG).
+    pub raw: Vec<u8>,
 }
 
 /// Reads a query that asks for a transfer: opcode QUERY, one question of
@@ -104,6 +142,7 @@ pub fn parse_request(msg: &[u8]) -> Option<XfrRequest> {
         labels,
         qtype,
         client_serial,
+        raw: msg.to_vec(),
     })
 }
 
@@ -170,6 +209,8 @@ fn header(id: u16, rcode: u8, aa: bool) -> Vec<u8> {
 /// zone name (in the copied question at offset 12) and the previous
 /// owner.
 struct Framer {
+    /// Largest message, room for a TSIG record left.
+    max: usize,
     id: u16,
     question: Vec<u8>,
     msg: Vec<u8>,
@@ -180,8 +221,9 @@ struct Framer {
 }
 
 impl Framer {
-    fn new(req: &XfrRequest) -> Framer {
+    fn new(req: &XfrRequest, reserve: usize) -> Framer {
         let mut f = Framer {
+            max: MAX_MESSAGE - reserve,
             id: req.id,
             question: req.question.clone(),
             msg: Vec::new(),
@@ -204,7 +246,7 @@ impl Framer {
     fn push(&mut self, rr: &Rr<'_>) -> Option<Vec<u8>> {
         let need = rr.owner.len() + 2 + 10 + rr.rdata.len();
         let mut done = None;
-        if self.answers > 0 && (self.msg.len() + need > MAX_MESSAGE || self.answers == u16::MAX) {
+        if self.answers > 0 && (self.msg.len() + need > self.max || self.answers == u16::MAX) {
             done = Some(self.finish());
         }
         self.write_owner(rr.owner);
@@ -284,18 +326,54 @@ pub async fn serve(
         .map(|l| String::from_utf8_lossy(l).into_owned())
         .collect::<Vec<_>>()
         .join(".");
-    if !policy.is_some_and(|p| p.allow.contains(peer.ip())) {
-        info!(%peer, zone = %zone_name, "{kind} refused: client not in [transfer] allow");
+    let Some(policy) = policy else {
+        info!(%peer, zone = %zone_name, "{kind} refused: zone transfers are off ([transfer] allow)");
         return write(stream, timeout, error_reply(&req, RCODE_REFUSED)).await;
+    };
+    let now = unix_now();
+    let signed = match tsig::verify_request(&req.raw, &policy.keys, now) {
+        Ok(s) => s,
+        Err(failure) => {
+            warn!(%peer, zone = %zone_name, key = ?failure.key_name(), "{kind} refused: TSIG {failure}");
+            let reply = tsig::error_response(&req.raw, &failure)
+                .unwrap_or_else(|| error_reply(&req, failure.rcode()));
+            return write(stream, timeout, reply).await;
+        }
+    };
+    let mut signer = signed.as_ref().map(ResponseSigner::new);
+    let reserve = signer.as_ref().map_or(0, ResponseSigner::tsig_len);
+    // A one-message answer, signed when the request was.
+    let single = |mut m: Vec<u8>, signer: &mut Option<ResponseSigner>| {
+        if let Some(s) = signer
+            && let Err(e) = s.sign(&mut m, now)
+        {
+            warn!(%peer, "cannot sign the answer: {e}");
+        }
+        m
+    };
+    let key = signed.as_ref().map(|s| s.key());
+    let refuse = |why: &str| {
+        info!(%peer, zone = %zone_name, key = ?key.map(Key::name), "{kind} refused: {why}");
+    };
+    if !policy.allow.contains(peer.ip()) {
+        refuse("client not in [transfer] allow");
+        let m = single(error_reply(&req, RCODE_REFUSED), &mut signer);
+        return write(stream, timeout, m).await;
     }
     let labels: Vec<&[u8]> = req.labels.iter().map(Vec::as_slice).collect();
     let index = match snapshot.zone_index_for(&labels) {
         Some((i, 0)) => i,
         _ => {
-            info!(%peer, zone = %zone_name, "{kind} refused: not a zone of ours");
-            return write(stream, timeout, error_reply(&req, RCODE_REFUSED)).await;
+            refuse("not a zone of ours");
+            let m = single(error_reply(&req, RCODE_REFUSED), &mut signer);
+            return write(stream, timeout, m).await;
         }
     };
+    if let Some(why) = policy.refusal(&zone_name, key) {
+        refuse(why);
+        let m = single(error_reply(&req, RCODE_REFUSED), &mut signer);
+        return write(stream, timeout, m).await;
+    }
     let zone = &snapshot.zones[index];
     let soa = zone_records::soa_rdata(zone);
     let soa_rr = Rr {
@@ -308,9 +386,10 @@ pub async fn serve(
         && serial_at_or_after(theirs, zone.soa.serial)
     {
         // RFC 1995 section 2: up to date, one SOA.
-        let mut f = Framer::new(&req);
+        let mut f = Framer::new(&req, reserve);
         f.push(&soa_rr);
-        return write(stream, timeout, f.finish()).await;
+        let m = single(f.finish(), &mut signer);
+        return write(stream, timeout, m).await;
     }
     let started = std::time::Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
@@ -325,10 +404,16 @@ pub async fn serve(
             ttl: zone.soa.ttl,
             rdata: &soa,
         };
-        let mut f = Framer::new(&walk_req);
+        let mut f = Framer::new(&walk_req, reserve);
         let mut records = 0u64;
         let mut open = true;
-        let mut send = |m: Vec<u8>| {
+        let mut send = |mut m: Vec<u8>| {
+            if let Some(s) = &mut signer
+                && let Err(e) = s.sign(&mut m, now)
+            {
+                warn!("cannot sign a transfer message: {e}");
+                open = false;
+            }
             if open && tx.blocking_send(m).is_err() {
                 // The connection is gone: finish the walk quietly.
                 open = false;
@@ -366,15 +451,15 @@ pub async fn serve(
                 records,
                 messages,
                 bytes,
+                tsig = ?key.map(Key::name),
                 ms = started.elapsed().as_millis() as u64,
                 "{kind} sent"
             );
             Ok(())
         }
         Err(e) => {
+            // Nothing sensible can follow a half-sent transfer: close.
             warn!(%peer, zone = %zone_name, error = %e, "{kind}: zone walk failed");
-            // Nothing sensible can follow a half-sent transfer.
-            let _ = RCODE_SERVFAIL;
             Err(io::Error::other("zone walk failed"))
         }
     }
@@ -444,7 +529,7 @@ mod tests {
     #[test]
     fn messages_stay_under_the_cap_and_compress() {
         let req = parse_request(&query(QTYPE_AXFR, "bl.example")).unwrap();
-        let mut f = Framer::new(&req);
+        let mut f = Framer::new(&req, 0);
         let mut msgs = Vec::new();
         let txt = zone_records::txt_rdata(&"x".repeat(200));
         for i in 0..2000u32 {

@@ -759,6 +759,9 @@ pub struct ZoneConfig {
     pub feed: Option<Feed>,
     /// Overrides of `[policy]` for this zone's report-fed listings.
     pub policy: Option<PolicyOverride>,
+    /// Only transfers signed with this TSIG key (a `[[transfer.key]]`
+    /// name) may transfer the zone.
+    pub transfer_key: Option<String>,
 }
 
 fn default_ns_ttl() -> Duration {
@@ -906,6 +909,7 @@ pub fn embedded_default() -> Config {
         datasets: Vec::new(),
         feed: Some(feed),
         policy: None,
+        transfer_key: None,
     };
     Config {
         server: ServerConfig::default(),
@@ -964,6 +968,7 @@ impl Config {
                     datasets: vec![dataset],
                     feed: None,
                     policy: None,
+                    transfer_key: None,
                 }),
             }
         }

@@ -252,6 +252,19 @@ pub async fn run(
             shutdown.clone(),
         ))
     });
+    let notify_task = {
+        let t = &app.config.transfer;
+        // Both checked with the configuration.
+        let targets = t.notify_targets().unwrap_or_default();
+        let key = t.notify_key.as_deref().and_then(|k| t.key_named(k).ok());
+        (!targets.is_empty()).then(|| {
+            tokio::spawn(fadelist_dns::notify::notify_loop(
+                app.listings.publisher().clone(),
+                fadelist_dns::notify::NotifyOptions { targets, key },
+                shutdown.clone(),
+            ))
+        })
+    };
     let watchdog = systemd::watchdog_interval().map(|every| {
         tokio::spawn(systemd::watchdog(
             app.clone(),
@@ -283,6 +296,9 @@ pub async fn run(
     let _ = hup_task.await;
     if let Some(e) = export_task {
         let _ = e.await;
+    }
+    if let Some(n) = notify_task {
+        let _ = n.await;
     }
     if let Some(w) = watchdog {
         let _ = w.await;

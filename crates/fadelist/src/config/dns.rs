@@ -103,7 +103,8 @@ fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(IpAddr, u8)>, D::Err
 }
 
 /// `[transfer]`: zone transfers (AXFR; IXFR answered with the whole zone)
-/// to stock secondaries over TCP on the DNS port. Refused to every client
+/// to stock secondaries over TCP on the DNS port, and the NOTIFY messages
+/// that tell them about a new serial. Transfers are refused to every client
 /// unless its address is in `allow`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -111,14 +112,131 @@ pub struct TransferConfig {
     /// Client networks (secondaries) allowed to transfer the zones.
     #[serde(deserialize_with = "networks")]
     pub allow: Vec<(IpAddr, u8)>,
+    /// Every transfer must be signed with one of the keys (TSIG).
+    pub require_tsig: bool,
+    /// `[[transfer.key]]`: TSIG keys.
+    pub key: Vec<TsigKeyConfig>,
+    /// Secondaries told of every new serial (`host:port`), by NOTIFY.
+    pub notify: Vec<String>,
+    /// Sign the NOTIFY messages with this key (a `[[transfer.key]]` name).
+    pub notify_key: Option<String>,
+}
+
+/// `[[transfer.key]]`: a TSIG key shared with secondaries.
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TsigKeyConfig {
+    /// The key's name, as the secondaries know it (`xfr-key`, or
+    /// `primary-secondary.example.net`).
+    pub name: String,
+    /// `hmac-sha256` (the default), `hmac-sha384` or `hmac-sha512`.
+    #[serde(default = "default_tsig_algorithm")]
+    pub algorithm: String,
+    /// The shared secret, base64 (`openssl rand -base64 32`, `tsig-keygen`).
+    pub secret: String,
+}
+
+impl std::fmt::Debug for TsigKeyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The secret stays out of logs and error messages.
+        f.debug_struct("TsigKeyConfig")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_tsig_algorithm() -> String {
+    "hmac-sha256".into()
 }
 
 impl TransferConfig {
+    /// The TSIG keys, checked.
+    pub fn keys(&self) -> anyhow::Result<Vec<fadelist_dns::tsig::Key>> {
+        let mut keys: Vec<fadelist_dns::tsig::Key> = Vec::new();
+        for k in &self.key {
+            let alg = fadelist_dns::tsig::Algorithm::from_name(&k.algorithm).with_context(|| {
+                format!(
+                    "transfer.key {:?}: unknown algorithm {:?} (hmac-sha256, hmac-sha384, hmac-sha512)",
+                    k.name, k.algorithm
+                )
+            })?;
+            let key = fadelist_dns::tsig::Key::from_base64(&k.name, alg, k.secret.trim())
+                .with_context(|| format!("transfer.key {:?}", k.name))?;
+            if keys.iter().any(|o| o.name() == key.name()) {
+                bail!("transfer.key {:?} is defined twice", k.name);
+            }
+            keys.push(key);
+        }
+        Ok(keys)
+    }
+
+    /// The key named `name`.
+    pub fn key_named(&self, name: &str) -> anyhow::Result<fadelist_dns::tsig::Key> {
+        let keys = self.keys()?;
+        fadelist_dns::tsig::find_key(&keys, name)
+            .cloned()
+            .with_context(|| format!("no [[transfer.key]] named {name:?}"))
+    }
+
+    /// The NOTIFY targets, resolved (`host:port`; a bare host means port
+    /// 53).
+    pub fn notify_targets(&self) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        let mut out = Vec::new();
+        for t in &self.notify {
+            let with_port = if t.parse::<IpAddr>().is_ok() {
+                format!("{t}:53")
+            } else if t
+                .rsplit_once(':')
+                .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+            {
+                t.clone()
+            } else {
+                format!("{t}:53")
+            };
+            let addr = with_port
+                .to_socket_addrs()
+                .with_context(|| format!("transfer.notify: cannot resolve {t:?}"))?
+                .next()
+                .with_context(|| format!("transfer.notify: {t:?} has no address"))?;
+            out.push(addr);
+        }
+        Ok(out)
+    }
+
+    /// Checks keys, key references and NOTIFY targets.
+    pub(super) fn validate(&self, zone_keys: &[(String, String)]) -> anyhow::Result<()> {
+        let keys = self.keys()?;
+        if self.require_tsig && keys.is_empty() {
+            bail!("transfer.require_tsig needs at least one [[transfer.key]]");
+        }
+        for (zone, k) in zone_keys {
+            if fadelist_dns::tsig::find_key(&keys, k).is_none() {
+                bail!("zone {zone}: transfer_key {k:?} is not a [[transfer.key]]");
+            }
+        }
+        if let Some(k) = &self.notify_key
+            && fadelist_dns::tsig::find_key(&keys, k).is_none()
+        {
+            bail!("transfer.notify_key {k:?} is not a [[transfer.key]]");
+        }
+        self.notify_targets()?;
+        Ok(())
+    }
+
     /// The DNS front's transfer policy; `None` when nobody may transfer.
-    pub fn policy(&self) -> Option<std::sync::Arc<fadelist_dns::xfr::TransferPolicy>> {
+    pub fn policy(
+        &self,
+        zone_keys: Vec<(String, String)>,
+    ) -> Option<std::sync::Arc<fadelist_dns::xfr::TransferPolicy>> {
         (!self.allow.is_empty()).then(|| {
             std::sync::Arc::new(fadelist_dns::xfr::TransferPolicy {
                 allow: Networks::new(self.allow.iter().copied()),
+                // Checked with the configuration.
+                keys: self.keys().unwrap_or_default(),
+                require_tsig: self.require_tsig,
+                zone_keys,
             })
         })
     }
@@ -324,6 +442,14 @@ impl DnsQuotaConfig {
 }
 
 impl Config {
+    /// `(zone, key name)` of every zone with a `transfer_key`.
+    pub fn zone_transfer_keys(&self) -> Vec<(String, String)> {
+        self.zones
+            .iter()
+            .filter_map(|z| Some((z.name.to_string(), z.transfer_key.clone()?)))
+            .collect()
+    }
+
     /// The DNS front's options: `[server]` listeners and limits, `[rrl]`
     /// and `[dns_quota]`.
     pub fn dns_options(&self) -> fadelist_dns::server::DnsOptions {
@@ -349,13 +475,14 @@ impl Config {
             quota: self.dns_quota.options().ok().flatten(),
             // Set by `crate::bind` when `[metrics] listen` is.
             metrics: None,
-            transfer: self.transfer.policy(),
+            transfer: self.transfer.policy(self.zone_transfer_keys()),
         }
     }
 
     /// Checks `[rrl]`, `[dns_quota]`, the TCP per-client cap and the acl
     /// datasets (one per zone).
     pub(super) fn validate_dns(&self) -> anyhow::Result<()> {
+        self.transfer.validate(&self.zone_transfer_keys())?;
         self.rrl.validate()?;
         self.dns_quota.validate()?;
         if self.server.tcp_max_per_client == 0 {
@@ -385,6 +512,71 @@ mod tests {
 
     fn parse(text: &str) -> anyhow::Result<Config> {
         Config::parse(text, "t.toml")
+    }
+
+    #[test]
+    fn transfer_keys_and_references_are_checked() {
+        let zone = "[[zone]]\nname = \"bl.example\"\n";
+        let key = "[[transfer.key]]\nname = \"xfr-key\"\nsecret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0\"\n";
+        // A good one: the policy carries the key and the zone's key.
+        let c = parse(&format!(
+            "[transfer]\nallow = [\"192.0.2.0/24\"]\nnotify = [\"192.0.2.7:5353\", \"192.0.2.8\"]\n\
+             notify_key = \"xfr-key\"\n{key}{zone}transfer_key = \"xfr-key\"\n"
+        ))
+        .unwrap();
+        let p = c.dns_options().transfer.expect("a policy");
+        assert_eq!(p.keys.len(), 1);
+        assert_eq!(p.keys[0].algorithm().name(), "hmac-sha256");
+        assert_eq!(p.zone_keys, vec![("bl.example".into(), "xfr-key".into())]);
+        assert_eq!(
+            c.transfer.notify_targets().unwrap(),
+            vec![
+                "192.0.2.7:5353".parse().unwrap(),
+                "192.0.2.8:53".parse().unwrap()
+            ]
+        );
+        // No allow list: no transfers at all.
+        assert!(parse(zone).unwrap().dns_options().transfer.is_none());
+        for (bad, want) in [
+            (
+                format!("{zone}transfer_key = \"nope\"\n"),
+                "not a [[transfer.key]]",
+            ),
+            (
+                "[transfer]\nrequire_tsig = true\n".to_string(),
+                "needs at least one",
+            ),
+            (
+                "[transfer]\nnotify_key = \"nope\"\n".to_string(),
+                "notify_key",
+            ),
+            (
+                "[[transfer.key]]\nname = \"k\"\nsecret = \"not base64!\"\n".to_string(),
+                "transfer.key \"k\"",
+            ),
+            (
+                "[[transfer.key]]\nname = \"k\"\nalgorithm = \"hmac-md5\"\nsecret = \"c2VjcmV0\"\n"
+                    .to_string(),
+                "unknown algorithm",
+            ),
+            (format!("{key}{key}"), "defined twice"),
+            (
+                "[transfer]\nnotify = [\"no-such-host.invalid:53\"]\n".to_string(),
+                "cannot resolve",
+            ),
+        ] {
+            let text = if bad.contains("[[zone]]") {
+                bad.clone()
+            } else {
+                format!("{bad}{zone}")
+            };
+            let e = format!("{:#}", parse(&text).unwrap_err());
+            assert!(e.contains(want), "{bad}: {e}");
+            assert!(
+                !e.contains("c2VjcmV0"),
+                "the secret stays out of errors: {e}"
+            );
+        }
     }
 
     #[test]
