@@ -270,6 +270,7 @@ NAME=112.20.160.89.iprbl.test
 sec_is() { [[ $(dig +short +tries=1 +time=1 @127.0.0.1 -p "$1" "$2" A) == "$3" ]]; }
 sec_status_is() { [[ $(dig +tries=1 +time=1 @127.0.0.1 -p "$1" "$2" A | sed -n 's/.*status: \([A-Z]*\).*/\1/p') == "$3" ]]; }
 MAIL=tests/data/mail/spam-plain.eml
+S0=$(serial_of "$DPORT" iprbl.test)
 "$BIN" report --server "http://127.0.0.1:$HPORT" --token "$TA" "$MAIL" > /dev/null
 "$BIN" report --server "http://127.0.0.1:$HPORT" --token "$TB" "$MAIL" > /dev/null
 t0=$(date +%s.%N)
@@ -281,6 +282,22 @@ for sec in NSD:$NSD_PORT Knot:$KNOT_PORT; do
         fail "${sec%%:*} did not list $NAME within 5 s"
     fi
 done
+# IXFR by hand: from the serial before the reports, the difference (SOA
+# new, SOA old, SOA new, the added records, SOA new); from a serial the
+# history does not reach, the whole zone.
+S1=$(serial_of "$DPORT" iprbl.test)
+dig @127.0.0.1 -p "$DPORT" +tries=1 +time=5 +noall +answer iprbl.test "IXFR=$S0" > "$WORK/ixfr.txt" || true
+types=$(awk '{print $4 "/" $7}' "$WORK/ixfr.txt" | tr '\n' ' ')
+if [[ $(awk '$4 == "SOA" {print $7}' "$WORK/ixfr.txt" | tr '\n' ' ') == "$S1 $S0 $S1 $S1 " ]] \
+    && grep -q "^$NAME.*A.*127.0.0.2" "$WORK/ixfr.txt" && ! grep -q "NS" "$WORK/ixfr.txt"; then
+    pass "dig IXFR=$S0: the difference to $S1 only ($(grep -c . "$WORK/ixfr.txt") records)"
+else
+    fail "dig IXFR=$S0: $types"; cat "$WORK/ixfr.txt"
+fi
+dig @127.0.0.1 -p "$DPORT" +tries=1 +time=5 +noall +answer iprbl.test "IXFR=1000" > "$WORK/ixfr-old.txt" || true
+awk 'NR == 2 {print $4}' "$WORK/ixfr-old.txt" | grep -q NS && grep -q "^$NAME" "$WORK/ixfr-old.txt" \
+    && pass "dig IXFR=1000 (older than the history): the whole zone, AXFR-style" \
+    || { fail "IXFR from an old serial"; head -3 "$WORK/ixfr-old.txt"; }
 FADELIST_ADMIN_TOKEN=$ADMIN_TOKEN "$BIN" admin --server "http://127.0.0.1:$APORT" unlist iprbl.test 89.160.20.112 > /dev/null
 t0=$(date +%s.%N)
 eventually 40 0.05 dns_status_is $NAME NXDOMAIN && pass "fadelist delisted $NAME" || fail "fadelist still lists $NAME"
@@ -292,6 +309,9 @@ for sec in NSD:$NSD_PORT Knot:$KNOT_PORT; do
     fi
 done
 grep -q "NOTIFY" "$WORK/serve.err" && pass "fadelist logged its NOTIFY targets" || fail "no NOTIFY in the log"
+incr=$(grep -c "IXFR sent (incremental).*zone=iprbl.test" "$WORK/serve.err" || true)
+((incr >= 4)) && pass "the secondaries took the listing and the delisting as incremental IXFRs ($incr)" \
+    || fail "only $incr incremental IXFRs of iprbl.test"
 
 # --- TSIG ----------------------------------------------------------------------
 kxfr() { kdig @127.0.0.1 -p "$DPORT" +retry=0 +timeout=5 "$@" signed.test AXFR 2>&1 || true; }

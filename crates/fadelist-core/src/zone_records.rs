@@ -157,6 +157,76 @@ pub fn txt_rdata(text: &str) -> Vec<u8> {
     out
 }
 
+/// A part of a zone whose records depend only on the data inside it: what
+/// an incremental transfer re-walks when a key changes. The parts are
+/// disjoint and together they are the whole zone (apex NS aside).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Region {
+    /// The IPv4 names of one /8 (the zone apex never carries a wildcard,
+    /// so what is written below `a.zone` depends only on `a.0.0.0/8`).
+    V4(u8),
+    /// The IPv6 names below one top nibble.
+    V6(u8),
+    /// Domain names: the one-label name (as a reversed key, `\x03com`)
+    /// and its wildcard, or everything at and below a two-label name
+    /// (`\x03com\x07example`).
+    Domain(Vec<u8>),
+}
+
+impl Region {
+    /// The region of an IPv4 address.
+    pub fn of_v4(ip: Ipv4Addr) -> Region {
+        Region::V4(ip.octets()[0])
+    }
+
+    /// The region of an IPv6 address or network (its top nibble).
+    pub fn of_v6(ip: u128) -> Region {
+        Region::V6((ip >> 124) as u8)
+    }
+
+    /// The region of a domain name relative to the zone (`example.com`);
+    /// `None` for a name that is not a valid key.
+    pub fn of_domain(name: &str) -> Option<Region> {
+        let key = crate::dataset::dnset::key_of_name(name)?;
+        // The first two labels of the reversed key.
+        let mut end = 0;
+        for _ in 0..2 {
+            if end < key.len() {
+                end += 1 + usize::from(key[end]);
+            }
+        }
+        Some(Region::Domain(key[..end.min(key.len())].to_vec()))
+    }
+}
+
+/// Writes the records of one [`Region`] of zone `zone_index`, as
+/// [`walk_zone`] writes them.
+pub fn walk_region(
+    snapshot: &Snapshot,
+    zone_index: usize,
+    region: &Region,
+    out: &mut dyn FnMut(Rr<'_>),
+) {
+    let zone = &snapshot.zones[zone_index];
+    let mut w = Walker {
+        snapshot,
+        zone,
+        zone_labels: zone
+            .name()
+            .split('.')
+            .map(|l| l.as_bytes().to_vec())
+            .collect(),
+        out,
+        owner: Vec::new(),
+        rdata: Vec::new(),
+    };
+    match region {
+        Region::V4(a) => w.v4_in(Some(*a)),
+        Region::V6(n) => w.v6_in(Some(*n)),
+        Region::Domain(p) => w.domains_in(Some(p)),
+    }
+}
+
 /// Writes every record of zone `zone_index` of `snapshot` except its SOA
 /// (the transfer puts the SOA first and last): the apex NS records, then
 /// the IPv4, IPv6 and domain data, through `out`.
@@ -296,32 +366,46 @@ impl Walker<'_, '_> {
     // ---------------------------------------------------------------- IPv4
 
     fn v4(&mut self) {
-        let mut cuts: Vec<u64> = vec![0, u64::from(TEST_NEVER_V4), u64::from(TEST_LISTED_V4)];
+        self.v4_in(None);
+    }
+
+    /// The IPv4 names, all or those of one /8.
+    fn v4_in(&mut self, slash8: Option<u8>) {
+        let (rlo, rhi) = match slash8 {
+            Some(a) => (u32::from(a) << 24, (u32::from(a) << 24) | 0x00ff_ffff),
+            None => (0, u32::MAX),
+        };
+        let mut cuts: Vec<u64> = vec![
+            u64::from(rlo),
+            u64::from(TEST_NEVER_V4),
+            u64::from(TEST_LISTED_V4),
+        ];
         cuts.push(u64::from(TEST_LISTED_V4) + 1);
         for layer in &self.zone.datasets {
             for ds in std::iter::once(layer.base()).chain(layer.delta()) {
-                ds.v4.for_each_exact(|k, _| {
+                ds.v4.any_exact_in(rlo, rhi, |k, _| {
                     cuts.push(u64::from(k));
                     cuts.push(u64::from(k) + 1);
+                    false
                 });
                 ds.v4.for_each_interval(|a, b, _| {
-                    cuts.push(u64::from(a));
-                    cuts.push(u64::from(b) + 1);
+                    if b >= rlo && a <= rhi {
+                        cuts.push(u64::from(a.max(rlo)));
+                        cuts.push(u64::from(b.min(rhi)) + 1);
+                    }
                 });
             }
         }
+        cuts.retain(|&c| c >= u64::from(rlo) && c <= u64::from(rhi));
         cuts.sort_unstable();
         cuts.dedup();
         let mut int = Interner::default();
         let mut segs: Vec<Seg<u32>> = Vec::new();
         for (i, &lo) in cuts.iter().enumerate() {
-            if lo > u64::from(u32::MAX) {
-                break;
-            }
             let hi = cuts
                 .get(i + 1)
-                .map_or(u64::from(u32::MAX), |n| n - 1)
-                .min(u64::from(u32::MAX));
+                .map_or(u64::from(rhi), |n| n - 1)
+                .min(u64::from(rhi));
             let (lo, hi) = (lo as u32, hi as u32);
             let Some(v) = self.v4_value(&mut int, lo) else {
                 continue;
@@ -334,8 +418,14 @@ impl Walker<'_, '_> {
             }
         }
         drop(cuts);
-        let mut path = Vec::new();
-        self.v4_node(&int, &mut path, 0, 0, u64::from(u32::MAX), &segs);
+        match slash8 {
+            None => self.v4_node(&int, &mut Vec::new(), 0, 0, u64::from(u32::MAX), &segs),
+            // What the apex's walk does for this child.
+            Some(a) if !segs.is_empty() => {
+                self.v4_node(&int, &mut vec![a], 1, u64::from(rlo), u64::from(rhi), &segs)
+            }
+            Some(_) => {}
+        }
     }
 
     /// The value of IPv4 address `ip`, `None` when unlisted.
@@ -432,6 +522,18 @@ impl Walker<'_, '_> {
     // ---------------------------------------------------------------- IPv6
 
     fn v6(&mut self) {
+        self.v6_in(None);
+    }
+
+    /// The IPv6 names, all or those below one top nibble.
+    fn v6_in(&mut self, top: Option<u8>) {
+        let (rlo, rhi) = match top {
+            Some(n) => (
+                u128::from(n) << 124,
+                (u128::from(n) << 124) | (u128::MAX >> 4),
+            ),
+            None => (0, u128::MAX),
+        };
         let mut cuts: Vec<u128> = Vec::new();
         let mut push = |a: u128, b: u128| {
             cuts.push(a);
@@ -454,13 +556,14 @@ impl Walker<'_, '_> {
                 });
             }
         }
-        cuts.push(0);
+        cuts.push(rlo);
+        cuts.retain(|&c| c >= rlo && c <= rhi);
         cuts.sort_unstable();
         cuts.dedup();
         let mut int = Interner::default();
         let mut segs: Vec<Seg<u128>> = Vec::new();
         for (i, &lo) in cuts.iter().enumerate() {
-            let hi = cuts.get(i + 1).map_or(u128::MAX, |n| n - 1);
+            let hi = cuts.get(i + 1).map_or(rhi, |n| n - 1).min(rhi);
             // Without IPv6 data only the test entry is listed.
             let Some(v) = self.v6_value(&mut int, lo, any) else {
                 continue;
@@ -471,8 +574,11 @@ impl Walker<'_, '_> {
             }
         }
         drop(cuts);
-        let mut path = Vec::new();
-        self.v6_node(&int, &mut path, 0, &segs);
+        match top {
+            None => self.v6_node(&int, &mut Vec::new(), 0, &segs),
+            Some(n) if !segs.is_empty() => self.v6_node(&int, &mut vec![n], 1, &segs),
+            Some(_) => {}
+        }
     }
 
     fn v6_value(&self, int: &mut Interner, ip: u128, any: bool) -> Option<ValueId> {
@@ -561,18 +667,44 @@ impl Walker<'_, '_> {
     // ------------------------------------------------------------- domains
 
     fn domains(&mut self) {
+        self.domains_in(None);
+    }
+
+    /// The domain names, all or those of one region (a one-label name
+    /// alone, or a two-label name and everything below it).
+    fn domains_in(&mut self, region: Option<&[u8]>) {
         // Every name that will exist: exact entries, wildcard parents and
         // all their ancestors (as reversed wire keys, which sort parents
         // first), plus `test`.
+        let prefix = region.unwrap_or_default();
+        let labels_of = |k: &[u8]| {
+            let (mut i, mut n) = (0, 0);
+            while i < k.len() {
+                i += 1 + usize::from(k[i]);
+                n += 1;
+            }
+            n
+        };
+        let one_label = region.is_some_and(|r| labels_of(r) == 1);
+        let owned = |k: &[u8]| match region {
+            None => true,
+            Some(r) if one_label => k == r,
+            Some(r) => k.starts_with(r),
+        };
         let mut exact: BTreeSet<Vec<u8>> = BTreeSet::new();
         let mut exists: BTreeSet<Vec<u8>> = BTreeSet::new();
-        exact.insert(b"\x04test".to_vec());
+        if b"\x04test".starts_with(prefix) {
+            exact.insert(b"\x04test".to_vec());
+        }
         for layer in &self.zone.datasets {
             for ds in std::iter::once(layer.base()).chain(layer.delta()) {
-                for (k, _) in ds.domains.exact.with_prefix(b"") {
+                // Keys that start with the region's bytes but continue the
+                // same label (`\x07exampleX`) cannot occur: the length byte
+                // is part of the prefix.
+                for (k, _) in ds.domains.exact.with_prefix(prefix) {
                     exact.insert(k.to_vec());
                 }
-                for (k, _) in ds.domains.wild.with_prefix(b"") {
+                for (k, _) in ds.domains.wild.with_prefix(prefix) {
                     add_with_ancestors(&mut exists, k);
                 }
             }
@@ -582,6 +714,9 @@ impl Walker<'_, '_> {
         }
         exists.remove(b"".as_slice());
         for key in &exists {
+            if !owned(key) {
+                continue;
+            }
             let rel = key_labels(key);
             let refs: Vec<&[u8]> = rel.iter().map(Vec::as_slice).collect();
             // The name itself.
@@ -1272,6 +1407,126 @@ mod tests {
         }
         let listed = compare(&snapshot, &names);
         assert!(listed > 30, "{listed}");
+    }
+
+    /// Every record, encoded, sorted.
+    fn records(walk: impl FnOnce(&mut dyn FnMut(Rr<'_>))) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        walk(&mut |rr: Rr<'_>| {
+            if rr.rtype != TYPE_NS {
+                let mut r = rr.owner.to_ascii_lowercase();
+                r.extend_from_slice(&rr.rtype.to_be_bytes());
+                r.extend_from_slice(&rr.ttl.to_be_bytes());
+                r.extend_from_slice(rr.rdata);
+                out.push(r);
+            }
+        });
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn the_regions_add_up_to_the_zone() {
+        let l = EntryValue::Listed;
+        let d = |name: &str, matching, value| DomainEntry {
+            name: name.into(),
+            matching,
+            value,
+        };
+        let data = DatasetData {
+            answers: answers(),
+            ip4: vec![
+                Ip4Entry {
+                    net: 0x0a00_0000,
+                    len: 8,
+                    value: l(1),
+                },
+                Ip4Entry {
+                    net: 0x0a03_0000,
+                    len: 16,
+                    value: EntryValue::Excluded,
+                },
+                Ip4Entry {
+                    net: 0x0200_0000,
+                    len: 16,
+                    value: l(0),
+                },
+                Ip4Entry {
+                    net: 0xc000_0201,
+                    len: 32,
+                    value: l(3),
+                },
+                Ip4Entry {
+                    net: 0x7f00_0000,
+                    len: 24,
+                    value: l(2),
+                },
+            ],
+            ip6: vec![
+                Ip6Entry {
+                    net: 0x2001_0db8 << 96,
+                    len: 32,
+                    value: l(1),
+                },
+                Ip6Entry {
+                    net: (0x2001_0db8 << 96) | 5,
+                    len: 128,
+                    value: EntryValue::Excluded,
+                },
+                Ip6Entry {
+                    net: 0xfd << 120,
+                    len: 8,
+                    value: l(0),
+                },
+            ],
+            domains: vec![
+                d("spam.example", DomainMatch::Exact, l(0)),
+                d("a.b.wild.example", DomainMatch::Both, l(1)),
+                d(
+                    "ok.a.b.wild.example",
+                    DomainMatch::Exact,
+                    EntryValue::Excluded,
+                ),
+                d("com", DomainMatch::Subdomains, l(2)),
+                d("x.com", DomainMatch::Exact, EntryValue::Excluded),
+                d("test", DomainMatch::Exact, l(3)),
+            ],
+            ..DatasetData::default()
+        };
+        let snapshot = zone_of(vec![Layer::new(Arc::new(Dataset::build(&[&data], 300)))]);
+        let whole = records(|out| walk_zone(&snapshot, 0, out));
+        let mut regions: Vec<Region> = (0..=255).map(Region::V4).collect();
+        regions.extend((0..16).map(Region::V6));
+        let mut doms: BTreeSet<Region> = BTreeSet::new();
+        for n in [
+            "spam.example",
+            "a.b.wild.example",
+            "ok.a.b.wild.example",
+            "com",
+            "x.com",
+            "test",
+        ] {
+            doms.insert(Region::of_domain(n).unwrap());
+        }
+        regions.extend(doms);
+        let mut parts: Vec<Vec<u8>> = Vec::new();
+        for r in &regions {
+            parts.extend(records(|out| walk_region(&snapshot, 0, r, out)));
+        }
+        parts.sort();
+        assert!(whole.len() > 1000, "{}", whole.len());
+        assert_eq!(
+            parts.len(),
+            whole.len(),
+            "no region writes a record twice or misses one"
+        );
+        assert_eq!(parts, whole);
+        assert_eq!(
+            Region::of_domain("a.b.wild.example"),
+            Some(Region::Domain(b"\x07example\x04wild".to_vec()))
+        );
+        assert_eq!(Region::of_v4(Ipv4Addr::new(10, 1, 2, 3)), Region::V4(10));
+        assert_eq!(Region::of_v6(0x2001 << 112), Region::V6(2));
     }
 
     #[test]

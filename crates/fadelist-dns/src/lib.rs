@@ -17,6 +17,7 @@
 //!   hickory-server ([`server::UdpMode`], [`server::TcpMode`]).
 //! - [`xfr`] serves zone transfers (AXFR; IXFR as a full zone) on the
 //!   fast TCP front, streamed in messages of at most 16 KiB.
+//! - [`ixfr`] keeps each zone's serial-to-serial differences for IXFR.
 //! - [`notify`] sends NOTIFY to secondaries on every new serial.
 //! - [`metrics`] counts what the fast fronts answer (per-worker counters
 //!   summed at scrape time) and writes the Prometheus text format.
@@ -25,6 +26,7 @@
 pub mod any;
 pub mod fast;
 pub mod handler;
+pub mod ixfr;
 pub mod metrics;
 pub mod notify;
 pub mod publisher;

@@ -4,6 +4,9 @@ use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Cache};
 use fadelist_core::snapshot::{Snapshot, Zone};
+use fadelist_core::zone_records::Region;
+
+use crate::ixfr::History;
 
 pub use crate::records::ZoneRecords;
 use crate::records::{ZoneWire, zone_records};
@@ -66,6 +69,8 @@ impl Served {
 #[derive(Clone, Debug)]
 pub struct Publisher {
     inner: Arc<ArcSwap<Served>>,
+    /// The IXFR history, once zone transfers are on.
+    history: Arc<std::sync::OnceLock<Arc<History>>>,
 }
 
 impl Publisher {
@@ -73,13 +78,38 @@ impl Publisher {
     pub fn new(snapshot: Snapshot) -> Publisher {
         Publisher {
             inner: Arc::new(ArcSwap::from_pointee(Served::new(Arc::new(snapshot)))),
+            history: Arc::new(std::sync::OnceLock::new()),
+        }
+    }
+
+    /// Keeps an IXFR history from now on ([`crate::ixfr`]); what zone
+    /// transfers read. Off by default: it costs a walk of the changed
+    /// regions per change.
+    pub fn enable_history(&self) -> Arc<History> {
+        self.history.get_or_init(Arc::default).clone()
+    }
+
+    /// The IXFR history, when on.
+    pub fn history(&self) -> Option<&Arc<History>> {
+        self.history.get()
+    }
+
+    /// [`Publisher::publish`] of a snapshot whose zones changed only in
+    /// these regions (`(zone, regions)`; a zone whose serial moved and
+    /// that is not named changed in unknown ways): what lets the IXFR
+    /// history diff only those regions.
+    pub fn publish_changes(&self, snapshot: Snapshot, changes: &[(String, Vec<Region>)]) {
+        let new = Arc::new(snapshot);
+        let old = self.inner.swap(Arc::new(Served::new(new.clone())));
+        if let Some(h) = self.history.get() {
+            h.submit(&old.snapshot, &new, changes);
         }
     }
 
     /// Replaces the served data in one atomic step: queries already
     /// running finish on the old data, later ones see the new data.
     pub fn publish(&self, snapshot: Snapshot) {
-        self.inner.store(Arc::new(Served::new(Arc::new(snapshot))));
+        self.publish_changes(snapshot, &[]);
     }
 
     /// The currently served data.

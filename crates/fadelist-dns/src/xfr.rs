@@ -31,6 +31,7 @@ use tokio::net::TcpStream;
 use tracing::{info, warn};
 
 use crate::fast::limits::Networks;
+use crate::ixfr::{self, History};
 use crate::tsig::{self, Key, ResponseSigner};
 
 /// Largest message of a transfer (NSD's `AXFR_MAX_MESSAGE_LEN`): name
@@ -312,6 +313,7 @@ pub async fn serve(
     req: XfrRequest,
     peer: SocketAddr,
     snapshot: Arc<Snapshot>,
+    history: Option<Arc<History>>,
     policy: Option<&TransferPolicy>,
     timeout: Duration,
 ) -> io::Result<()> {
@@ -392,6 +394,67 @@ pub async fn serve(
         return write(stream, timeout, m).await;
     }
     let started = std::time::Instant::now();
+    if let (Some(theirs), Some(h)) = (req.client_serial, &history)
+        && req.qtype == QTYPE_IXFR
+        && let Some((deleted, added)) = h.condensed(&zone_name, theirs, zone.soa.serial)
+    {
+        let entries: usize = zone
+            .datasets
+            .iter()
+            .map(|l| {
+                let (a, b) = l.entry_counts();
+                a + b
+            })
+            .sum();
+        if deleted.len() + added.len() <= entries.max(16) {
+            let mut old_soa = soa.clone();
+            let at = old_soa.len() - 20;
+            old_soa[at..at + 4].copy_from_slice(&theirs.to_be_bytes());
+            let old_rr = Rr {
+                owner: &[],
+                rtype: TYPE_SOA,
+                ttl: zone.soa.ttl,
+                rdata: &old_soa,
+            };
+            let mut f = Framer::new(&req, reserve);
+            let mut msgs = Vec::new();
+            let mut push = |f: &mut Framer, rr: &Rr<'_>| {
+                if let Some(m) = f.push(rr) {
+                    msgs.push(m);
+                }
+            };
+            push(&mut f, &soa_rr);
+            push(&mut f, &old_rr);
+            for r in &deleted {
+                push(&mut f, &ixfr::decode(r));
+            }
+            push(&mut f, &soa_rr);
+            for r in &added {
+                push(&mut f, &ixfr::decode(r));
+            }
+            push(&mut f, &soa_rr);
+            msgs.push(f.finish());
+            let (count, mut bytes) = (msgs.len(), 0);
+            for m in msgs {
+                let m = single(m, &mut signer);
+                bytes += m.len();
+                write(stream, timeout, m).await?;
+            }
+            info!(
+                %peer,
+                zone = %zone_name,
+                from = theirs,
+                serial = zone.soa.serial,
+                deleted = deleted.len(),
+                added = added.len(),
+                messages = count,
+                bytes,
+                tsig = ?key.map(Key::name),
+                "IXFR sent (incremental)"
+            );
+            return Ok(());
+        }
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let walk_req = req.clone();
     let snap = snapshot.clone();

@@ -252,6 +252,10 @@ pub async fn run(
             shutdown.clone(),
         ))
     });
+    if !app.config.transfer.allow.is_empty() {
+        // Before the first change, so that every change is in it.
+        app.listings.publisher().enable_history();
+    }
     let notify_task = {
         let t = &app.config.transfer;
         // Both checked with the configuration.

@@ -356,6 +356,7 @@ async fn connection(
                 req,
                 peer,
                 publisher.snapshot(),
+                publisher.history().cloned(),
                 options.transfer.as_deref(),
                 options.idle_timeout,
             )

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use fadelist_core::keys::{Category, ListingKey};
+use fadelist_core::zone_records::Region;
 use fadelist_dns::Publisher;
 use tracing::{debug, error, info};
 
@@ -159,6 +160,9 @@ impl Serving {
         let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
         let (zones, feeds) = &mut *data;
         let mut touched: Vec<String> = Vec::new();
+        // What changed where, for the IXFR history (fadelist_dns::ixfr).
+        let mut regions: Vec<(String, Vec<Region>)> = Vec::new();
+        let mut unknown: Vec<String> = Vec::new();
         for e in effects {
             let (zone, changed) = match e {
                 Effect::Listed {
@@ -174,7 +178,26 @@ impl Serving {
             if changed && !touched.contains(zone) {
                 touched.push(zone.clone());
             }
+            if changed {
+                let key = match e {
+                    Effect::Listed { key, .. }
+                    | Effect::Unlisted { key, .. }
+                    | Effect::Manual { key, .. } => key,
+                };
+                let region = match key {
+                    ListingKey::V4(ip) => Some(Region::of_v4(*ip)),
+                    ListingKey::V6Net(net) => Some(Region::of_v6(u128::from(*net) << 64)),
+                    ListingKey::Domain(d) => Region::of_domain(d),
+                };
+                match (regions.iter_mut().find(|(z, _)| z == zone), region) {
+                    (Some((_, rs)), Some(r)) => rs.push(r),
+                    (None, Some(r)) => regions.push((zone.clone(), vec![r])),
+                    // Not a key a region holds: the zone's history restarts.
+                    (_, None) => unknown.push(zone.clone()),
+                }
+            }
         }
+        regions.retain(|(z, _)| !unknown.contains(z));
         if touched.is_empty() {
             return;
         }
@@ -183,7 +206,7 @@ impl Serving {
             zones.touch(z, now);
         }
         self.publisher
-            .publish(zones.snapshot_with(|z| feeds.layer(z)));
+            .publish_changes(zones.snapshot_with(|z| feeds.layer(z)), &regions);
         counts_of(
             feeds,
             &mut self.counts.lock().unwrap_or_else(|e| e.into_inner()),
