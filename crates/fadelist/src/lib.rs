@@ -124,6 +124,14 @@ pub fn dns_options(config: &Config) -> fadelist_dns::server::DnsOptions {
     config.dns_options()
 }
 
+/// Where the zones' serial floors are kept: beside the database
+/// (`fadelist.db.serials`); `None` for an in-memory database.
+pub fn serial_file(config: &Config) -> Option<std::path::PathBuf> {
+    let db = &config.store.path;
+    let name = db.file_name()?.to_str()?;
+    (name != ":memory:" && !name.is_empty()).then(|| db.with_file_name(format!("{name}.serials")))
+}
+
 /// Loads the zones of `config` (blocking: reads and parses data files).
 pub fn load_zones(config: &Config) -> anyhow::Result<ZoneSet> {
     ZoneSet::load(config, clock::unix_now())

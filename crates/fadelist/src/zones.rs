@@ -17,6 +17,7 @@
 //! pass, so that readers never wait for the reloader, which holds the
 //! serving lock while it parses.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -29,7 +30,7 @@ use fadelist_core::dataset::layer::Layer;
 use fadelist_core::rbldnsd;
 use fadelist_core::snapshot::{Snapshot, Soa, Zone, normalize_name};
 use serde::Serialize;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::{Config, DatasetKind, ZoneConfig};
 
@@ -361,7 +362,15 @@ pub struct ZoneSet {
     zones: Vec<ZoneState>,
     default_ttl: u32,
     status: DataStatus,
+    /// Where the serial floors live ([`ZoneSet::keep_serials_in`]).
+    serial_file: Option<PathBuf>,
+    /// Per zone, a serial no issued serial has reached; on disk.
+    floors: BTreeMap<String, u32>,
 }
+
+/// How far ahead of the current serial the floor on disk is set: one
+/// small write per this many changes.
+const SERIAL_STRIDE: u32 = 1024;
 
 impl std::fmt::Debug for ZoneSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -416,6 +425,8 @@ impl ZoneSet {
             });
         }
         let set = ZoneSet {
+            serial_file: None,
+            floors: BTreeMap::new(),
             zones,
             default_ttl,
             status: DataStatus::default(),
@@ -489,6 +500,9 @@ impl ZoneSet {
                 any = true;
             }
         }
+        if any {
+            self.save_floors_if_due();
+        }
         if attempted {
             self.publish_status();
         }
@@ -500,6 +514,79 @@ impl ZoneSet {
     pub fn touch(&mut self, zone: &str, now: u64) {
         if let Some(z) = self.zones.iter_mut().find(|z| z.name == zone) {
             z.serial = next_serial(z.serial, now);
+        }
+        self.save_floors_if_due();
+    }
+
+    /// Keeps the zones' serials moving forward across restarts, with
+    /// floors kept in `path`.
+    ///
+    /// A serial is the Unix time, or one past the previous serial when
+    /// changes come faster than one a second (report-fed zones under
+    /// load); it can then run ahead of the clock, and a restart that went
+    /// back to the clock would hand out serials the secondaries already
+    /// hold: they would ignore every change until the clock caught up.
+    /// So a floor above every serial handed out is kept on disk (moved
+    /// [`SERIAL_STRIDE`] ahead, written and synced before a serial
+    /// reaches it), and a restart starts above it.
+    pub fn keep_serials_in(&mut self, path: PathBuf, now: u64) {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                for line in text.lines() {
+                    let mut it = line.split_whitespace();
+                    if let (Some(z), Some(Ok(floor))) =
+                        (it.next(), it.next().map(str::parse::<u32>))
+                        && let Some(zone) = self.zones.iter_mut().find(|s| s.name == z)
+                        && zone.config.soa.as_ref().and_then(|s| s.serial).is_none()
+                    {
+                        // Serial arithmetic (RFC 1982): only a floor ahead
+                        // of the clock matters.
+                        if (floor.wrapping_sub(zone.serial) as i32) >= 0 {
+                            zone.serial = next_serial(floor, now);
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => warn!(path = %path.display(), "cannot read the serial floors: {e}"),
+        }
+        self.serial_file = Some(path);
+        self.floors.clear();
+        self.save_floors_if_due();
+    }
+
+    /// Writes new floors when a serial has reached its floor.
+    fn save_floors_if_due(&mut self) {
+        let Some(path) = &self.serial_file else {
+            return;
+        };
+        let due = self.zones.iter().any(|z| {
+            self.floors
+                .get(&z.name)
+                .is_none_or(|&f| (z.serial.wrapping_sub(f) as i32) >= 0)
+        });
+        if !due {
+            return;
+        }
+        let floors: BTreeMap<String, u32> = self
+            .zones
+            .iter()
+            .map(|z| (z.name.clone(), z.serial.wrapping_add(SERIAL_STRIDE)))
+            .collect();
+        let text: String = floors.iter().map(|(z, f)| format!("{z} {f}\n")).collect();
+        let tmp = path.with_extension("serials.tmp");
+        let written = (|| -> std::io::Result<()> {
+            use std::io::Write as _;
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)
+        })();
+        match written {
+            Ok(()) => self.floors = floors,
+            Err(e) => {
+                warn!(path = %path.display(), "cannot write the serial floors (serials may go back after a restart): {e}")
+            }
         }
     }
 
@@ -593,6 +680,35 @@ fn zone_soa(z: &ZoneState, default_ttl: u32) -> Soa {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serials_stay_ahead_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.sqlite.serials");
+        let config = crate::config::embedded_default();
+        let now = 1_800_000_000;
+        let serial = |z: &ZoneSet| z.snapshot().zones[0].soa.serial;
+        let mut zones = ZoneSet::load(&config, now).unwrap();
+        zones.keep_serials_in(path.clone(), now);
+        let name = zones.snapshot().zones[0].name().to_string();
+        // 5,000 changes within one second: the serial runs ahead of the
+        // clock, past several floors.
+        for _ in 0..5000 {
+            zones.touch(&name, now);
+        }
+        let before = serial(&zones);
+        assert_eq!(before, now as u32 + 5000);
+        // A restart at the same second (a crash: nothing written since the
+        // last floor) starts above every serial handed out.
+        let mut again = ZoneSet::load(&config, now).unwrap();
+        assert_eq!(serial(&again), now as u32, "without the floors: back to the clock");
+        again.keep_serials_in(path.clone(), now);
+        assert!(serial(&again) > before, "{} <= {before}", serial(&again));
+        // A floor behind the clock is ignored.
+        let mut later = ZoneSet::load(&config, now + 1_000_000).unwrap();
+        later.keep_serials_in(path, now + 1_000_000);
+        assert_eq!(serial(&later), now as u32 + 1_000_000);
+    }
 
     #[test]
     fn serials_move_forward() {

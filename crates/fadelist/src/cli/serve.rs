@@ -65,7 +65,10 @@ pub fn serve(mut config: Config, opts: ServeArgs) -> anyhow::Result<()> {
     // Again: the options above may have changed checked values.
     config.validate()?;
     raise_descriptor_limit();
-    let zone_set = crate::load_zones(&config)?;
+    let mut zone_set = crate::load_zones(&config)?;
+    if let Some(path) = crate::serial_file(&config) {
+        zone_set.keep_serials_in(path, crate::clock::unix_now());
+    }
     // The database is opened (created, migrated) and checked before any
     // listener is announced: a corrupt or unreadable one is a clear error
     // here, not an exit after "DNS listening".
