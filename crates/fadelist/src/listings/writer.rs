@@ -2,8 +2,9 @@
 //!
 //! Jobs arrive on a bounded queue and run in order. Reports that are
 //! waiting together are written as one group ([`fadelist_store::Group`]):
-//! one transaction, one commit and one fsync for all of them, each report
-//! in its own savepoint. Commit + fsync was about a third of the CPU of a
+//! one transaction, one commit and one fsync for all of them (a group
+//! that fails is rolled back and written again report by report, so one
+//! bad report fails alone). Commit + fsync was about a third of the CPU of a
 //! report when each had its own transaction; under load a group holds
 //! many reports, so that cost is shared. A report is still answered only
 //! after the commit that holds it, and its DNS effect is still published
