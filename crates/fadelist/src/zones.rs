@@ -701,7 +701,11 @@ mod tests {
         // A restart at the same second (a crash: nothing written since the
         // last floor) starts above every serial handed out.
         let mut again = ZoneSet::load(&config, now).unwrap();
-        assert_eq!(serial(&again), now as u32, "without the floors: back to the clock");
+        assert_eq!(
+            serial(&again),
+            now as u32,
+            "without the floors: back to the clock"
+        );
         again.keep_serials_in(path.clone(), now);
         assert!(serial(&again) > before, "{} <= {before}", serial(&again));
         // A floor behind the clock is ignored.
