@@ -65,7 +65,8 @@ $NS 3600 ns.bl.test
 :127.0.0.2:Listed range
 10.0.0.0/8
 !10.3.0.0/16
-10.1.2.0/24 :127.0.0.3:range, see $
+10.1.2.0/24 :127.0.0.3:range
+198.18.0.0/24 :127.0.0.9:net $
 !10.1.2.7
 192.0.2.0/25 :127.0.0.4:half a /24: $
 198.51.100.77 :127.0.0.4:single $
@@ -264,6 +265,16 @@ for sec in NSD:$NSD_PORT Knot:$KNOT_PORT; do
     fi
 done
 ((listed > 100)) && pass "the differential covers $listed listed names" || fail "only $listed listed names"
+# The documented difference: a range written as a wildcard cannot say the
+# asked address, so its `$` says the range.
+want_fl="\"net 198.18.0.5\"" want_sec="\"net 198.18.0.0/24\""
+got_fl=$(dig +short @127.0.0.1 -p "$DPORT" 5.0.18.198.bl.test TXT)
+for sec in NSD:$NSD_PORT Knot:$KNOT_PORT; do
+    got=$(dig +short @127.0.0.1 -p "${sec##*:}" 5.0.18.198.bl.test TXT)
+    [[ $got_fl == "$want_fl" && $got == "$want_sec" ]] \
+        && pass "${sec%%:*}: \$ in a /24 range says the range ($got; fadelist: $got_fl)" \
+        || fail "${sec%%:*}: \$ in a wildcard: got $got, fadelist $got_fl"
+done
 
 # --- propagation by NOTIFY ----------------------------------------------------
 NAME=112.20.160.89.iprbl.test
