@@ -50,9 +50,10 @@
 //! entry) and, for domains, the set of existing names, never the records.
 
 use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use crate::dataset::EXCLUDED;
+use crate::dataset::{Answer, EXCLUDED};
 use crate::snapshot::{Hits, Resolution, Snapshot, Zone};
 
 /// RR type A.
@@ -220,6 +221,7 @@ pub fn walk_region(
         out,
         owner: Vec::new(),
         rdata: Vec::new(),
+        leaf_cache: HashMap::new(),
     };
     match region {
         Region::V4(a) => w.v4_in(Some(*a)),
@@ -244,6 +246,7 @@ pub fn walk_zone(snapshot: &Snapshot, zone_index: usize, out: &mut dyn FnMut(Rr<
         out,
         owner: Vec::new(),
         rdata: Vec::new(),
+        leaf_cache: HashMap::new(),
     };
     for ns in &zone.ns {
         let rdata = wire_name(ns);
@@ -270,6 +273,8 @@ struct Walker<'s, 'o> {
     out: &'o mut dyn FnMut(Rr<'_>),
     owner: Vec<u8>,
     rdata: Vec<u8>,
+    /// Leaf records of values without `$`, for the current address walk.
+    leaf_cache: HashMap<ValueId, Vec<(u16, u32, Vec<u8>)>>,
 }
 
 /// A run of addresses with one value.
@@ -293,29 +298,61 @@ enum Cover {
 /// Interns the combined value of a point: (layer, dataset, answer id) per
 /// listing layer.
 #[derive(Default)]
-struct Interner {
+struct Interner<'s> {
     ids: HashMap<Vec<(usize, usize, u32)>, ValueId>,
     /// Whether a value's TXT templates use `$`.
     dollar: Vec<bool>,
+    /// A value's hits (TTL, answer), in dataset order, when its records can
+    /// be built from them directly (not the built-in test entry).
+    hits: Vec<Option<Vec<(u32, &'s Answer)>>>,
 }
 
-impl Interner {
-    fn id(&mut self, key: Vec<(usize, usize, u32)>, dollar: impl FnOnce() -> bool) -> ValueId {
+impl<'s> Interner<'s> {
+    fn id(
+        &mut self,
+        key: Vec<(usize, usize, u32)>,
+        dollar: bool,
+        hits: impl FnOnce() -> Option<Vec<(u32, &'s Answer)>>,
+    ) -> ValueId {
         if let Some(&id) = self.ids.get(&key) {
             return id;
         }
         let id = self.dollar.len() as ValueId;
-        self.dollar.push(dollar());
+        self.dollar.push(dollar);
+        self.hits.push(hits());
         self.ids.insert(key, id);
         id
     }
+}
+
+/// The records of hits that all stand for `subject` (an address): what
+/// [`answer_records`] gives for them.
+fn records_of(hits: &[(u32, &Answer)], subject: &str) -> (u32, Vec<Ipv4Addr>, Vec<String>) {
+    let ttl = hits.iter().map(|h| h.0).min().unwrap_or(0);
+    let mut a: Vec<Ipv4Addr> = Vec::new();
+    let mut txt: Vec<String> = Vec::new();
+    for (_, answer) in hits.iter().take(crate::snapshot::MAX_HITS) {
+        for ip in answer.a.iter() {
+            if !a.contains(ip) {
+                a.push(*ip);
+            }
+        }
+        for template in answer.txt.iter() {
+            let mut t = String::new();
+            crate::rbldnsd::expand_txt(template, subject, &mut t);
+            if !txt.contains(&t) {
+                txt.push(t);
+            }
+        }
+    }
+    (ttl, a, txt)
 }
 
 const TEST_NEVER_V4: u32 = 0x7f00_0001;
 const TEST_LISTED_V4: u32 = 0x7f00_0002;
 const MAPPED: u128 = 0xffff_0000_0000;
 
-impl Walker<'_, '_> {
+impl<'s> Walker<'s, '_> {
     /// Emits the current owner with these records.
     fn emit_records(&mut self, (ttl, a, txt): (u32, Vec<Ipv4Addr>, Vec<String>)) {
         for ip in a {
@@ -333,6 +370,37 @@ impl Walker<'_, '_> {
                 rtype: TYPE_TXT,
                 ttl,
                 rdata: &self.rdata,
+            });
+        }
+    }
+
+    /// Writes the current owner (an address) with the records of value `v`
+    /// of `int`; `subject` writes the address's text for `$`. Records
+    /// without `$` are built once per value.
+    fn emit_leaf(&mut self, int: &Interner<'_>, v: ValueId, subject: impl FnOnce(&mut String)) {
+        let Some(hits) = &int.hits[v as usize] else {
+            return;
+        };
+        if int.dollar[v as usize] {
+            let mut text = String::new();
+            subject(&mut text);
+            let records = records_of(hits, &text);
+            self.emit_records(records);
+            return;
+        }
+        let built = self.leaf_cache.entry(v).or_insert_with(|| {
+            let (ttl, a, txt) = records_of(hits, "");
+            let mut built: Vec<(u16, u32, Vec<u8>)> = Vec::new();
+            built.extend(a.iter().map(|ip| (TYPE_A, ttl, ip.octets().to_vec())));
+            built.extend(txt.iter().map(|t| (TYPE_TXT, ttl, txt_rdata(t))));
+            built
+        });
+        for (rtype, ttl, rdata) in built.iter() {
+            (self.out)(Rr {
+                owner: &self.owner,
+                rtype: *rtype,
+                ttl: *ttl,
+                rdata,
             });
         }
     }
@@ -400,7 +468,11 @@ impl Walker<'_, '_> {
         cuts.retain(|&c| c >= u64::from(rlo) && c <= u64::from(rhi));
         cuts.sort_unstable();
         cuts.dedup();
-        let mut int = Interner::default();
+        let mut int = Interner {
+            ids: HashMap::new(),
+            dollar: Vec::new(),
+            hits: Vec::new(),
+        };
         let mut segs: Vec<Seg<u32>> = Vec::new();
         for (i, &lo) in cuts.iter().enumerate() {
             let hi = cuts
@@ -430,18 +502,21 @@ impl Walker<'_, '_> {
     }
 
     /// The value of IPv4 address `ip`, `None` when unlisted.
-    fn v4_value(&self, int: &mut Interner, ip: u32) -> Option<ValueId> {
+    fn v4_value(&self, int: &mut Interner<'s>, ip: u32) -> Option<ValueId> {
+        let zone: &'s Zone = self.zone;
         if ip == TEST_NEVER_V4 {
             return None;
         }
         let mut key = Vec::new();
+        let mut hits = Vec::new();
         let mut dollar = false;
-        for (i, layer) in self.zone.datasets.iter().enumerate() {
+        for (i, layer) in zone.datasets.iter().enumerate() {
             if let Some((ds, v)) = layer.find_v4(ip)
                 && v != EXCLUDED
                 && let Some(ans) = ds.answer(v)
             {
                 key.push((i, std::ptr::from_ref(ds) as usize, v));
+                hits.push((ds.ttl, ans));
                 dollar |= ans.txt.iter().any(|t| t.contains('$'));
             }
         }
@@ -450,8 +525,9 @@ impl Walker<'_, '_> {
                 return None;
             }
             key.push((usize::MAX, 0, 0));
+            return Some(int.id(key, dollar, || None));
         }
-        Some(int.id(key, || dollar))
+        Some(int.id(key, dollar, || Some(hits)))
     }
 
     /// Writes the node `path` (octets from the top, `level` of them) that
@@ -466,12 +542,20 @@ impl Walker<'_, '_> {
         segs: &[Seg<u32>],
     ) {
         let child = (hi - lo + 1) >> 8;
-        let covers = children(lo, child, 256, segs, |s| (u64::from(s.lo), u64::from(s.hi)));
         let ambiguous = path.iter().all(|&o| o < 10);
         let leaf = level == 3;
-        let wildcard = (level >= 1 && !ambiguous && covers.len() == 256)
-            .then(|| most_common(&covers))
-            .flatten();
+        // One value over the whole node (inside a range): no need to look
+        // at the 256 children when a wildcard can say it.
+        let full = matches!(segs, [s] if u64::from(s.lo) <= lo && u64::from(s.hi) >= hi);
+        let (covers, wildcard) = if full && level >= 1 && !ambiguous {
+            (Vec::new(), Some(segs[0].v))
+        } else {
+            let covers = children(lo, child, 256, segs, |s| (u64::from(s.lo), u64::from(s.hi)));
+            let wildcard = (level >= 1 && !ambiguous && covers.len() == 256)
+                .then(|| most_common(&covers))
+                .flatten();
+            (covers, wildcard)
+        };
         if let Some(v) = wildcard {
             let sample = covers
                 .iter()
@@ -498,6 +582,14 @@ impl Walker<'_, '_> {
             let clo = lo + i as u64 * child;
             path.push(i as u8);
             match cover {
+                Cover::Uniform(v) if leaf && int.hits[v as usize].is_some() => {
+                    self.owner.clear();
+                    for &o in path.iter().rev() {
+                        push_octet_label(&mut self.owner, o);
+                    }
+                    let ip = Ipv4Addr::new(path[0], path[1], path[2], path[3]);
+                    self.emit_leaf(int, v, |t| push_v4_text(t, ip));
+                }
                 _ if leaf => {
                     let rel = v4_rel(path);
                     let refs: Vec<&[u8]> = rel.iter().map(Vec::as_slice).collect();
@@ -560,7 +652,11 @@ impl Walker<'_, '_> {
         cuts.retain(|&c| c >= rlo && c <= rhi);
         cuts.sort_unstable();
         cuts.dedup();
-        let mut int = Interner::default();
+        let mut int = Interner {
+            ids: HashMap::new(),
+            dollar: Vec::new(),
+            hits: Vec::new(),
+        };
         let mut segs: Vec<Seg<u128>> = Vec::new();
         for (i, &lo) in cuts.iter().enumerate() {
             let hi = cuts.get(i + 1).map_or(rhi, |n| n - 1).min(rhi);
@@ -581,19 +677,22 @@ impl Walker<'_, '_> {
         }
     }
 
-    fn v6_value(&self, int: &mut Interner, ip: u128, any: bool) -> Option<ValueId> {
+    fn v6_value(&self, int: &mut Interner<'s>, ip: u128, any: bool) -> Option<ValueId> {
+        let zone: &'s Zone = self.zone;
         if ip == MAPPED | u128::from(TEST_NEVER_V4) {
             return None;
         }
         let mut key = Vec::new();
+        let mut hits = Vec::new();
         let mut dollar = false;
         if any {
-            for (i, layer) in self.zone.datasets.iter().enumerate() {
+            for (i, layer) in zone.datasets.iter().enumerate() {
                 if let Some((ds, v)) = layer.find_v6(ip)
                     && v != EXCLUDED
                     && let Some(ans) = ds.answer(v)
                 {
                     key.push((i, std::ptr::from_ref(ds) as usize, v));
+                    hits.push((ds.ttl, ans));
                     dollar |= ans.txt.iter().any(|t| t.contains('$'));
                 }
             }
@@ -605,8 +704,12 @@ impl Walker<'_, '_> {
             // fadelist answers the mapped form with the IPv4 data, or the
             // test answer; the name is written exactly (resolved).
             key.push((usize::MAX, 0, 0));
+            return Some(int.id(key, dollar, || None));
         }
-        Some(int.id(key, || dollar))
+        // In the IPv4-mapped range fadelist also asks the IPv4 data of the
+        // other datasets: such names are resolved one by one.
+        let mapped = ip >> 32 == MAPPED >> 32;
+        Some(int.id(key, dollar, || (!mapped).then_some(hits)))
     }
 
     /// Writes the nibble node `path` (nibbles from the top).
@@ -615,12 +718,23 @@ impl Walker<'_, '_> {
         let lo: u128 = nibbles_to_addr(path);
         let span_bits = 128 - 4 * depth as u32;
         let child_bits = span_bits - 4;
-        let covers = children128(lo, child_bits, segs);
         let ambiguous = depth <= 3 && path.iter().all(|&n| n < 10);
         let leaf = depth == 31;
-        let wildcard = (depth >= 1 && !ambiguous && covers.len() == 16)
-            .then(|| most_common(&covers))
-            .flatten();
+        let node_hi = if span_bits >= 128 {
+            u128::MAX
+        } else {
+            lo | ((1u128 << span_bits) - 1)
+        };
+        let full = matches!(segs, [s] if s.lo <= lo && s.hi >= node_hi);
+        let (covers, wildcard) = if full && depth >= 1 && !ambiguous {
+            (Vec::new(), Some(segs[0].v))
+        } else {
+            let covers = children128(lo, child_bits, segs);
+            let wildcard = (depth >= 1 && !ambiguous && covers.len() == 16)
+                .then(|| most_common(&covers))
+                .flatten();
+            (covers, wildcard)
+        };
         if let Some(v) = wildcard {
             let sample = covers
                 .iter()
@@ -642,6 +756,17 @@ impl Walker<'_, '_> {
             }
             path.push(i as u8);
             match cover {
+                Cover::Uniform(v) if leaf && int.hits[v as usize].is_some() => {
+                    self.owner.clear();
+                    for &n in path.iter().rev() {
+                        self.owner.push(1);
+                        self.owner.push(b"0123456789abcdef"[usize::from(n)]);
+                    }
+                    let ip = Ipv6Addr::from(nibbles_to_addr(path));
+                    self.emit_leaf(int, v, |t| {
+                        let _ = write!(t, "{ip}");
+                    });
+                }
                 _ if leaf => {
                     let rel = v6_rel(path);
                     let refs: Vec<&[u8]> = rel.iter().map(Vec::as_slice).collect();
@@ -811,6 +936,29 @@ fn set_owner(owner: &mut Vec<u8>, rel: &[&[u8]]) {
     }
 }
 
+/// Appends the label of an octet (`\x03192`).
+fn push_octet_label(owner: &mut Vec<u8>, o: u8) {
+    let mut digits = [0u8; 3];
+    let mut n = 0;
+    if o >= 100 {
+        digits[n] = b'0' + o / 100;
+        n += 1;
+    }
+    if o >= 10 {
+        digits[n] = b'0' + o / 10 % 10;
+        n += 1;
+    }
+    digits[n] = b'0' + o % 10;
+    n += 1;
+    owner.push(n as u8);
+    owner.extend_from_slice(&digits[..n]);
+}
+
+/// Appends an IPv4 address in dotted-quad form.
+fn push_v4_text(out: &mut String, ip: Ipv4Addr) {
+    let _ = write!(out, "{ip}");
+}
+
 /// The octets of `path` followed by zeros.
 fn pad4(path: &[u8]) -> [u8; 4] {
     let mut o = [0u8; 4];
@@ -848,10 +996,15 @@ fn addr_nibbles(a: u128) -> Vec<u8> {
 
 /// The value most children are uniformly covered by.
 fn most_common(covers: &[(usize, Cover)]) -> Option<ValueId> {
-    let mut counts: HashMap<ValueId, usize> = HashMap::new();
+    // A node's children have few distinct values (values are answers,
+    // not addresses): a short list beats hashing 256 children.
+    let mut counts: Vec<(ValueId, usize)> = Vec::new();
     for (_, c) in covers {
-        if let Cover::Uniform(v) = c {
-            *counts.entry(*v).or_default() += 1;
+        if let Cover::Uniform(v) = *c {
+            match counts.iter_mut().find(|(x, _)| *x == v) {
+                Some(e) => e.1 += 1,
+                None => counts.push((v, 1)),
+            }
         }
     }
     counts
