@@ -41,7 +41,7 @@ fn encode(rr: &Rr<'_>) -> Record {
     r
 }
 
-/// The record `r` (from [`encode`]).
+/// The record `r`, as the history keeps it (see [`Record`]).
 pub fn decode(r: &[u8]) -> Rr<'_> {
     let n = usize::from(r[0]);
     let owner = &r[1..1 + n];

@@ -527,7 +527,7 @@ impl ZoneSet {
     /// back to the clock would hand out serials the secondaries already
     /// hold: they would ignore every change until the clock caught up.
     /// So a floor above every serial handed out is kept on disk (moved
-    /// [`SERIAL_STRIDE`] ahead, written and synced before a serial
+    /// 1,024 serials ahead, written and synced before a serial
     /// reaches it), and a restart starts above it.
     pub fn keep_serials_in(&mut self, path: PathBuf, now: u64) {
         match std::fs::read_to_string(&path) {
