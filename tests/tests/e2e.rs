@@ -339,6 +339,23 @@ fn tcp_pipelined_and_edns() {
     // No EDNS in the query: none in the reply.
     let r = ask(srv.dns, "2.0.0.127.bl.example", RecordType::A);
     assert!(r.edns.is_none());
+    // The DO bit is copied (RFC 3225 section 3), over UDP (fast path) and
+    // TCP, on a listed and an unlisted name.
+    for name in ["2.0.0.127.bl.example", "9.9.9.203.bl.example"] {
+        for dnssec_ok in [true, false] {
+            let mut q = with_edns(query(name, RecordType::A), 1232, 0);
+            if let Some(e) = q.edns.as_mut() {
+                e.set_dnssec_ok(dnssec_ok);
+            }
+            for r in [
+                udp(srv.dns, &q),
+                tcp(srv.dns, std::slice::from_ref(&q)).remove(0),
+            ] {
+                let e = r.edns.as_ref().expect("OPT echoed");
+                assert_eq!(e.flags().dnssec_ok, dnssec_ok, "{name}: DO copied");
+            }
+        }
+    }
 }
 
 #[test]

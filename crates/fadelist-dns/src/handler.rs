@@ -265,7 +265,9 @@ pub fn decide_from(served: &Served, request: &Request, forced: Verdict<'_>) -> R
         let mut e = Edns::new();
         e.set_version(EDNS_VERSION);
         e.set_max_payload(req.max_payload().max(512));
-        e.set_dnssec_ok(false);
+        // RFC 3225 section 3: the DO bit of the query is copied into the
+        // response (we sign nothing, so it changes nothing else).
+        e.set_dnssec_ok(req.flags().dnssec_ok);
         bad_version = req.version() > EDNS_VERSION;
         edns = Some(e);
     }

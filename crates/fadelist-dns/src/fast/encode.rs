@@ -441,14 +441,16 @@ impl Responder {
             w.truncated = true;
         }
         if let Some(e) = q.edns {
-            // Our OPT: version 0, no flags, the client's payload size
-            // (at least 512), exactly what the hickory path echoes.
+            // Our OPT: version 0, the client's payload size (at least
+            // 512) and its DO bit copied (RFC 3225 section 3), exactly
+            // what the hickory path echoes.
             w.begin(ADDITIONAL);
             if w.room(11) {
                 let p = e.payload.max(512).to_be_bytes();
                 let t = TYPE_OPT.to_be_bytes();
+                let d = u8::from(e.dnssec_ok) << 7;
                 w.out
-                    .extend_from_slice(&[0, t[0], t[1], p[0], p[1], 0, 0, 0, 0, 0, 0]);
+                    .extend_from_slice(&[0, t[0], t[1], p[0], p[1], 0, 0, d, 0, 0, 0]);
             }
         }
         let flags = q.flags;
