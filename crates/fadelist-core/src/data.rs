@@ -5,7 +5,10 @@
 //! table of answers) so that any producer — the rbldnsd file parser, the
 //! report pipeline, tests — can fill them without knowing how lookups work.
 //! [`crate::dataset::Dataset::build`] turns one or more of them into the
-//! immutable, query-ready form.
+//! immutable, query-ready form. Big data files take a packed road instead:
+//! the rbldnsd loader makes [`Columns`] (the same content, sorted and
+//! merged, 4–8 bytes per IPv4 address) and
+//! [`crate::dataset::Dataset::from_columns`] freezes them.
 
 use std::net::Ipv4Addr;
 
@@ -173,6 +176,123 @@ impl DatasetData {
         self.ip4.iter_mut().for_each(|e| renumber(&mut e.value));
         self.ip6.iter_mut().for_each(|e| renumber(&mut e.value));
         self.domains.iter_mut().for_each(|e| renumber(&mut e.value));
+    }
+}
+
+/// One name of [`Columns`]: a key in the name arena (the reversed,
+/// length-prefixed form of [`crate::dataset::dnset::key_of_name`]) and
+/// its value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct NameRef {
+    /// Offset of the key in the arena.
+    pub off: u32,
+    /// Length of the key.
+    pub len: u8,
+    /// Answer index, or [`crate::dataset::EXCLUDED`].
+    pub val: u32,
+}
+
+/// The IPv4 /32 column of [`Columns`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Exact4 {
+    /// Every /32 has value `val` (a big list on its default value): the
+    /// addresses alone, 4 bytes each.
+    Uniform {
+        /// Addresses, ascending, unique.
+        keys: Vec<u32>,
+        /// Their value.
+        val: u32,
+    },
+    /// `(address << 32) | value`, ascending by address, unique.
+    Packed(Vec<u64>),
+}
+
+impl Default for Exact4 {
+    fn default() -> Self {
+        Exact4::Packed(Vec::new())
+    }
+}
+
+impl Exact4 {
+    /// Number of addresses.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Exact4::Uniform { keys, .. } => keys.len(),
+            Exact4::Packed(v) => v.len(),
+        }
+    }
+
+    /// Address and value of row `i` (`i < len()`).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> (u32, u32) {
+        match self {
+            Exact4::Uniform { keys, val } => (keys[i], *val),
+            Exact4::Packed(v) => ((v[i] >> 32) as u32, v[i] as u32),
+        }
+    }
+
+    /// Replaces every value `v` by `f(v)`.
+    pub(crate) fn map_values(&mut self, f: impl Fn(u32) -> u32) {
+        match self {
+            Exact4::Uniform { val, .. } => *val = f(*val),
+            Exact4::Packed(v) => {
+                for e in v {
+                    *e = (*e & !0xffff_ffff) | u64::from(f(*e as u32));
+                }
+            }
+        }
+    }
+}
+
+/// A dataset as the rbldnsd loader hands it to
+/// [`crate::dataset::Dataset::from_columns`]: the same content as a
+/// [`DatasetData`] from [`crate::rbldnsd::parse`], in packed columns that
+/// are already sorted and merged, so that a big file is frozen without a
+/// second copy of its entries. A million IPv4 /32s take 4 bytes each here
+/// when they share one value, 8 otherwise (16 in [`DatasetData`]), a
+/// domain its key bytes and 12 bytes (a `String` and 40 bytes there).
+///
+/// Only the loader makes them (the columns keep invariants the builder
+/// relies on); [`crate::rbldnsd::Loader::finish`] documents the content.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Columns {
+    /// `$TTL`: the TTL of this dataset's answers, when set.
+    pub ttl: Option<u32>,
+    /// `$SOA`, when set.
+    pub soa: Option<SoaSpec>,
+    /// `$NS` names (no trailing dot), in order.
+    pub ns: Vec<String>,
+    /// TTL given on the `$NS` line, when set.
+    pub ns_ttl: Option<u32>,
+    /// Distinct answers, numbered as [`crate::rbldnsd::parse`] numbers them.
+    pub(crate) answers: Vec<AnswerSpec>,
+    /// IPv4 /32 entries, ascending, one per address. A value is an index
+    /// into `answers` or [`crate::dataset::EXCLUDED`].
+    pub(crate) v4_exact: Exact4,
+    /// IPv4 prefixes shorter than /32: `(net, len, value)`, ascending by
+    /// `(net, len)`, no repeated prefix.
+    pub(crate) v4: Vec<(u32, u8, u32)>,
+    /// IPv6 prefixes: `(net, len, value)`, ascending, no repeated prefix.
+    pub(crate) v6: Vec<(u128, u8, u32)>,
+    /// The name keys of `exact` and `wild`.
+    pub(crate) names: Vec<u8>,
+    /// Names listed (or excluded) themselves, ascending by key, unique.
+    pub(crate) exact: Vec<NameRef>,
+    /// Names whose subdomains are listed (or excluded), ascending by key,
+    /// unique.
+    pub(crate) wild: Vec<NameRef>,
+}
+
+impl Columns {
+    /// Number of entries (a `.name` entry counts twice: the name and its
+    /// subdomains).
+    pub fn len(&self) -> usize {
+        self.v4_exact.len() + self.v4.len() + self.v6.len() + self.exact.len() + self.wild.len()
+    }
+
+    /// True when there are no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
-use fadelist_core::data::{AclData, DatasetData, SoaSpec};
+use fadelist_core::data::{AclData, Columns, SoaSpec};
 use fadelist_core::dataset::Dataset;
 use fadelist_core::dataset::acl::Acl;
 use fadelist_core::dataset::layer::Layer;
@@ -93,6 +93,48 @@ fn read_stable(path: &Path) -> Result<(Vec<u8>, Stamp), LoadError> {
         let after = stamp(path).map_err(unreadable)?;
         if before == after && after.len == bytes.len() as u64 {
             return Ok((bytes, after));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Err(LoadError {
+        file: path.to_path_buf(),
+        line: None,
+        message: "the file keeps changing while being read".into(),
+    })
+}
+
+/// Parses a data file of type `ty` while reading it, a block at a time,
+/// making sure it did not change meanwhile (as [`read_stable`] does).
+fn load_stable(
+    path: &Path,
+    ty: rbldnsd::DatasetType,
+    located: impl Fn(rbldnsd::ParseError) -> LoadError,
+) -> Result<(Columns, Stamp), LoadError> {
+    use std::io::Read as _;
+    let unreadable = |e: std::io::Error| LoadError {
+        file: path.to_path_buf(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    };
+    let mut buf = vec![0u8; 256 * 1024];
+    for _ in 0..5 {
+        let before = stamp(path).map_err(unreadable)?;
+        let mut file = std::fs::File::open(path).map_err(unreadable)?;
+        let mut loader = rbldnsd::Loader::new(ty, before.len);
+        let mut read = 0u64;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(unreadable(e)),
+            };
+            loader.feed(&buf[..n]);
+            read += n as u64;
+        }
+        let after = stamp(path).map_err(unreadable)?;
+        if before == after && after.len == read {
+            return loader.finish().map(|c| (c, after)).map_err(located);
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -291,20 +333,29 @@ impl DatasetState {
         files: Vec<PathBuf>,
         default_ttl: u32,
     ) -> Result<DatasetState, LoadError> {
-        let mut parts: Vec<DatasetData> = Vec::with_capacity(files.len());
+        let mut parts: Vec<Columns> = Vec::with_capacity(files.len());
         let mut acls: Vec<AclData> = Vec::new();
         let mut stamps = Vec::with_capacity(files.len());
         for f in &files {
-            let (bytes, st) = read_stable(f)?;
             let located = |e: rbldnsd::ParseError| LoadError {
                 file: f.clone(),
                 line: Some(e.line),
                 message: format!("{} (dataset type {})", e.message, kind.name()),
             };
-            match kind {
-                DatasetKind::Data(t) => parts.push(rbldnsd::parse(t, &bytes).map_err(located)?),
-                DatasetKind::Acl => acls.push(rbldnsd::parse_acl(&bytes).map_err(located)?),
-            }
+            let st = match kind {
+                // Data files are parsed as they are read: a big one is
+                // never held in memory whole.
+                DatasetKind::Data(t) => {
+                    let (cols, st) = load_stable(f, t, located)?;
+                    parts.push(cols);
+                    st
+                }
+                DatasetKind::Acl => {
+                    let (bytes, st) = read_stable(f)?;
+                    acls.push(rbldnsd::parse_acl(&bytes).map_err(located)?);
+                    st
+                }
+            };
             stamps.push(st);
         }
         if kind == DatasetKind::Acl {
@@ -323,13 +374,16 @@ impl DatasetState {
                 last_error: None,
             });
         }
-        let refs: Vec<&DatasetData> = parts.iter().collect();
-        let built = Dataset::build(&refs, default_ttl);
+        let soa = parts.iter().find_map(|p| p.soa.clone());
+        let ns = parts.iter().flat_map(|p| p.ns.iter().cloned()).collect();
+        let ns_ttl = parts.iter().find_map(|p| p.ns_ttl);
+        // Each part's entries are freed as they are frozen.
+        let built = Dataset::from_columns(parts, default_ttl);
         Ok(DatasetState {
             kind,
-            soa: parts.iter().find_map(|p| p.soa.clone()),
-            ns: parts.iter().flat_map(|p| p.ns.iter().cloned()).collect(),
-            ns_ttl: parts.iter().find_map(|p| p.ns_ttl),
+            soa,
+            ns,
+            ns_ttl,
             files,
             stamps,
             built: Built::Data(Arc::new(built)),

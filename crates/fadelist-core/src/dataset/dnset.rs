@@ -13,6 +13,7 @@
 //! about 20 bytes per typical domain, with no per-entry allocation.
 
 use super::values::{EXCLUDED, Values};
+use crate::data::NameRef;
 
 /// Longest key: a name of at most 255 wire bytes has a key of the same length.
 pub const MAX_KEY: usize = 255;
@@ -92,21 +93,48 @@ impl NameTable {
     /// Builds from unique keys with values.
     pub fn build(mut entries: Vec<(Vec<u8>, u32)>) -> Self {
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut arena = Vec::with_capacity(entries.iter().map(|e| e.0.len()).sum());
-        let mut offsets = Vec::with_capacity(entries.len() + 1);
-        let mut vals = Vec::with_capacity(entries.len());
+        Self::from_sorted(
+            entries.len(),
+            entries.iter().map(|e| e.0.len()).sum(),
+            entries.iter().map(|e| &e.0[..]),
+            entries.iter().map(|e| e.1),
+        )
+    }
+
+    /// The table [`build`](Self::build) makes of the same keys, from the
+    /// loader's columns: `refs` point into `arena` and are sorted by key,
+    /// unique.
+    pub(crate) fn from_refs(arena: &[u8], refs: &[NameRef]) -> Self {
+        let key = |r: &NameRef| &arena[r.off as usize..r.off as usize + usize::from(r.len)];
+        Self::from_sorted(
+            refs.len(),
+            refs.iter().map(|r| usize::from(r.len)).sum(),
+            refs.iter().map(key),
+            refs.iter().map(|r| r.val),
+        )
+    }
+
+    /// The table of `n` keys sorted ascending (`total` bytes together) and
+    /// their values.
+    fn from_sorted<'a>(
+        n: usize,
+        total: usize,
+        keys: impl Iterator<Item = &'a [u8]>,
+        vals: impl Iterator<Item = u32>,
+    ) -> Self {
+        let mut arena = Vec::with_capacity(total);
+        let mut offsets = Vec::with_capacity(n + 1);
         offsets.push(0u32);
-        for (k, v) in entries {
-            arena.extend_from_slice(&k);
+        for k in keys {
+            arena.extend_from_slice(k);
             // The arena of a snapshot stays far below 4 GiB (a name is at
             // most 255 bytes); saturate rather than wrap if it ever did not.
             offsets.push(u32::try_from(arena.len()).unwrap_or(u32::MAX));
-            vals.push(v);
         }
         NameTable {
             arena: arena.into_boxed_slice(),
             offsets: offsets.into_boxed_slice(),
-            vals: Values::from_vec(vals),
+            vals: Values::collect(n, vals),
         }
     }
 

@@ -28,7 +28,14 @@ const BUCKETS: usize = 1 << 16;
 /// A sorted column of unique keys, addressed by position.
 pub trait KeyColumn<K>: Clone + Debug + Default {
     /// Builds the column from keys sorted ascending and unique.
-    fn from_sorted(keys: Vec<K>) -> Self;
+    fn from_sorted(keys: Vec<K>) -> Self {
+        let n = keys.len();
+        Self::from_sorted_iter(n, keys.into_iter())
+    }
+    /// Builds the column from the `n` keys of `keys`, sorted ascending and
+    /// unique (the same column as [`from_sorted`](Self::from_sorted),
+    /// without a vector of the keys first).
+    fn from_sorted_iter(n: usize, keys: impl Iterator<Item = K>) -> Self;
     /// Number of keys.
     fn len(&self) -> usize;
     /// True when there are no keys.
@@ -59,6 +66,12 @@ impl<K> Default for Plain<K> {
 impl<K: Copy + Ord + Debug> KeyColumn<K> for Plain<K> {
     fn from_sorted(keys: Vec<K>) -> Self {
         Plain(keys.into_boxed_slice())
+    }
+
+    fn from_sorted_iter(n: usize, keys: impl Iterator<Item = K>) -> Self {
+        let mut v = Vec::with_capacity(n);
+        v.extend(keys);
+        Plain(v.into_boxed_slice())
     }
 
     fn len(&self) -> usize {
@@ -118,22 +131,31 @@ impl V4Keys {
 
 impl KeyColumn<u32> for V4Keys {
     fn from_sorted(keys: Vec<u32>) -> Self {
-        // Positions must fit the u32 offsets; a column that large (over
-        // 4 billion keys) cannot exist in IPv4 anyway, keys being unique.
         if keys.len() < SPLIT_MIN {
             return V4Keys::Plain(Plain::from_sorted(keys));
         }
+        let n = keys.len();
+        Self::from_sorted_iter(n, keys.into_iter())
+    }
+
+    fn from_sorted_iter(n: usize, keys: impl Iterator<Item = u32>) -> Self {
+        // Positions must fit the u32 offsets; a column that large (over
+        // 4 billion keys) cannot exist in IPv4 anyway, keys being unique.
+        if n < SPLIT_MIN {
+            return V4Keys::Plain(Plain::from_sorted_iter(n, keys));
+        }
         let mut starts = vec![0u32; BUCKETS + 1];
-        for &k in &keys {
+        let mut low = Vec::with_capacity(n);
+        for k in keys {
             starts[(k >> 16) as usize + 1] += 1;
+            low.push(k as u16);
         }
         for h in 0..BUCKETS {
             starts[h + 1] += starts[h];
         }
-        let low = keys.iter().map(|&k| k as u16).collect();
         V4Keys::Split {
             starts: starts.into_boxed_slice(),
-            low,
+            low: low.into_boxed_slice(),
         }
     }
 

@@ -15,6 +15,7 @@
 
 use super::keys::{KeyColumn, Plain, V4Keys};
 use super::values::{EXCLUDED, NONE, Values};
+use crate::data::Exact4;
 
 /// Unsigned key types the set works over.
 pub trait LpmKey: Copy + Ord + std::fmt::Debug {
@@ -90,57 +91,16 @@ impl<K: LpmKey> LpmSet<K> {
     pub fn build(mut entries: Vec<(K, u8, u32)>) -> Self {
         // Outer prefixes before the prefixes they contain.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-        let mut exact = Vec::new();
-        let mut exact_vals = Vec::new();
-        let mut starts: Vec<K> = Vec::new();
-        let mut iv_vals: Vec<u32> = Vec::new();
-        // Change points: "from this key on, the value is v". Equal positions
-        // replace (an inner prefix starting where its parent starts), equal
-        // neighbouring values merge.
-        let mut emit = |at: K, v: u32| {
-            // Outside intervals, an exclusion and "nothing" mean the same.
-            let v = if v == EXCLUDED { NONE } else { v };
-            if starts.last() == Some(&at) {
-                starts.pop();
-                iv_vals.pop();
-            }
-            let prev = iv_vals.last().copied().unwrap_or(NONE);
-            if prev != v {
-                starts.push(at);
-                iv_vals.push(v);
-            }
-        };
-        // Open prefixes: (last key, value). Prefixes nest or are disjoint,
-        // so the stack is the chain of ancestors of the current position.
-        let mut stack: Vec<(K, u32)> = Vec::new();
-        for (net, len, v) in entries {
-            if len >= K::BITS {
-                exact.push(net);
-                exact_vals.push(v);
-                continue;
-            }
-            while let Some(&(end, _)) = stack.last() {
-                if end >= net {
-                    break;
-                }
-                stack.pop();
-                if let Some(after) = end.succ() {
-                    emit(after, stack.last().map_or(NONE, |t| t.1));
-                }
-            }
-            emit(net, v);
-            stack.push((net.last_in(len), v));
-        }
-        while let Some((end, _)) = stack.pop() {
-            if let Some(after) = end.succ() {
-                emit(after, stack.last().map_or(NONE, |t| t.1));
-            }
-        }
+        let full = |e: &&(K, u8, u32)| e.1 >= K::BITS;
+        let n = entries.iter().filter(full).count();
+        let exact = K::Column::from_sorted_iter(n, entries.iter().filter(full).map(|e| e.0));
+        let exact_vals = Values::collect(n, entries.iter().filter(full).map(|e| e.2));
+        let (starts, iv_vals) = intervals(entries.into_iter().filter(|e| e.1 < K::BITS));
         LpmSet {
-            exact: K::Column::from_sorted(exact),
-            exact_vals: Values::from_vec(exact_vals),
-            starts: starts.into_boxed_slice(),
-            iv_vals: Values::from_vec(iv_vals),
+            exact,
+            exact_vals,
+            starts,
+            iv_vals,
         }
     }
 
@@ -231,6 +191,23 @@ impl<K: LpmKey> LpmSet<K> {
         }
     }
 
+    /// Full-length entries that are not exclusions (what counting the
+    /// values [`for_each_exact`](Self::for_each_exact) gives, without
+    /// walking the keys).
+    pub fn listed_exact(&self) -> usize {
+        let n = self.exact.len();
+        match &self.exact_vals {
+            Values::Uniform(v) => {
+                if *v == EXCLUDED {
+                    0
+                } else {
+                    n
+                }
+            }
+            vals => (0..n).filter(|&i| vals.get(i) != EXCLUDED).count(),
+        }
+    }
+
     /// Number of full-length entries and of intervals.
     pub fn counts(&self) -> (usize, usize) {
         (self.exact.len(), self.starts.len())
@@ -243,6 +220,84 @@ impl<K: LpmKey> LpmSet<K> {
             + self.exact_vals.heap_bytes()
             + self.iv_vals.heap_bytes()
     }
+}
+
+impl LpmSet<u32> {
+    /// The set [`build`](Self::build) makes of the same entries, from the
+    /// loader's columns: `exact` holds the /32s, ascending and unique;
+    /// `shorter` the other prefixes, sorted by `(net, len)`, unique. The
+    /// /32 column is read once and freed.
+    pub(crate) fn from_columns(exact: Exact4, shorter: Vec<(u32, u8, u32)>) -> Self {
+        let (keys, exact_vals) = match exact {
+            Exact4::Uniform { keys, val } => {
+                // What `collect` makes of `n` equal values.
+                let vals = Values::Uniform(if keys.is_empty() { NONE } else { val });
+                (V4Keys::from_sorted(keys), vals)
+            }
+            Exact4::Packed(v) => {
+                let n = v.len();
+                let keys = V4Keys::from_sorted_iter(n, v.iter().map(|&e| (e >> 32) as u32));
+                (keys, Values::collect(n, v.iter().map(|&e| e as u32)))
+            }
+        };
+        let (starts, iv_vals) = intervals(shorter.into_iter());
+        LpmSet {
+            exact: keys,
+            exact_vals,
+            starts,
+            iv_vals,
+        }
+    }
+}
+
+/// Flattens prefixes shorter than the key width, sorted by `(net, len)`,
+/// into disjoint intervals: their starts, and for each the value of the
+/// most specific prefix covering it ([`NONE`] for gaps and exclusions).
+fn intervals<K: LpmKey>(entries: impl Iterator<Item = (K, u8, u32)>) -> (Box<[K]>, Values) {
+    let mut starts: Vec<K> = Vec::new();
+    let mut iv_vals: Vec<u32> = Vec::new();
+    // Change points: "from this key on, the value is v". Equal positions
+    // replace (an inner prefix starting where its parent starts), equal
+    // neighbouring values merge.
+    let mut emit = |at: K, v: u32| {
+        // Outside intervals, an exclusion and "nothing" mean the same.
+        let v = if v == EXCLUDED { NONE } else { v };
+        if starts.last() == Some(&at) {
+            starts.pop();
+            iv_vals.pop();
+        }
+        let prev = iv_vals.last().copied().unwrap_or(NONE);
+        if prev != v {
+            starts.push(at);
+            iv_vals.push(v);
+        }
+    };
+    // Open prefixes: (last key, value). Prefixes nest or are disjoint,
+    // so the stack is the chain of ancestors of the current position.
+    let mut stack: Vec<(K, u32)> = Vec::new();
+    for (net, len, v) in entries {
+        while let Some(&(end, _)) = stack.last() {
+            if end >= net {
+                break;
+            }
+            stack.pop();
+            if let Some(after) = end.succ() {
+                emit(after, stack.last().map_or(NONE, |t| t.1));
+            }
+        }
+        emit(net, v);
+        stack.push((net.last_in(len), v));
+    }
+    while let Some((end, _)) = stack.pop() {
+        if let Some(after) = end.succ() {
+            emit(after, stack.last().map_or(NONE, |t| t.1));
+        }
+    }
+    let n = iv_vals.len();
+    (
+        starts.into_boxed_slice(),
+        Values::collect(n, iv_vals.into_iter()),
+    )
 }
 
 #[cfg(test)]
@@ -280,6 +335,21 @@ mod tests {
         assert_eq!(set.lookup(v4("11.0.0.0")), None);
         assert_eq!(set.lookup(v4("192.0.2.7")), Some(3));
         assert_eq!(set.lookup(v4("192.0.2.8")), None);
+    }
+
+    #[test]
+    fn listed_exact_counts_like_a_walk() {
+        for entries in [
+            vec![],
+            vec![(1u32, 32u8, 3u32), (2, 32, 3), (3, 8, 1)],
+            vec![(1, 32, EXCLUDED), (2, 32, EXCLUDED)],
+            vec![(1, 32, 3), (2, 32, EXCLUDED), (5, 32, 4)],
+        ] {
+            let set = LpmSet::build(entries);
+            let mut walked = 0;
+            set.for_each_exact(|_, v| walked += usize::from(v != EXCLUDED));
+            assert_eq!(set.listed_exact(), walked);
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod values;
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use crate::data::{AnswerSpec, DatasetData, DomainMatch, EntryValue};
+use crate::data::{AnswerSpec, Columns, DatasetData, DomainMatch, EntryValue, Exact4, NameRef};
 use dnset::{DomainSet, NameTable};
 use lpm::LpmSet;
 pub use values::{EXCLUDED, NONE};
@@ -249,6 +249,57 @@ impl Dataset {
         }
     }
 
+    /// Freezes the loader's columns of one dataset (its files, in order:
+    /// see [`crate::rbldnsd::Loader`]) into exactly the dataset
+    /// [`build`](Self::build) makes of the same files read with
+    /// [`crate::rbldnsd::parse`] — same structures, same answer ids — but
+    /// from entries that are already sorted and merged, and consumed as
+    /// they are frozen: a million-entry file is never held twice.
+    pub fn from_columns(mut parts: Vec<Columns>, ttl: u32) -> Dataset {
+        let mut int = Interner {
+            ids: HashMap::new(),
+            specs: Vec::new(),
+        };
+        let mut ttl = ttl;
+        for part in &mut parts {
+            if let Some(t) = part.ttl {
+                ttl = t;
+            }
+            let remap: Vec<u32> = part.answers.iter().map(|s| int.intern(s)).collect();
+            part.answers = Vec::new();
+            if remap.iter().enumerate().any(|(i, &r)| r as usize != i) {
+                let re = |v: u32| match v {
+                    EXCLUDED => EXCLUDED,
+                    v => remap.get(v as usize).copied().unwrap_or(EXCLUDED),
+                };
+                part.v4_exact.map_values(re);
+                part.v4.iter_mut().for_each(|e| e.2 = re(e.2));
+                part.v6.iter_mut().for_each(|e| e.2 = re(e.2));
+                part.exact.iter_mut().for_each(|e| e.val = re(e.val));
+                part.wild.iter_mut().for_each(|e| e.val = re(e.val));
+            }
+        }
+        let (v4_exact, v4, v6, names, exact, wild) = if parts.len() <= 1 {
+            let p = parts.pop().unwrap_or_default();
+            (p.v4_exact, p.v4, p.v6, p.names, p.exact, p.wild)
+        } else {
+            merge_columns(parts, &mut int)
+        };
+        let v4 = LpmSet::from_columns(v4_exact, v4);
+        let v6 = Ip6Set::build(v6);
+        let domains = DomainSet {
+            exact: NameTable::from_refs(&names, &exact),
+            wild: NameTable::from_refs(&names, &wild),
+        };
+        Dataset {
+            v4,
+            v6,
+            domains,
+            answers: int.specs.iter().map(Answer::from).collect(),
+            ttl,
+        }
+    }
+
     /// The answer with id `id` (ids come from this dataset's lookups).
     #[inline]
     pub fn answer(&self, id: u32) -> Option<&Answer> {
@@ -262,7 +313,7 @@ impl Dataset {
     pub fn listed_entries(&self) -> usize {
         let mut n = 0usize;
         let listed = |v: u32| usize::from(v != EXCLUDED);
-        self.v4.for_each_exact(|_, v| n += listed(v));
+        n += self.v4.listed_exact();
         self.v4.for_each_interval(|_, _, v| n += listed(v));
         self.v6.for_each(|_, _, v| n += listed(v));
         n + self.domains.exact.len() + self.domains.wild.len()
@@ -335,6 +386,137 @@ impl Dataset {
             }
         }
         d
+    }
+}
+
+/// The columns of several parts, merged: what [`Interner::dedup`] makes
+/// of their entries concatenated (a key in several parts takes the merge
+/// of their values in part order), in the same order of merges, so that
+/// merged answers get the same ids.
+type Merged = (
+    Exact4,
+    Vec<(u32, u8, u32)>,
+    Vec<(u128, u8, u32)>,
+    Vec<u8>,
+    Vec<NameRef>,
+    Vec<NameRef>,
+);
+
+fn merge_columns(parts: Vec<Columns>, int: &mut Interner) -> Merged {
+    // IPv4: two sorted lists per part, the shorter prefixes (even list
+    // numbers) and the /32s (odd); a part never has one prefix in both.
+    let n4 = parts.iter().map(|p| p.v4_exact.len()).sum();
+    let mut v4_exact = Vec::with_capacity(n4);
+    let mut v4 = Vec::new();
+    kway(
+        2 * parts.len(),
+        |k| {
+            let p = &parts[k / 2];
+            if k % 2 == 0 {
+                p.v4.len()
+            } else {
+                p.v4_exact.len()
+            }
+        },
+        |k, i| {
+            let p = &parts[k / 2];
+            if k % 2 == 0 {
+                let (net, len, v) = p.v4[i];
+                ((net, len), v)
+            } else {
+                let (net, v) = p.v4_exact.get(i);
+                ((net, 32), v)
+            }
+        },
+        int,
+        |(net, len), v| {
+            if len == 32 {
+                v4_exact.push((u64::from(net) << 32) | u64::from(v));
+            } else {
+                v4.push((net, len, v));
+            }
+        },
+    );
+    let mut v6 = Vec::new();
+    kway(
+        parts.len(),
+        |k| parts[k].v6.len(),
+        |k, i| {
+            let (net, len, v) = parts[k].v6[i];
+            ((net, len), v)
+        },
+        int,
+        |(net, len), v| v6.push((net, len, v)),
+    );
+    let mut names = Vec::new();
+    let mut lists = [Vec::new(), Vec::new()];
+    for (which, out) in lists.iter_mut().enumerate() {
+        fn refs(p: &Columns, which: usize) -> &[NameRef] {
+            if which == 0 { &p.exact } else { &p.wild }
+        }
+        kway(
+            parts.len(),
+            |k| refs(&parts[k], which).len(),
+            |k, i| {
+                let p = &parts[k];
+                let r = refs(p, which)[i];
+                (
+                    &p.names[r.off as usize..r.off as usize + usize::from(r.len)],
+                    r.val,
+                )
+            },
+            int,
+            |key: &[u8], val| {
+                out.push(NameRef {
+                    off: u32::try_from(names.len()).unwrap_or(u32::MAX),
+                    len: key.len() as u8,
+                    val,
+                });
+                names.extend_from_slice(key);
+            },
+        );
+    }
+    let [exact, wild] = lists;
+    (Exact4::Packed(v4_exact), v4, v6, names, exact, wild)
+}
+
+/// Merges `lists` sorted lists of unique keys (`len(k)` items in list
+/// `k`, item `i` being `item(k, i)`), folding the values of a key found in
+/// several lists in list order with [`Interner::merge`].
+fn kway<K: Ord>(
+    lists: usize,
+    len: impl Fn(usize) -> usize,
+    item: impl Fn(usize, usize) -> (K, u32),
+    int: &mut Interner,
+    mut emit: impl FnMut(K, u32),
+) {
+    let mut pos = vec![0usize; lists];
+    loop {
+        // The first list holding the smallest key.
+        let mut best: Option<(usize, K)> = None;
+        for (k, &p) in pos.iter().enumerate() {
+            if p < len(k) {
+                let (key, _) = item(k, p);
+                if best.as_ref().is_none_or(|(_, b)| key < *b) {
+                    best = Some((k, key));
+                }
+            }
+        }
+        let Some((b, key)) = best else {
+            return;
+        };
+        let mut val = item(b, pos[b]).1;
+        pos[b] += 1;
+        for (k, p) in pos.iter_mut().enumerate().skip(b + 1) {
+            if *p < len(k) {
+                let (other, v) = item(k, *p);
+                if other == key {
+                    val = int.merge(val, v);
+                    *p += 1;
+                }
+            }
+        }
+        emit(key, val);
     }
 }
 

@@ -51,6 +51,53 @@ impl Values {
         }
     }
 
+    /// The same column as [`from_vec`](Self::from_vec) of the `n` values
+    /// of `vals`, without a vector of `u32`s first: a uniform column
+    /// allocates nothing, a small one only its `u16`s.
+    pub fn collect(n: usize, vals: impl Iterator<Item = u32>) -> Values {
+        let fits = |x: u32| x == EXCLUDED || x == NONE || x < u32::from(SMALL_NONE);
+        let small = |x: u32| match x {
+            EXCLUDED => SMALL_EXCLUDED,
+            NONE => SMALL_NONE,
+            x => x as u16,
+        };
+        let mut vals = vals.peekable();
+        let Some(first) = vals.next() else {
+            return Values::Uniform(NONE);
+        };
+        let mut same = 1;
+        while vals.next_if_eq(&first).is_some() {
+            same += 1;
+        }
+        let Some(&next) = vals.peek() else {
+            return Values::Uniform(first);
+        };
+        if fits(first) && fits(next) {
+            let mut s: Vec<u16> = Vec::with_capacity(n);
+            s.resize(same, small(first));
+            while let Some(x) = vals.next_if(|&x| fits(x)) {
+                s.push(small(x));
+            }
+            if vals.peek().is_none() {
+                return Values::Small(s.into_boxed_slice());
+            }
+            // A value past the u16 range: every row goes wide.
+            let mut w: Vec<u32> = Vec::with_capacity(n);
+            w.extend(s.iter().map(|&x| match x {
+                SMALL_EXCLUDED => EXCLUDED,
+                SMALL_NONE => NONE,
+                x => u32::from(x),
+            }));
+            drop(s);
+            w.extend(vals);
+            return Values::Wide(w.into_boxed_slice());
+        }
+        let mut w: Vec<u32> = Vec::with_capacity(n);
+        w.resize(same, first);
+        w.extend(vals);
+        Values::Wide(w.into_boxed_slice())
+    }
+
     /// The value of row `i` (callers only pass rows that exist).
     #[inline]
     pub fn get(&self, i: usize) -> u32 {
@@ -91,6 +138,20 @@ mod tests {
             (0..4).map(|i| s.get(i)).collect::<Vec<_>>(),
             vec![1, EXCLUDED, NONE, 65_533]
         );
+        for v in [
+            vec![],
+            vec![4],
+            vec![4, 4, 4],
+            vec![4, 4, 5, EXCLUDED, NONE],
+            vec![EXCLUDED, EXCLUDED, 70_000, 1],
+            vec![1, 2, 65_533, 65_534],
+            vec![70_000, 70_000],
+            vec![70_000, 3, 3],
+        ] {
+            let a = Values::from_vec(v.clone());
+            let b = Values::collect(v.len(), v.iter().copied());
+            assert_eq!(format!("{a:?}"), format!("{b:?}"), "{v:?}");
+        }
         let w = Values::from_vec(vec![1, 70_000, EXCLUDED]);
         assert!(matches!(w, Values::Wide(_)));
         assert_eq!(w.get(1), 70_000);

@@ -71,8 +71,11 @@
 mod acl;
 mod addr;
 mod lex;
+#[cfg(test)]
+mod loader_tests;
 mod normalize;
 mod parse;
+mod store;
 mod template;
 mod write;
 
@@ -81,6 +84,7 @@ use std::fmt;
 use crate::data::DatasetData;
 
 pub use acl::parse_acl;
+pub use parse::Loader;
 
 /// The rbldnsd dataset types fadelist reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -150,7 +154,10 @@ pub struct ParseError {
 /// Parses one rbldnsd data file of type `ty`.
 ///
 /// See the [module documentation](self) for the syntax and the shape of the
-/// result. Never panics; the first invalid line is the error.
+/// result. Never panics; the first invalid line is the error. To load a big
+/// file, use [`Loader`]: the same parse, a block at a time, into the packed
+/// [`Columns`](crate::data::Columns) that
+/// [`Dataset::from_columns`](crate::dataset::Dataset::from_columns) freezes.
 pub fn parse(ty: DatasetType, input: &[u8]) -> Result<DatasetData, ParseError> {
     parse::parse(ty, input)
 }

@@ -26,7 +26,7 @@
 use std::collections::HashMap;
 
 use super::addr::range_to_cidrs;
-use crate::data::{AnswerSpec, DatasetData, DomainEntry, DomainMatch, EntryValue};
+use crate::data::{AnswerSpec, DomainEntry, DomainMatch, EntryValue};
 
 /// Value marker for an exclusion in the working entry lists.
 pub(super) const EXCL: u32 = u32::MAX;
@@ -346,8 +346,11 @@ pub(super) fn entry_value(val: u32) -> EntryValue {
 }
 
 /// Keeps only the answers that entries use, numbered in order of first use
-/// (IPv4, then IPv6, then domain entries).
-pub(super) fn compact(data: &mut DatasetData) {
+/// (IPv4, then IPv6, then domain entries). The loader numbers its columns
+/// with `store::compact`; this form, on [`crate::data::DatasetData`],
+/// checks it in tests.
+#[cfg(test)]
+pub(super) fn compact(data: &mut crate::data::DatasetData) {
     let old = std::mem::take(&mut data.answers);
     let mut new_id: Vec<u32> = vec![u32::MAX; old.len()];
     let mut answers = Vec::new();
@@ -372,6 +375,7 @@ pub(super) fn compact(data: &mut DatasetData) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::DatasetData;
     use std::net::Ipv4Addr;
 
     fn ip(s: &str) -> u32 {

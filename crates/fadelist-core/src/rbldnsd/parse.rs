@@ -1,11 +1,14 @@
 //! The data file parser: lines → directives, default values and entries →
 //! [`DatasetData`].
 //!
-//! The common line (an address with the default value) is handled without
+//! The input arrives in chunks ([`Loader::feed`]: a file is read a block
+//! at a time, never held whole) and is split into lines here. The common
+//! line (an address with the default value) is handled without
 //! allocating: the key is parsed straight from the input bytes and the
-//! default answer's index is cached. Values written after entries are
-//! interned through a cache keyed by their raw bytes, so a value repeated on
-//! many lines is parsed once.
+//! default answer's index is cached; a plain dotted quad on its own line
+//! takes a shorter path still. Values written after entries are interned
+//! through a cache keyed by their raw bytes, so a value repeated on many
+//! lines is parsed once. Entries go to the packed stores of `store.rs`.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -18,10 +21,11 @@ use super::lex::{
     bad_time, check_name, is_ws, parse_a_value, parse_decimal, parse_time, parse_value_name, quote,
     split_token, trim, trim_start,
 };
-use super::normalize::{self, Answers, Combine, DomEntry, EXCL, IpEntry, entry_value};
+use super::normalize::{self, Answers, DomEntry, EXCL, IpEntry, entry_value};
+use super::store::{self, NameStore, V4Mode, V4Store};
 use super::template::{RawText, Substitutions};
 use super::{DatasetType, ParseError};
-use crate::data::{AnswerSpec, DatasetData, DomainMatch, Ip4Entry, Ip6Entry, SoaSpec};
+use crate::data::{AnswerSpec, Columns, DatasetData, DomainMatch, Ip4Entry, Ip6Entry, SoaSpec};
 
 /// Longest accepted line, in bytes (rbldnsd truncates long lines with a
 /// warning; fadelist refuses the file).
@@ -64,80 +68,419 @@ struct Parser {
     ttl: Option<u32>,
     /// `$MAXRANGE4`, as a number of addresses.
     max_range4: u64,
-    ip4: Vec<IpEntry<u32>>,
+    ip4: V4Store,
     ip6: Vec<IpEntry<u128>>,
-    domains: Vec<DomEntry>,
+    domains: NameStore,
 }
 
-/// Parses one data file; see the module documentation of
+/// Parses one data file held in memory; see the module documentation of
 /// [`super`] for the accepted syntax.
 pub(super) fn parse(ty: DatasetType, input: &[u8]) -> Result<DatasetData, ParseError> {
-    // `contains` on bytes is a word-at-a-time memchr; find the spot only
-    // when there is one.
-    if input.contains(&0)
-        && let Some(p) = input.iter().position(|&b| b == 0)
-    {
-        let line = input[..p].iter().filter(|&&b| b == b'\n').count() + 1;
-        let start = input[..p]
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |i| i + 1);
-        return Err(ParseError {
-            line,
-            message: format!(
-                "NUL byte in the file (binary data?) after {}",
-                quote(&input[start..p])
-            ),
-        });
+    let mut l = Loader::new(ty, input.len() as u64);
+    l.feed(input);
+    l.finish().map(to_data)
+}
+
+/// Bytes of a line kept for error messages once the line is known to be
+/// too long or after an error (a quote shows 60 characters, at most 240
+/// bytes of UTF-8).
+const QUOTED: usize = 256;
+
+/// Parses an rbldnsd data file given a block at a time, so that a big
+/// file is never held in memory whole.
+///
+/// Feed the file's bytes in order with [`feed`](Self::feed) (blocks may
+/// end anywhere, even inside a line), then call [`finish`](Self::finish).
+/// The result is exactly what [`parse`](super::parse) gives for the whole
+/// file, in the packed form [`Dataset::from_columns`] freezes; errors are
+/// the same too (a NUL byte anywhere is reported before any other error,
+/// so after an error the rest of the file is still scanned for one).
+///
+/// [`Dataset::from_columns`]: crate::dataset::Dataset::from_columns
+pub struct Loader {
+    p: Parser,
+    /// The current line so far, when a block ended inside it (only its
+    /// first [`QUOTED`] bytes once it is too long or after an error).
+    carry: Vec<u8>,
+    /// The current line's length so far.
+    carry_len: usize,
+    /// Complete lines so far.
+    lines: usize,
+    /// The first error; after it, only NUL bytes are looked for.
+    failed: Option<ParseError>,
+    /// A NUL byte: the error, whatever else the file holds.
+    nul: Option<ParseError>,
+}
+
+impl std::fmt::Debug for Loader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loader")
+            .field("type", &self.p.ty)
+            .field("lines", &self.lines)
+            .field("failed", &self.failed)
+            .field("nul", &self.nul)
+            .finish_non_exhaustive()
     }
-    let mut p = Parser {
-        ty,
-        line: 0,
-        raw: Vec::new(),
-        raw_ids: HashMap::new(),
-        value_cache: HashMap::new(),
-        default: RawAnswer {
-            a: DEFAULT_A,
-            txt: None,
-        },
-        default_id: None,
-        tset_default: None,
-        subs: Substitutions::default(),
-        soa: None,
-        ns: Vec::new(),
-        ns_ttl: None,
-        ttl: None,
-        max_range4: 1 << 32,
-        ip4: Vec::new(),
-        ip6: Vec::new(),
-        domains: Vec::new(),
-    };
-    // A rough guess (14 bytes per IPv4 line) saves regrowing a big vector.
-    match ty {
-        DatasetType::Ip4Set | DatasetType::Ip4Tset | DatasetType::Ip4Trie => {
-            p.ip4.reserve(input.len() / 14)
+}
+
+impl Loader {
+    /// A loader for a file of type `ty` and about `size` bytes (used to
+    /// reserve room; any size works).
+    pub fn new(ty: DatasetType, size: u64) -> Loader {
+        let size = usize::try_from(size).unwrap_or(usize::MAX / 2);
+        let mut p = Parser {
+            ty,
+            line: 0,
+            raw: Vec::new(),
+            raw_ids: HashMap::new(),
+            value_cache: HashMap::new(),
+            default: RawAnswer {
+                a: DEFAULT_A,
+                txt: None,
+            },
+            default_id: None,
+            tset_default: None,
+            subs: Substitutions::default(),
+            soa: None,
+            ns: Vec::new(),
+            ns_ttl: None,
+            ttl: None,
+            max_range4: 1 << 32,
+            ip4: V4Store::default(),
+            ip6: Vec::new(),
+            domains: NameStore::default(),
+        };
+        match ty {
+            DatasetType::Ip4Set | DatasetType::Ip4Tset | DatasetType::Ip4Trie => {
+                p.ip4 = V4Store::with_size(size)
+            }
+            DatasetType::Ip6Tset | DatasetType::Ip6Trie => p.ip6.reserve(size / 24),
+            DatasetType::Dnset => p.domains = NameStore::with_size(size),
         }
-        DatasetType::Ip6Tset | DatasetType::Ip6Trie => p.ip6.reserve(input.len() / 24),
-        DatasetType::Dnset => p.domains.reserve(input.len() / 16),
+        Loader {
+            p,
+            carry: Vec::new(),
+            carry_len: 0,
+            lines: 0,
+            failed: None,
+            nul: None,
+        }
     }
-    for (i, raw_line) in input.split(|&b| b == b'\n').enumerate() {
-        let line = i + 1;
-        if raw_line.len() > MAX_LINE {
-            return Err(ParseError {
+
+    /// Parses the next block of the file.
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        if self.nul.is_some() {
+            return;
+        }
+        // `contains` on bytes is a word-at-a-time memchr; find the spot
+        // only when there is one.
+        if chunk.contains(&0)
+            && let Some(p) = chunk.iter().position(|&b| b == 0)
+        {
+            let before = &chunk[..p];
+            let line = self.lines + before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let text = match before.iter().rposition(|&b| b == b'\n') {
+                Some(i) => before[i + 1..].to_vec(),
+                None => [&self.carry[..], before].concat(),
+            };
+            self.nul = Some(ParseError {
                 line,
-                message: format!(
-                    "line is {} bytes long, more than the {} KiB limit: {}",
-                    raw_line.len(),
-                    MAX_LINE / 1024,
-                    quote(&raw_line[..80])
-                ),
+                message: format!("NUL byte in the file (binary data?) after {}", quote(&text)),
             });
+            return;
         }
-        p.line = u32::try_from(line).unwrap_or(u32::MAX);
-        p.parse_line(raw_line)
-            .map_err(|message| ParseError { line, message })?;
+        if self.failed.is_some() {
+            self.skip(chunk);
+            return;
+        }
+        if self.carry_len > 0 {
+            let Some(i) = chunk.iter().position(|&b| b == b'\n') else {
+                self.extend_carry(chunk);
+                return;
+            };
+            self.extend_carry(&chunk[..i]);
+            let line = std::mem::take(&mut self.carry);
+            let len = std::mem::take(&mut self.carry_len);
+            self.line_done(&line, len);
+            chunk = &chunk[i + 1..];
+            if self.failed.is_some() {
+                self.skip(chunk);
+                return;
+            }
+        }
+        let v4 = matches!(
+            self.p.ty,
+            DatasetType::Ip4Set | DatasetType::Ip4Trie | DatasetType::Ip4Tset
+        );
+        let dn = self.p.ty == DatasetType::Dnset;
+        loop {
+            // The bulk of a big list: a dotted quad, or a domain name, alone
+            // on its line.
+            let plain = if v4 {
+                quad_line(chunk).map(|(net, used)| (used, Plain::V4(net)))
+            } else if dn {
+                name_line(chunk).map(|(name, used)| (used, Plain::Name(name)))
+            } else {
+                None
+            };
+            if let Some((used, line)) = plain {
+                self.lines += 1;
+                self.p.line = u32::try_from(self.lines).unwrap_or(u32::MAX);
+                let done = match line {
+                    Plain::V4(net) => self.p.plain_v4(net).map(|()| true),
+                    Plain::Name(name) => self.p.plain_name(name),
+                };
+                match done {
+                    Ok(true) => {
+                        chunk = &chunk[used..];
+                        continue;
+                    }
+                    // Not a name after all: the general path says why.
+                    Ok(false) => self.lines -= 1,
+                    Err(message) => {
+                        self.fail(message);
+                        self.skip(&chunk[used..]);
+                        return;
+                    }
+                }
+            }
+            let Some(i) = chunk.iter().position(|&b| b == b'\n') else {
+                self.extend_carry(chunk);
+                return;
+            };
+            self.line_done(&chunk[..i], i);
+            chunk = &chunk[i + 1..];
+            if self.failed.is_some() {
+                self.skip(chunk);
+                return;
+            }
+        }
     }
-    p.finish()
+
+    /// Ends the file: the last line (which needs no newline), then the
+    /// entries sorted, merged and numbered.
+    ///
+    /// The columns hold what [`parse`](super::parse) returns: the same
+    /// answers in the same order, each IPv4, IPv6 and domain entry with the
+    /// same value (a `.name` entry as a name and a wildcard), and the same
+    /// `$TTL`, `$SOA` and `$NS`.
+    pub fn finish(mut self) -> Result<Columns, ParseError> {
+        if let Some(e) = self.nul {
+            return Err(e);
+        }
+        if self.failed.is_none() && self.carry_len > 0 {
+            let line = std::mem::take(&mut self.carry);
+            let len = self.carry_len;
+            self.line_done(&line, len);
+        }
+        match self.failed {
+            Some(e) => Err(e),
+            None => self.p.finish(),
+        }
+    }
+
+    /// One complete line of `len` bytes (`line` holds them all unless the
+    /// line is longer than [`MAX_LINE`]).
+    fn line_done(&mut self, line: &[u8], len: usize) {
+        self.lines += 1;
+        if len > MAX_LINE {
+            let message = format!(
+                "line is {len} bytes long, more than the {} KiB limit: {}",
+                MAX_LINE / 1024,
+                quote(&line[..80.min(line.len())])
+            );
+            self.fail(message);
+            return;
+        }
+        self.p.line = u32::try_from(self.lines).unwrap_or(u32::MAX);
+        if let Err(message) = self.p.parse_line(line) {
+            self.fail(message);
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.failed = Some(ParseError {
+            line: self.lines,
+            message,
+        });
+        self.carry.clear();
+        self.carry_len = 0;
+    }
+
+    /// Adds to the current line; past [`MAX_LINE`] only its start is kept.
+    fn extend_carry(&mut self, bytes: &[u8]) {
+        self.carry_len += bytes.len();
+        if self.carry_len <= MAX_LINE && self.failed.is_none() {
+            self.carry.extend_from_slice(bytes);
+        } else if self.carry.len() < QUOTED {
+            let room = QUOTED - self.carry.len();
+            self.carry
+                .extend_from_slice(&bytes[..room.min(bytes.len())]);
+        } else {
+            self.carry.truncate(QUOTED);
+        }
+    }
+
+    /// After an error: counts lines and keeps the start of the last one,
+    /// for the message of a NUL byte further on.
+    fn skip(&mut self, chunk: &[u8]) {
+        match chunk.iter().rposition(|&b| b == b'\n') {
+            Some(i) => {
+                self.lines += chunk[..=i].iter().filter(|&&b| b == b'\n').count();
+                self.carry.clear();
+                self.carry_len = 0;
+                self.extend_carry(&chunk[i + 1..]);
+            }
+            None => self.extend_carry(chunk),
+        }
+    }
+}
+
+/// A line the fast paths of [`Loader::feed`] take.
+enum Plain<'a> {
+    /// A dotted quad alone.
+    V4(u32),
+    /// A domain name alone (without a trailing dot, not checked yet).
+    Name(&'a [u8]),
+}
+
+/// A domain name alone on the line at the start of `s` — name bytes and
+/// dots up to the newline, the first one a name byte, so no value,
+/// comment, `!`, `*.` or `.` prefix —: the name without one trailing dot,
+/// and the bytes used, newline included.
+#[inline]
+fn name_line(s: &[u8]) -> Option<(&[u8], usize)> {
+    if super::store::name_byte(*s.first()?) == 0 {
+        return None;
+    }
+    let end = s
+        .iter()
+        .position(|&b| super::store::name_byte(b) == 0 && b != b'.')?;
+    if s[end] != b'\n' {
+        return None;
+    }
+    let name = &s[..end];
+    Some((name.strip_suffix(b".").unwrap_or(name), end + 1))
+}
+
+/// `a.b.c.d\n` at the start of `s`, octets of 1–3 digits: the address
+/// and the bytes used, newline included. Anything else (whitespace, a
+/// value, a comment, a CIDR, longer zero-padded octets) takes the general
+/// path, which reads the same line the same way.
+#[inline]
+fn quad_line(s: &[u8]) -> Option<(u32, usize)> {
+    // 15 characters and the newline at most; shorter tails of a block go
+    // byte by byte.
+    let Some(s) = s.get(..16) else {
+        return quad_line_short(s);
+    };
+    let mut i = 0;
+    let mut v = 0u32;
+    for sep in [b'.', b'.', b'.', b'\n'] {
+        let d = s[i].wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        let mut o = u32::from(d);
+        i += 1;
+        let d = s[i].wrapping_sub(b'0');
+        if d <= 9 {
+            o = o * 10 + u32::from(d);
+            i += 1;
+            let d = s[i].wrapping_sub(b'0');
+            if d <= 9 {
+                o = o * 10 + u32::from(d);
+                i += 1;
+            }
+        }
+        if o > 255 || s[i] != sep {
+            return None;
+        }
+        v = (v << 8) | o;
+        i += 1;
+    }
+    Some((v, i))
+}
+
+/// [`quad_line`] near the end of a block.
+fn quad_line_short(s: &[u8]) -> Option<(u32, usize)> {
+    let (mut v, mut octet, mut digits, mut dots) = (0u32, 0u32, 0u32, 0u32);
+    for (i, &b) in s.iter().enumerate() {
+        match b {
+            b'0'..=b'9' if digits < 3 => {
+                octet = octet * 10 + u32::from(b - b'0');
+                digits += 1;
+            }
+            b'.' if digits > 0 && dots < 3 && octet <= 255 => {
+                v = (v << 8) | octet;
+                (octet, digits) = (0, 0);
+                dots += 1;
+            }
+            b'\n' if digits > 0 && dots == 3 && octet <= 255 => {
+                return Some(((v << 8) | octet, i + 1));
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The [`DatasetData`] form of `c` (what [`parse`] returns).
+pub(super) fn to_data(c: Columns) -> DatasetData {
+    let n = c.v4_exact.len();
+    let mut ip4 = Vec::with_capacity(n + c.v4.len());
+    let (mut i, mut j) = (0, 0);
+    while i < n || j < c.v4.len() {
+        if j < c.v4.len() && (i == n || c.v4[j].0 <= c.v4_exact.get(i).0) {
+            let (net, len, val) = c.v4[j];
+            ip4.push(Ip4Entry {
+                net,
+                len,
+                value: entry_value(val),
+            });
+            j += 1;
+        } else {
+            let (net, val) = c.v4_exact.get(i);
+            ip4.push(Ip4Entry {
+                net,
+                len: 32,
+                value: entry_value(val),
+            });
+            i += 1;
+        }
+    }
+    let ip6 =
+        c.v6.iter()
+            .map(|&(net, len, val)| Ip6Entry {
+                net,
+                len,
+                value: entry_value(val),
+            })
+            .collect();
+    let name = |r: &crate::data::NameRef| {
+        let key = &c.names[r.off as usize..r.off as usize + usize::from(r.len)];
+        crate::dataset::dnset::name_of_key(key)
+    };
+    let mut doms: Vec<DomEntry> = Vec::with_capacity(c.exact.len() + c.wild.len());
+    for (list, wild) in [(&c.exact, false), (&c.wild, true)] {
+        doms.extend(list.iter().map(|r| DomEntry {
+            name: name(r),
+            wild,
+            val: r.val,
+        }));
+    }
+    // No repeats are left, so this only sorts and folds `.name` pairs.
+    let domains = normalize::dnset(doms, &mut Answers::default());
+    DatasetData {
+        answers: c.answers,
+        ip4,
+        ip6,
+        domains,
+        ttl: c.ttl,
+        soa: c.soa,
+        ns: c.ns,
+        ns_ttl: c.ns_ttl,
+    }
 }
 
 impl Parser {
@@ -362,14 +705,16 @@ impl Parser {
         // Where the key ends: IPv4 keys also end at `:` (value) and at `;`
         // or `#` (comment), IPv6 keys at `;`/`#`, domain names only at
         // whitespace — exactly as rbldnsd splits them.
-        let stop: fn(u8) -> bool = match self.ty {
-            DatasetType::Ip4Set | DatasetType::Ip4Trie | DatasetType::Ip4Tset => {
-                |b| is_ws(b) || matches!(b, b':' | b';' | b'#')
-            }
-            DatasetType::Ip6Tset | DatasetType::Ip6Trie => |b| is_ws(b) || matches!(b, b';' | b'#'),
-            DatasetType::Dnset => is_ws,
-        };
-        let end = body.iter().position(|&b| stop(b)).unwrap_or(body.len());
+        let end = match self.ty {
+            DatasetType::Ip4Set | DatasetType::Ip4Trie | DatasetType::Ip4Tset => body
+                .iter()
+                .position(|&b| is_ws(b) || matches!(b, b':' | b';' | b'#')),
+            DatasetType::Ip6Tset | DatasetType::Ip6Trie => body
+                .iter()
+                .position(|&b| is_ws(b) || matches!(b, b';' | b'#')),
+            DatasetType::Dnset => body.iter().position(|&b| is_ws(b)),
+        }
+        .unwrap_or(body.len());
         let (key, rest) = (&body[..end], trim_start(&body[end..]));
         let line = self.line;
         match self.ty {
@@ -389,18 +734,17 @@ impl Parser {
                     ));
                 }
                 let val = if excluded { EXCL } else { self.value(rest)? };
-                let ip4 = &mut self.ip4;
-                let mut push = |net, len| {
-                    ip4.push(IpEntry {
-                        net,
-                        len,
-                        val,
-                        line,
-                    })
-                };
                 match k {
-                    V4Key::Cidr(net, len) => push(net, len),
-                    V4Key::Range(first, last) => range_to_cidrs(first, last, push),
+                    V4Key::Cidr(net, len) => self.ip4.push(net, len, val, line)?,
+                    V4Key::Range(first, last) => {
+                        let mut res = Ok(());
+                        range_to_cidrs(first, last, |net, len| {
+                            if res.is_ok() {
+                                res = self.ip4.push(net, len, val, line);
+                            }
+                        });
+                        res?
+                    }
                 }
             }
             DatasetType::Ip4Tset => {
@@ -412,12 +756,7 @@ impl Parser {
                 // Values after the address are ignored, as by rbldnsd: the
                 // whole dataset shares the first default line.
                 if let V4Key::Cidr(net, len) = parse_v4_key(key, V4Syntax::Tset)? {
-                    self.ip4.push(IpEntry {
-                        net,
-                        len,
-                        val: 0,
-                        line,
-                    });
+                    self.ip4.push(net, len, 0, line)?;
                 }
             }
             DatasetType::Ip6Tset => {
@@ -442,24 +781,47 @@ impl Parser {
             }
             DatasetType::Dnset => {
                 let (name, matching) = parse_domain(key)?;
+                // The name is checked (and stored) before the value is read:
+                // a bad name is the error even when the value is bad too.
+                let Some((off, len)) = self.domains.add_key(name)? else {
+                    let why = check_name(name)
+                        .err()
+                        .unwrap_or_else(|| "not a host name".into());
+                    return Err(format!("invalid domain name {}: {why}", quote(key)));
+                };
                 let val = if excluded { EXCL } else { self.value(rest)? };
-                if matching != DomainMatch::Subdomains {
-                    self.domains.push(DomEntry {
-                        name: name.clone(),
-                        wild: false,
-                        val,
-                    });
-                }
-                if matching != DomainMatch::Exact {
-                    self.domains.push(DomEntry {
-                        name,
-                        wild: true,
-                        val,
-                    });
-                }
+                self.domains.add_entries(off, len, matching, val);
             }
         }
         Ok(())
+    }
+
+    /// A line that is a domain name and nothing else (dnset): the name
+    /// with the default value, `Ok(false)` (nothing stored) when it is no
+    /// valid name.
+    #[inline]
+    fn plain_name(&mut self, name: &[u8]) -> Result<bool, String> {
+        let Some((off, len)) = self.domains.add_key(name)? else {
+            return Ok(false);
+        };
+        let val = match self.default_id {
+            Some(id) => id,
+            None => self.value(b"")?,
+        };
+        self.domains.add_entries(off, len, DomainMatch::Exact, val);
+        Ok(true)
+    }
+
+    /// A line that is a dotted quad and nothing else: a /32 with the
+    /// default value (what [`entry`](Self::entry) makes of it, faster).
+    #[inline]
+    fn plain_v4(&mut self, net: u32) -> Result<(), String> {
+        let val = match (self.ty, self.default_id) {
+            (DatasetType::Ip4Tset, _) => 0,
+            (_, Some(id)) => id,
+            (_, None) => self.value(b"")?,
+        };
+        self.ip4.push32(net, val, self.line)
     }
 
     /// The raw answer index for the value text after an entry (`rest`,
@@ -506,7 +868,7 @@ impl Parser {
     }
 
     /// Resolves templates, normalizes the entries and assembles the result.
-    fn finish(self) -> Result<DatasetData, ParseError> {
+    fn finish(self) -> Result<Columns, ParseError> {
         let mut answers = Answers::default();
         let resolve = |r: &RawAnswer, subs: &Substitutions| AnswerSpec {
             a: vec![r.a],
@@ -525,12 +887,12 @@ impl Parser {
                 .collect()
         };
         let mapped = |val: u32| if val == EXCL { EXCL } else { map[val as usize] };
-        let mut data = DatasetData {
+        let mut cols = Columns {
             ttl: self.ttl,
             soa: self.soa,
             ns: self.ns,
             ns_ttl: self.ns_ttl,
-            ..DatasetData::default()
+            ..Columns::default()
         };
         let conflict = |line: u32, key: String, first: u32| ParseError {
             line: line as usize,
@@ -541,22 +903,17 @@ impl Parser {
         };
         match self.ty {
             DatasetType::Ip4Set | DatasetType::Ip4Trie | DatasetType::Ip4Tset => {
-                let mut v = self.ip4;
-                v.iter_mut().for_each(|e| e.val = mapped(e.val));
-                if self.ty == DatasetType::Ip4Set {
-                    v = normalize::ip4set_levels(v, &mut answers, Combine::Union);
+                let mode = if self.ty == DatasetType::Ip4Set {
+                    V4Mode::Set
                 } else {
-                    normalize::dedup_trie(&mut v)
-                        .map_err(|(a, b)| conflict(b.line, fmt_v4(a.net, a.len), a.line))?;
-                }
-                data.ip4 = v
-                    .iter()
-                    .map(|e| Ip4Entry {
-                        net: e.net,
-                        len: e.len,
-                        value: entry_value(e.val),
-                    })
-                    .collect();
+                    V4Mode::Trie
+                };
+                let (exact, other) = self
+                    .ip4
+                    .finish(mode, mapped, &mut answers)
+                    .map_err(|(a, b)| conflict(b.line, fmt_v4(a.net, a.len), a.line))?;
+                cols.v4_exact = exact;
+                cols.v4 = other.iter().map(|e| (e.net, e.len, e.val)).collect();
             }
             DatasetType::Ip6Tset | DatasetType::Ip6Trie => {
                 let mut v = self.ip6;
@@ -564,24 +921,17 @@ impl Parser {
                 normalize::dedup_trie(&mut v).map_err(|(a, b)| {
                     conflict(b.line, format!("{}/{}", fmt_v6(a.net), a.len), a.line)
                 })?;
-                data.ip6 = v
-                    .iter()
-                    .map(|e| Ip6Entry {
-                        net: e.net,
-                        len: e.len,
-                        value: entry_value(e.val),
-                    })
-                    .collect();
+                cols.v6 = v.into_iter().map(|e| (e.net, e.len, e.val)).collect();
             }
             DatasetType::Dnset => {
-                let mut v = self.domains;
-                v.iter_mut().for_each(|e| e.val = mapped(e.val));
-                data.domains = normalize::dnset(v, &mut answers);
+                let (names, exact, wild) = self.domains.finish(mapped, &mut answers);
+                cols.names = names;
+                cols.exact = exact;
+                cols.wild = wild;
             }
         }
-        data.answers = answers.specs;
-        normalize::compact(&mut data);
-        Ok(data)
+        store::compact(&mut cols, answers.specs);
+        Ok(cols)
     }
 }
 
@@ -626,9 +976,10 @@ pub(super) fn parse_colon_value(v: &[u8]) -> Result<(Ipv4Addr, Option<Option<Raw
     }
 }
 
-/// A dnset key: `name`, `*.name` or `.name`, lower-cased, without the
-/// trailing dot.
-fn parse_domain(key: &[u8]) -> Result<(String, DomainMatch), String> {
+/// A dnset key: `name`, `*.name` or `.name`, without the trailing dot
+/// (case as written). The name itself is checked as it is stored
+/// ([`NameStore::add_key`]).
+fn parse_domain(key: &[u8]) -> Result<(&[u8], DomainMatch), String> {
     let (matching, rest) = if let Some(r) = key.strip_prefix(b"*.") {
         (DomainMatch::Subdomains, r)
     } else if let Some(r) = key.strip_prefix(b".") {
@@ -643,9 +994,7 @@ fn parse_domain(key: &[u8]) -> Result<(String, DomainMatch), String> {
                 .into(),
         );
     }
-    let name = rest.strip_suffix(b".").unwrap_or(rest);
-    check_name(name).map_err(|why| format!("invalid domain name {}: {why}", quote(key)))?;
-    Ok((String::from_utf8_lossy(name).to_ascii_lowercase(), matching))
+    Ok((rest.strip_suffix(b".").unwrap_or(rest), matching))
 }
 
 #[cfg(test)]
@@ -722,6 +1071,49 @@ mod tests {
     }
     use DatasetType::*;
     use EntryValue::{Excluded, Listed};
+
+    #[test]
+    fn quad_line_fast_path() {
+        for text in [
+            "1.2.3.4\n",
+            "255.255.255.255\nmore",
+            "0.0.0.0\n",
+            "001.02.3.4\n",
+            "10.20.30.40\n1.2.3.4\n",
+        ] {
+            for pad in ["", "xxxxxxxxxxxxxxxxxx"] {
+                let s = format!("{text}{pad}");
+                let want = s
+                    .split('\n')
+                    .next()
+                    .and_then(|l| l.parse::<Ipv4Addr>().ok().map(u32::from));
+                let want = want.or_else(|| (text == "001.02.3.4\n").then_some(0x0102_0304));
+                let len = text.find('\n').map(|i| i + 1);
+                assert_eq!(quad_line(s.as_bytes()), want.zip(len), "{s:?}");
+                assert_eq!(quad_line_short(text.as_bytes()), want.zip(len), "{text:?}");
+            }
+        }
+        for bad in [
+            "1.2.3.4",
+            "1.2.3.4 \n",
+            "1.2.3.256\n",
+            "1.2.3\n",
+            "1.2.3.4.5\n",
+            "0001.2.3.4\n",
+            "1..2.3\n",
+            ".1.2.3\n",
+            "1.2.3.4/32\n",
+            "1.2.3.4:5\n",
+            "1.2.3.4\r\n",
+            "a.b.c.d\n",
+        ] {
+            for pad in ["", "xxxxxxxxxxxxxxxxxx"] {
+                let s = format!("{bad}{pad}");
+                assert_eq!(quad_line(s.as_bytes()), None, "{s:?}");
+            }
+            assert_eq!(quad_line_short(bad.as_bytes()), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn empty_and_comment_only_files() {

@@ -952,7 +952,7 @@ mod tests {
 /// Property tests over generated junk: parsing never panics, and whatever
 /// parses and can be written reads back to the same data.
 #[cfg(test)]
-mod soup {
+pub(super) mod soup {
     use super::super::{DatasetType, parse, write};
 
     use crate::testrng::TestRng as Rng;
@@ -1037,7 +1037,7 @@ mod soup {
         "$0 zero",
     ];
 
-    fn line(r: &mut Rng, ty: DatasetType) -> String {
+    pub(in super::super) fn line(r: &mut Rng, ty: DatasetType) -> String {
         let keys = match ty {
             DatasetType::Ip4Set | DatasetType::Ip4Trie | DatasetType::Ip4Tset => V4,
             DatasetType::Ip6Tset | DatasetType::Ip6Trie => V6,
