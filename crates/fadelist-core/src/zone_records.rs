@@ -440,6 +440,9 @@ impl<'s> Walker<'s, '_> {
 
     /// The IPv4 names, all or those of one /8.
     fn v4_in(&mut self, slash8: Option<u8>) {
+        // Value ids are per walk: the cache of the previous walk's ids
+        // must go.
+        self.leaf_cache.clear();
         let (rlo, rhi) = match slash8 {
             Some(a) => (u32::from(a) << 24, (u32::from(a) << 24) | 0x00ff_ffff),
             None => (0, u32::MAX),
@@ -619,6 +622,7 @@ impl<'s> Walker<'s, '_> {
 
     /// The IPv6 names, all or those below one top nibble.
     fn v6_in(&mut self, top: Option<u8>) {
+        self.leaf_cache.clear();
         let (rlo, rhi) = match top {
             Some(n) => (
                 u128::from(n) << 124,
@@ -1443,6 +1447,13 @@ mod tests {
             e("2a00:1450:4001:81c::1", 128, l(3)),
             e("fd00::", 8, l(1)),
             e("2620:0:2d0::", 44, l(0)),
+            // Leaves with an answer without `$` next to a hole: written from
+            // the per-value cache, which must not mix IPv4 and IPv6 values.
+            e("2001:db8:5::9", 128, EntryValue::Excluded),
+            // The lowest IPv6 value is interned first, as the first IPv4
+            // value is: same id, other records.
+            e("1000::", 16, l(1)),
+            e("1000::9", 128, EntryValue::Excluded),
         ];
         // IPv4 data under all-digit nodes in the same zone: `0.2` is
         // 2.0/16 and also the parent of the nibble names of 2000::/16.
@@ -1455,7 +1466,7 @@ mod tests {
             Ip4Entry {
                 net: 0x0201_0000,
                 len: 16,
-                value: l(0),
+                value: l(2),
             },
         ];
         let snapshot = zone_of(vec![Layer::new(Arc::new(Dataset::build(
