@@ -497,7 +497,12 @@ fn status_shows_zones_and_components() {
     assert!(datasets[0]["load_seconds"].as_f64().is_some());
     let store = &s["store"];
     assert_eq!(store["alive"], true, "{store}");
-    assert_eq!(store["queue_depth"], 0);
+    // The decay tick runs every 200 ms on the store thread: one job may be
+    // queued at the moment of the read.
+    assert!(
+        store["queue_depth"].as_u64().is_some_and(|n| n <= 1),
+        "{store}"
+    );
     assert!(store["disk_free_bytes"].as_u64().is_some_and(|n| n > 0));
     let decay = &s["decay"];
     assert_eq!(decay["interval_seconds"], 0.2);
