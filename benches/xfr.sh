@@ -147,7 +147,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 
 # ---------------------------------------------------------------- report
-OUT=$REPO/benches/results/xfr-latest$( ((QUICK)) && echo -quick).md
+SUFFIX=""
+((QUICK)) && SUFFIX=-quick
+OUT=$REPO/benches/results/xfr-latest$SUFFIX.md
 python3 - "$WORK/results.jsonl" "$FL_PSS" "$NSD_PSS" "$NSD_LOAD" >"$OUT" <<EOF
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
