@@ -209,20 +209,7 @@ pub fn walk_region(
     region: &Region,
     out: &mut dyn FnMut(Rr<'_>),
 ) {
-    let zone = &snapshot.zones[zone_index];
-    let mut w = Walker {
-        snapshot,
-        zone,
-        zone_labels: zone
-            .name()
-            .split('.')
-            .map(|l| l.as_bytes().to_vec())
-            .collect(),
-        out,
-        owner: Vec::new(),
-        rdata: Vec::new(),
-        leaf_cache: HashMap::new(),
-    };
+    let mut w = Walker::new(snapshot, zone_index, out);
     match region {
         Region::V4(a) => w.v4_in(Some(*a)),
         Region::V6(n) => w.v6_in(Some(*n)),
@@ -234,20 +221,8 @@ pub fn walk_region(
 /// (the transfer puts the SOA first and last): the apex NS records, then
 /// the IPv4, IPv6 and domain data, through `out`.
 pub fn walk_zone(snapshot: &Snapshot, zone_index: usize, out: &mut dyn FnMut(Rr<'_>)) {
-    let zone = &snapshot.zones[zone_index];
-    let mut w = Walker {
-        snapshot,
-        zone,
-        zone_labels: zone
-            .name()
-            .split('.')
-            .map(|l| l.as_bytes().to_vec())
-            .collect(),
-        out,
-        owner: Vec::new(),
-        rdata: Vec::new(),
-        leaf_cache: HashMap::new(),
-    };
+    let mut w = Walker::new(snapshot, zone_index, out);
+    let zone = w.zone;
     for ns in &zone.ns {
         let rdata = wire_name(ns);
         (w.out)(Rr {
@@ -352,7 +327,24 @@ const TEST_NEVER_V4: u32 = 0x7f00_0001;
 const TEST_LISTED_V4: u32 = 0x7f00_0002;
 const MAPPED: u128 = 0xffff_0000_0000;
 
-impl<'s> Walker<'s, '_> {
+impl<'s, 'o> Walker<'s, 'o> {
+    fn new(snapshot: &'s Snapshot, zone_index: usize, out: &'o mut dyn FnMut(Rr<'_>)) -> Self {
+        let zone = &snapshot.zones[zone_index];
+        Walker {
+            snapshot,
+            zone,
+            zone_labels: zone
+                .name()
+                .split('.')
+                .map(|l| l.as_bytes().to_vec())
+                .collect(),
+            out,
+            owner: Vec::new(),
+            rdata: Vec::new(),
+            leaf_cache: HashMap::new(),
+        }
+    }
+
     /// Emits the current owner with these records.
     fn emit_records(&mut self, (ttl, a, txt): (u32, Vec<Ipv4Addr>, Vec<String>)) {
         for ip in a {

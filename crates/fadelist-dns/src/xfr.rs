@@ -113,23 +113,23 @@ pub fn parse_request(msg: &[u8]) -> Option<XfrRequest> {
     if count(4) != 1 {
         return None;
     }
-    let mut pos = 12;
-    let mut labels = Vec::new();
-    loop {
-        let len = usize::from(*msg.get(pos)?);
-        if len == 0 {
-            pos += 1;
-            break;
-        }
-        if len > 63 {
-            return None;
-        }
-        labels.push(msg.get(pos + 1..pos + 1 + len)?.to_ascii_lowercase());
-        pos += 1 + len;
-    }
+    // Every TCP message comes through here: nothing is allocated until the
+    // question is known to ask for a transfer.
+    let pos = skip_name(msg, 12)?;
     let qtype = u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]);
     if qtype != QTYPE_AXFR && qtype != QTYPE_IXFR {
         return None;
+    }
+    let mut labels = Vec::new();
+    let mut at = 12;
+    while at + 1 < pos {
+        let len = usize::from(msg[at]);
+        if len > 63 {
+            // A compression pointer in a question: not a plain query.
+            return None;
+        }
+        labels.push(msg.get(at + 1..at + 1 + len)?.to_ascii_lowercase());
+        at += 1 + len;
     }
     let question = msg.get(12..pos + 4)?.to_vec();
     let client_serial = if qtype == QTYPE_IXFR && count(8) >= 1 {
@@ -149,40 +149,29 @@ pub fn parse_request(msg: &[u8]) -> Option<XfrRequest> {
 
 /// The serial of the SOA record that starts at `pos` (an IXFR's authority
 /// section; its owner is the zone, usually a pointer to the question).
-fn ixfr_serial(msg: &[u8], mut pos: usize) -> Option<u32> {
-    loop {
-        let b = *msg.get(pos)?;
-        if b == 0 {
-            pos += 1;
-            break;
-        }
-        if b & 0xc0 == 0xc0 {
-            pos += 2;
-            break;
-        }
-        pos += 1 + usize::from(b);
-    }
+fn ixfr_serial(msg: &[u8], pos: usize) -> Option<u32> {
+    let pos = skip_name(msg, pos)?;
     let rtype = u16::from_be_bytes([*msg.get(pos)?, *msg.get(pos + 1)?]);
     if rtype != TYPE_SOA {
         return None;
     }
-    let mut p = pos + 10;
-    // Two names (MNAME, RNAME), possibly compressed.
-    for _ in 0..2 {
-        loop {
-            let b = *msg.get(p)?;
-            if b == 0 {
-                p += 1;
-                break;
-            }
-            if b & 0xc0 == 0xc0 {
-                p += 2;
-                break;
-            }
-            p += 1 + usize::from(b);
-        }
-    }
+    // Two names (MNAME, RNAME), possibly compressed, then the serial.
+    let p = skip_name(msg, skip_name(msg, pos + 10)?)?;
     Some(u32::from_be_bytes(msg.get(p..p + 4)?.try_into().ok()?))
+}
+
+/// The position just after the (possibly compressed) name at `pos`.
+fn skip_name(msg: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let b = *msg.get(pos)?;
+        if b == 0 {
+            return Some(pos + 1);
+        }
+        if b & 0xc0 == 0xc0 {
+            return Some(pos + 2);
+        }
+        pos += 1 + usize::from(b);
+    }
 }
 
 /// RFC 1982: `a` is at or after `b`.
