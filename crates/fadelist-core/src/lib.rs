@@ -18,4 +18,5 @@ pub mod qname;
 pub mod rbldnsd;
 pub mod snapshot;
 pub mod testrng;
+pub mod zone_import;
 pub mod zone_records;

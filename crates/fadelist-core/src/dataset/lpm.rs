@@ -88,14 +88,28 @@ impl<K: LpmKey> LpmSet<K> {
     /// `value` is an answer id or [`EXCLUDED`]. Entries must be unique by
     /// `(net, len)` (the dataset builder merges duplicates first) and `net`
     /// must have its host bits cleared.
-    pub fn build(mut entries: Vec<(K, u8, u32)>) -> Self {
+    pub fn build(entries: Vec<(K, u8, u32)>) -> Self {
+        Self::build_inner(entries, false)
+    }
+
+    /// [`build`](Self::build) for a set that is the more specific half
+    /// of a split set (IPv6 prefixes longer than /64, looked up before the
+    /// /64-and-shorter half): an exclusion range is kept as a range that
+    /// answers [`EXCLUDED`], since outside this set's own ranges it still
+    /// has to stop the other half's covering range.
+    pub fn build_keeping_exclusions(entries: Vec<(K, u8, u32)>) -> Self {
+        Self::build_inner(entries, true)
+    }
+
+    fn build_inner(mut entries: Vec<(K, u8, u32)>, keep_excluded: bool) -> Self {
         // Outer prefixes before the prefixes they contain.
         entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
         let full = |e: &&(K, u8, u32)| e.1 >= K::BITS;
         let n = entries.iter().filter(full).count();
         let exact = K::Column::from_sorted_iter(n, entries.iter().filter(full).map(|e| e.0));
         let exact_vals = Values::collect(n, entries.iter().filter(full).map(|e| e.2));
-        let (starts, iv_vals) = intervals(entries.into_iter().filter(|e| e.1 < K::BITS));
+        let (starts, iv_vals) =
+            intervals(entries.into_iter().filter(|e| e.1 < K::BITS), keep_excluded);
         LpmSet {
             exact,
             exact_vals,
@@ -142,7 +156,7 @@ impl<K: LpmKey> LpmSet<K> {
         // Neighbouring intervals never share a value, so this loop stops
         // after at most two steps unless it finds nothing.
         while i < self.starts.len() && self.starts[i] <= hi {
-            if self.iv_vals.get(i) != NONE {
+            if !matches!(self.iv_vals.get(i), NONE | EXCLUDED) {
                 return true;
             }
             i += 1;
@@ -240,7 +254,7 @@ impl LpmSet<u32> {
                 (keys, Values::collect(n, v.iter().map(|&e| e as u32)))
             }
         };
-        let (starts, iv_vals) = intervals(shorter.into_iter());
+        let (starts, iv_vals) = intervals(shorter.into_iter(), false);
         LpmSet {
             exact: keys,
             exact_vals,
@@ -253,15 +267,23 @@ impl LpmSet<u32> {
 /// Flattens prefixes shorter than the key width, sorted by `(net, len)`,
 /// into disjoint intervals: their starts, and for each the value of the
 /// most specific prefix covering it ([`NONE`] for gaps and exclusions).
-fn intervals<K: LpmKey>(entries: impl Iterator<Item = (K, u8, u32)>) -> (Box<[K]>, Values) {
+fn intervals<K: LpmKey>(
+    entries: impl Iterator<Item = (K, u8, u32)>,
+    keep_excluded: bool,
+) -> (Box<[K]>, Values) {
     let mut starts: Vec<K> = Vec::new();
     let mut iv_vals: Vec<u32> = Vec::new();
     // Change points: "from this key on, the value is v". Equal positions
     // replace (an inner prefix starting where its parent starts), equal
     // neighbouring values merge.
     let mut emit = |at: K, v: u32| {
-        // Outside intervals, an exclusion and "nothing" mean the same.
-        let v = if v == EXCLUDED { NONE } else { v };
+        // Outside intervals, an exclusion and "nothing" mean the same
+        // (unless another set's ranges lie behind this one's).
+        let v = if v == EXCLUDED && !keep_excluded {
+            NONE
+        } else {
+            v
+        };
         if starts.last() == Some(&at) {
             starts.pop();
             iv_vals.pop();

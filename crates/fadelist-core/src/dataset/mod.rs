@@ -63,7 +63,10 @@ impl Ip6Set {
             }
         }
         Ip6Set {
-            long: LpmSet::build(long),
+            // A /65–/127 exclusion inside a /64-or-shorter range must
+            // answer "excluded", not "nothing here" (which would fall
+            // through to the range in `short`).
+            long: LpmSet::build_keeping_exclusions(long),
             short: LpmSet::build(short),
         }
     }
@@ -617,6 +620,33 @@ mod tests {
         let other = net + (1u128 << 64);
         assert_eq!(ds.v6.lookup(other), Some(0));
         assert!(ds.v6.any_listed_in(net, net | u128::from(u64::MAX)));
+    }
+
+    /// An exclusion longer than /64 inside a /64-or-shorter range: the
+    /// two halves of the split set must not let the range show through.
+    #[test]
+    fn ipv6_long_exclusion_inside_a_short_range() {
+        let net: u128 = 0x1000 << 112;
+        let e = |net: u128, len: u8, value: EntryValue| Ip6Entry { net, len, value };
+        let part = DatasetData {
+            answers: vec![a(2)],
+            ip6: vec![
+                e(net, 16, EntryValue::Listed(0)),
+                e(net, 124, EntryValue::Excluded),
+                e(net | 3, 128, EntryValue::Listed(0)),
+            ],
+            ..DatasetData::default()
+        };
+        let ds = Dataset::build(&[&part], 2100);
+        assert_eq!(ds.v6.lookup(net | 9), Some(EXCLUDED));
+        assert_eq!(ds.v6.lookup(net | 3), Some(0));
+        assert_eq!(ds.v6.lookup(net | 0x10), Some(0));
+        assert_eq!(ds.v6.lookup(net | (1 << 70)), Some(0));
+        assert!(ds.v6.any_listed_in(net | 1, net | 0xf));
+        // It survives the round trip through build form.
+        let again = Dataset::build(&[&ds.to_data()], 2100);
+        assert_eq!(again.v6.lookup(net | 9), Some(EXCLUDED));
+        assert_eq!(again.v6.lookup(net | 0x10), Some(0));
     }
 
     #[test]
