@@ -1,4 +1,4 @@
-# benches/lib.sh — shell helpers shared by run.sh, ingest.sh and write-path.sh. Sourced, never run.
+# benches/lib.sh — shell helpers shared by run.sh, ingest.sh, write-path.sh, load.sh and xfr.sh. Sourced, never run.
 #
 # The sourcing script sets BENCH_TAG (the prefix of its log lines) and `set -euo pipefail`
 # first, then sources this file, which defines functions only and these variables:
@@ -83,12 +83,20 @@ as_root() { if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; 
 has_cmd() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]]; }
 cmd_path() { command -v "$1" 2>/dev/null || { [[ -x /usr/sbin/$1 ]] && echo "/usr/sbin/$1"; } || true; }
 need_tools() {  # need_tools CMD:DEBIAN_PACKAGE...: apt-get install the packages of the missing commands
-    local t missing=()
+    local t missing=() policy= rc=0
     for t; do has_cmd "${t%%:*}" || missing+=("${t#*:}"); done
     ((${#missing[@]})) || return 0
     log "installing from Debian: ${missing[*]}"
-    as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -q >&2
-    as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+    # As .ci/run: no package's service is started by the install (NSD would take port 53); the
+    # benchmarks start their own instances on free ports.
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        policy=/usr/sbin/policy-rc.d
+        as_root sh -c 'printf "#!/bin/sh\nexit 101\n" >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d' || policy=
+    fi
+    as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get update -q >&2 || rc=$?
+    ((rc)) || as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 || rc=$?
+    [[ -z $policy ]] || as_root rm -f "$policy"
+    ((rc == 0)) || die "apt-get install ${missing[*]} failed (exit $rc)"
     for t; do has_cmd "${t%%:*}" || die "${t%%:*} not found after installing ${t#*:}"; done
 }
 
@@ -340,10 +348,14 @@ dns_vs_ingest() {
 }
 
 # publish_report WRITER ARGS...: the markdown from `python3 WRITER ARGS...` to $RESULTS and stdout; the run
-# is a success (OK=1: the work folder goes unless FADELIST_BENCH_KEEP=1)
+# is a success (OK=1: the work folder goes unless FADELIST_BENCH_KEEP=1). A script that defines
+# bench_amend_report gets it called with the report's path first (to add rows and sections).
 publish_report() {
     mkdir -p "$(dirname "$RESULTS")"
     timeout 60 python3 "$@" >"$WORK/report.md" || die "the report failed (data in $WORK)"
+    if declare -F bench_amend_report >/dev/null; then
+        bench_amend_report "$WORK/report.md" || die "amending the report failed (data in $WORK)"
+    fi
     cp "$WORK/report.md" "$RESULTS"
     cat "$WORK/report.md"
     log "report saved to $RESULTS (total $(($(date +%s) - ${T_BEGIN%.*})) s)"

@@ -44,6 +44,8 @@
 #                            (cd /tmp/b && cargo build --release -p fadelist))
 #   FADELIST_BENCH_ROUNDS    rounds (default 5, --quick 3)
 #   FADELIST_BENCH_RESULTS   where to write the report (default benches/results/load-latest[-quick].md)
+#   FADELIST_BENCH_JSON      also write the medians per server as one JSON object to this file (the
+#                            machine-readable output benches/run.sh reads for its load rows)
 #   FADELIST_BENCH_KEEP=1    keep the work folder (server logs, JSON) after a successful run
 set -euo pipefail
 BENCH_TAG=load
@@ -265,6 +267,15 @@ for r in rows:
         r["round"], r["server"], r["load_s"], r["load_cpu_s"], r["hwm_kb"] / MIB, r["rss_kb"] / MIB,
         r["reload_s"], r["reload_cpu_s"], r["reload_hwm_kb"] / MIB, r["reload_rss_kb"] / MIB))
 print("\n".join(out))
+if env.get("FADELIST_BENCH_JSON"):  # medians per server, for benches/run.sh
+    summary = {"bench": "load", "mode": env["MODE"], "rounds": int(env["ROUNDS"]), "anchor": "rbldnsd",
+               "rbldnsd_version": env["RB_VER"],
+               "data": {"ipv4_lines": int(env["N4"]), "ipv6_lines": int(env["N6"]), "domain_lines": int(env["ND"]),
+                        "gen_ips": int(env["IPS"]), "gen_ranges": int(env["RANGES"]), "gen_domains": int(env["DOMAINS"]),
+                        "ipv6_nets": int(env["IP6"])},
+               "median": {s: {key: med(s, key) for key, *_ in metrics} for s in servers}}
+    with open(env["FADELIST_BENCH_JSON"], "w") as f:
+        json.dump(summary, f)
 EOF
 cp "$WORK/report.md" "$RESULTS"
 cat "$WORK/report.md"

@@ -2,8 +2,8 @@
 # benches/run.sh — fadelist against rbldnsd, side by side, with dnsperf: every target of the
 # "faster and leaner than rbldnsd" issue in one command and one table.
 #
-#   benches/run.sh            # 1M-IP data set, 3 alternating rounds x 15 s per variant (~9-11 min)
-#   benches/run.sh --quick    # 100k-IP data set, 1 round x 5 s per variant, short steps (~2-3 min)
+#   benches/run.sh            # 1M-IP data set, 3 alternating rounds x 15 s per variant; load.sh and xfr.sh full (~12-15 min)
+#   benches/run.sh --quick    # 100k-IP data set, 1 round x 5 s per variant, short steps; load.sh and xfr.sh --quick (~4 min)
 #
 # Installs dnsperf, rbldnsd and dig from Debian if missing, builds fadelist (release),
 # generates the deterministic data set with gen-data.py, checks that the servers give the
@@ -23,8 +23,17 @@
 #      EDNS), ANY apart, for rbldnsd and fadelist (minimal ANY: at most 2x);
 #   7. the cost of metrics: a main-round variant fadelist-metrics with [metrics] listen set (every
 #      query counted, the worker's counters published once per batch), against fadelist (off);
+#   8. loading and reloading at edge scale against rbldnsd: benches/load.sh (--quick with --quick;
+#      its own data set, rounds and defaults), run with this fadelist binary; rows 12 from its
+#      JSON summary (FADELIST_BENCH_JSON);
+#   9. AXFR throughput, CPU per record and serving memory against NSD (rbldnsd has no zone
+#      transfers): benches/xfr.sh (--quick with --quick) on this run's data set; rows 13 from its
+#      JSON summary; nsd and knot-dnsutils are installed when missing, and the rows say
+#      "skipped: nsd not installed" when that fails;
 # and prints one markdown table (metric | rbldnsd | fadelist | ratio | target | met?) with
-# detail tables, also saved to benches/results/latest.md (latest-quick.md for --quick).
+# detail tables (load.sh's and xfr.sh's own reports last), also saved to
+# benches/results/latest.md (latest-quick.md for --quick). load.sh and xfr.sh write their reports
+# into the work folder when run from here: their own results files are left alone.
 # See benches/README.md for every method. Helpers: benches/bench_helpers.py (dnsperf runs,
 # peak search, reload checker, report), benches/ingest_load.py (report generator).
 # A benchmark, never part of the test suite.
@@ -36,7 +45,9 @@
 #   FADELIST_BENCH_BIN      use this fadelist binary instead of building one
 #   FADELIST_BENCH_ROUNDS   number of main rounds (and idle/ingesting rounds) (default 3, --quick 1)
 #   FADELIST_BENCH_SECS     dnsperf seconds per main run                     (default 15, --quick 5)
-#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null nowait rrl metrics tcp peak reload ingest amp
+#   FADELIST_BENCH_SKIP     parts to leave out, space-separated: hickory null nowait rrl metrics tcp peak reload ingest amp load xfr
+#   FADELIST_BENCH_LOAD_ROUNDS  rounds of load.sh   (default: load.sh's, 5; --quick 3)
+#   FADELIST_BENCH_XFR_ROUNDS   rounds of xfr.sh    (default: xfr.sh's, 3; --quick 1)
 #   FADELIST_BENCH_PEAK_Q   queries in flight allowed in the peak search (dnsperf -q; default 1000)
 #   FADELIST_BENCH_RESULTS  where to write the table  (default benches/results/latest[-quick].md)
 #   FADELIST_BENCH_LOAD_LIMIT  seconds a server may take to answer its first query (default 60)
@@ -52,9 +63,11 @@ bench_args "BENCH" "$@"
 if ((QUICK)); then
     MODE=quick; GEN_ARGS=(--ips 100000); ROUNDS=${FADELIST_BENCH_ROUNDS:-1}; SECS=${FADELIST_BENCH_SECS:-5}
     PEAK_SECS=2; PEAK_STEPS=6; RELOAD_SECS=10; RELOAD_GAP=2
+    SUB_ARGS=(--quick); SUB_LIMIT=900     # load.sh / xfr.sh: its arguments, hard cap on each (s)
 else
     MODE=full; GEN_ARGS=(); ROUNDS=${FADELIST_BENCH_ROUNDS:-3}; SECS=${FADELIST_BENCH_SECS:-15}
     PEAK_SECS=5; PEAK_STEPS=7; RELOAD_SECS=15; RELOAD_GAP=2.5
+    SUB_ARGS=(); SUB_LIMIT=1800
 fi
 SKIP=" ${FADELIST_BENCH_SKIP:-} "
 want() { [[ $SKIP != *" $1 "* ]]; }
@@ -89,6 +102,9 @@ RBLDNSD=$(cmd_path rbldnsd)
 command -v python3 >/dev/null || die "python3 is required (gen-data.py, the helpers and the report)"
 [[ -f $HELPERS ]] || die "helper script not found at $HELPERS"
 build_fadelist
+# Every part (load.sh and xfr.sh too) runs this copy: a build in the tree meanwhile changes nothing.
+cp "$FADELIST" "$WORK/fadelist"
+FADELIST=$WORK/fadelist
 # The flags this script depends on; a clear message beats a server that exits at start.
 FL_HELP=$(timeout 10 "$FADELIST" serve --help 2>&1 || true)
 for flag in --udp-mode --tcp-mode --udp-batch-wait --udp-workers --db --zone --dns-listen --http-listen; do
@@ -351,6 +367,145 @@ if want amp; then
     done
 fi
 
+# ---------------------------------------------------------------- 3g/3h. load.sh and xfr.sh
+# sub_bench PART SCRIPT [NAME=VALUE...]: benches/SCRIPT (--quick in a quick run) with this fadelist
+# binary, under timeout, with the NAME=VALUEs in its environment; its JSON summary goes to
+# $WORK/PART.json, its report to $WORK/PART.md, its output to $WORK/PART.log. Sets SUB_STATUS[PART]
+# to "ok" or "failed: ..." (a failed part does not stop the others: the report says so, the run
+# exits 1 at the end and the logs stay).
+declare -A SUB_STATUS
+sub_bench() {
+    local part=$1 script=$2 p rc=0 why
+    shift 2
+    log "$part: benches/$script ${SUB_ARGS[*]} (at most ${SUB_LIMIT}s; output in $WORK/$part.log)"
+    rm -f "$WORK/$part.json" "$WORK/$part.md"
+    env -u FADELIST_BENCH_ROUNDS -u FADELIST_BENCH_DATA -u FADELIST_BENCH_BASE_BIN \
+        FADELIST_BENCH_BIN="$FADELIST" FADELIST_BENCH_RESULTS="$WORK/$part.md" FADELIST_BENCH_JSON="$WORK/$part.json" "$@" \
+        timeout -k 10 "$SUB_LIMIT" "$SCRIPT_DIR/$script" "${SUB_ARGS[@]}" >"$WORK/$part.log" 2>&1 &
+    p=$!; PIDS+=("$p")
+    wait "$p" || rc=$?
+    forget "$p"
+    if ((rc == 0)) && [[ -s $WORK/$part.json && -s $WORK/$part.md ]]; then
+        SUB_STATUS[$part]=ok
+        log "$part: done"
+        return 0
+    fi
+    if ((rc == 124)); then
+        why="timed out after ${SUB_LIMIT}s"
+    else
+        why=$(grep -m1 -E '\] ERROR: ' "$WORK/$part.log" | sed 's/^\[[a-z]*\] ERROR: //' || true)
+        [[ -n $why ]] || why=$(grep -v -e '^[[:space:]]*$' -e '] logs kept in ' "$WORK/$part.log" | tail -1 || true)
+        why=$(cut -c1-300 <<<"$why" | tr '`|' "'/")
+        why="exit $rc${why:+: $why}"
+    fi
+    SUB_STATUS[$part]="failed: $why"
+    SUB_FAILED=1
+    tail -15 "$WORK/$part.log" >&2 || true
+    log "WARNING: $part failed ($why); continuing (log $WORK/$part.log)"
+}
+SUB_FAILED=0
+if want load; then
+    sub_bench load load.sh ${FADELIST_BENCH_LOAD_ROUNDS:+FADELIST_BENCH_ROUNDS=$FADELIST_BENCH_LOAD_ROUNDS}
+fi
+if want xfr; then
+    # As xfr.sh: NSD and kdig are installed from Debian when missing; when that fails the rows say so.
+    if ! has_cmd nsd || ! has_cmd kdig; then
+        (need_tools nsd:nsd kdig:knot-dnsutils) || log "warning: could not install nsd / knot-dnsutils: no AXFR rows"
+    fi
+    if ! has_cmd nsd; then
+        SUB_STATUS[xfr]="skipped: nsd not installed"
+    elif ! has_cmd kdig; then
+        SUB_STATUS[xfr]="skipped: kdig (knot-dnsutils) not installed"
+    else
+        sub_bench xfr xfr.sh FADELIST_BENCH_DATA="$DATA" ${FADELIST_BENCH_XFR_ROUNDS:+FADELIST_BENCH_ROUNDS=$FADELIST_BENCH_XFR_ROUNDS}
+    fi
+fi
+
+# bench_amend_report REPORT (called by publish_report): rows 12 (load.sh, anchor rbldnsd) and 13
+# (xfr.sh, anchor NSD) at the end of the main table, a note on them, their own reports at the end.
+bench_amend_report() {
+    LOAD_STATUS=${SUB_STATUS[load]:-} XFR_STATUS=${SUB_STATUS[xfr]:-} SUB_ARGS_S="${SUB_ARGS[*]}" \
+        timeout 60 python3 - "$1" "$WORK" <<'EOF'
+import json, os, sys
+path, work = sys.argv[1], sys.argv[2]
+E = os.environ
+lines = open(path).read().split("\n")
+R = lambda v: "—" if v is None else "**{:.2f}×**".format(v)
+ratio = lambda a, b: a / b if b else None
+met = lambda v, t: "?" if v is None else ("**yes**" if v <= t else "**NO**")
+arg = (" " + E["SUB_ARGS_S"]) if E.get("SUB_ARGS_S") else ""
+rows, notes, sections = [], [], []
+
+def load_json(part):
+    return json.load(open(os.path.join(work, part + ".json")))
+
+def own_report(part):
+    md = open(os.path.join(work, part + ".md")).read().rstrip("\n").split("\n")
+    # one heading level down, under this report's sections
+    sections.extend([""] + [("#" + l) if l.startswith("#") else l for l in md])
+
+ls = E.get("LOAD_STATUS", "")
+if ls == "ok":
+    j = load_json("load")
+    m, d = j["median"], j["data"]
+    rb, fl = m["rbldnsd"], m["fadelist"]
+    size = "%s IPv4 lines, %s IPv6 /64s, %s domains" % ("{:,}".format(d["ipv4_lines"]), "{:,}".format(d["ipv6_lines"]), "{:,}".format(d["domain_lines"]))
+    for key, label, scale, dec in (
+            ("load_s", "12. load at edge scale (load.sh: %s): start → first answer (s)" % size, 1, 2),
+            ("hwm_kb", "    same, peak RSS while loading, VmHWM (MiB)", 1024.0, 1),
+            ("reload_s", "    reload (SIGHUP, ip4set.txt replaced) → new data answered (s)", 1, 2),
+            ("reload_hwm_kb", "    same, peak RSS during the reload, VmHWM after a reset (MiB)", 1024.0, 1)):
+        q = ratio(fl[key], rb[key])
+        rows.append("| %s | %.*f | %.*f | %s | ≤ 1.0× | %s |" % (label, dec, rb[key] / scale, dec, fl[key] / scale, R(q), met(q, 1.0)))
+    notes.append("- rows 12: `benches/load.sh%s` run by this script with the same fadelist binary: medians of %d alternating rounds, "
+                 "fadelist ÷ rbldnsd (rbldnsd %s); its own data set (`gen-data.py --ips %s --ranges %s --domains %s` + %s IPv6 /64s); its report is at the end" % (
+                     arg, j["rounds"], j["rbldnsd_version"], d["gen_ips"], d["gen_ranges"], d["gen_domains"], d["ipv6_nets"]))
+    own_report("load")
+elif ls:
+    rows.append("| 12. load and reload at edge scale (load.sh) | %s | — | — | ≤ 1.0× | ? |" % ls)
+    sections += ["", "### Loading and reloading at edge scale (benches/load.sh%s): %s" % (arg, ls)]
+
+xs = E.get("XFR_STATUS", "")
+if xs == "ok":
+    j = load_json("xfr")
+    z = j["zones"]
+    first = True
+    for zone, kind in (("iprbl.test", "ip4set"), ("urirbl.test", "dnset")):
+        n, f = z[zone]["nsd"], z[zone]["fadelist"]
+        label = ("13. AXFR records per second, %s (%s, %s records), **anchor NSD** (rbldnsd has no zone transfers)" if first
+                 else "    AXFR records per second, %s (%s, %s records), anchor NSD") % (zone, kind, "{:,.0f}".format(f["records"]))
+        first = False
+        rows.append("| %s | NSD: %s | %s | %s | (info) |  |" % (label, "{:,.0f}".format(n["records_per_s"]), "{:,.0f}".format(f["records_per_s"]),
+                                                               R(ratio(f["records_per_s"], n["records_per_s"]))))
+    for zone in ("iprbl.test", "urirbl.test"):
+        n, f = z[zone]["nsd"], z[zone]["fadelist"]
+        rows.append("|     AXFR server CPU per record (µs), %s, anchor NSD | NSD: %.2f | %.2f | %s | (info) |  |" % (
+            zone, n["cpu_us_per_record"], f["cpu_us_per_record"], R(ratio(f["cpu_us_per_record"], n["cpu_us_per_record"]))))
+    p = j["pss_mib"]
+    rows.append("|     memory serving both zones for AXFR, PSS of the process tree (MiB), anchor NSD | NSD: %.1f | %.1f | %s | (info) |  |" % (
+        p["nsd"], p["fadelist"], R(ratio(p["fadelist"], p["nsd"]))))
+    notes.append("- rows 13: `benches/xfr.sh%s` run by this script on this data set with the same fadelist binary: `kdig` AXFR of each zone, "
+                 "medians of %d round(s); the anchor is **NSD** (%s) serving the same records, so the \"rbldnsd\" column of these rows holds NSD's "
+                 "numbers and the ratios are fadelist ÷ NSD; its report is at the end" % (arg, j["rounds"], j["nsd_version"]))
+    own_report("xfr")
+elif xs:
+    rows.append("| 13. AXFR throughput, CPU per record, serving memory, anchor NSD (xfr.sh) | %s | — | — | (info) |  |" % xs)
+    sections += ["", "### AXFR: fadelist vs NSD (benches/xfr.sh%s): %s" % (arg, xs)]
+
+if rows:
+    head = next(i for i, l in enumerate(lines) if l.startswith("| metric | rbldnsd | fadelist |"))
+    end = head + 2
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    lines[end:end] = rows
+    sub = next((i for i, l in enumerate(lines) if l.startswith("**NOISY**") or l.startswith("### ")), len(lines))
+    while sub > 0 and lines[sub - 1] == "":
+        sub -= 1
+    lines[sub:sub] = notes
+open(path, "w").write("\n".join(lines).rstrip("\n") + "\n" + ("\n".join(sections) + "\n" if sections else ""))
+EOF
+}
+
 # ---------------------------------------------------------------- 4. report
 RB_VER=$(dpkg-query -W -f='${Version}' rbldnsd 2>/dev/null || echo '?')
 export_machine_notes
@@ -362,3 +517,7 @@ export PEAK_SECS PEAK_Q RELOAD_SECS RELOAD_GAP CHECK_TIMEOUT RATE
 export GEN_ARGS_S="${GEN_ARGS[*]}"
 export TOTAL_S=$(($(date +%s) - T_BEGIN))
 publish_report "$HELPERS" report --results "$JL"
+if ((SUB_FAILED)); then
+    OK=0   # keep the work folder: the failed part's log is in it
+    die "a part run by this script failed (the report above says which); logs in $WORK"
+fi

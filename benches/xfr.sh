@@ -14,8 +14,12 @@
 # (PSS, all its processes) once the zone is loaded. Ratios are fadelist ÷ NSD.
 #
 # Usage: benches/xfr.sh [--quick]    (--quick: 100k addresses, 1 round)
-#   FADELIST_BENCH_BIN     a fadelist binary (else a release build of this tree)
-#   FADELIST_BENCH_ROUNDS  rounds (default 3; --quick 1)
+#   FADELIST_BENCH_BIN      a fadelist binary (else a release build of this tree)
+#   FADELIST_BENCH_ROUNDS   rounds (default 3; --quick 1)
+#   FADELIST_BENCH_DATA     data folder (default: the gen-data.py cache shared with run.sh)
+#   FADELIST_BENCH_RESULTS  where to write the report (default below)
+#   FADELIST_BENCH_JSON     also write the medians as one JSON object to this file (the
+#                           machine-readable output benches/run.sh reads for its AXFR rows)
 # Installs nsd, knot-dnsutils, dnsutils when missing (apt-get). Results:
 # benches/results/xfr-latest.md (xfr-latest-quick.md with --quick).
 set -euo pipefail
@@ -149,13 +153,27 @@ done
 # ---------------------------------------------------------------- report
 SUFFIX=""
 ((QUICK)) && SUFFIX=-quick
-OUT=$REPO/benches/results/xfr-latest$SUFFIX.md
-python3 - "$WORK/results.jsonl" "$FL_PSS" "$NSD_PSS" "$NSD_LOAD" >"$OUT" <<EOF
+OUT=${FADELIST_BENCH_RESULTS:-$REPO/benches/results/xfr-latest$SUFFIX.md}
+mkdir -p "$(dirname "$OUT")"
+python3 - "$WORK/results.jsonl" "$FL_PSS" "$NSD_PSS" "$NSD_LOAD" "${FADELIST_BENCH_JSON:-}" >"$OUT" <<EOF
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-fl_pss, nsd_pss, nsd_load = sys.argv[2:5]
+fl_pss, nsd_pss, nsd_load, json_out = sys.argv[2:6]
 def med(server, zone, key):
     return statistics.median(r[key] for r in rows if r["server"] == server and r["zone"] == zone)
+if json_out:  # medians per server and zone, for benches/run.sh
+    summary = {"bench": "xfr", "mode": "$MODE", "rounds": $ROUNDS, "anchor": "nsd",
+               "nsd_version": "$($NSD -v 2>&1 | head -1)", "nsd_load_s": float(nsd_load),
+               "pss_mib": {"nsd": float(nsd_pss), "fadelist": float(fl_pss)}, "zones": {}}
+    for zone in ("iprbl.test", "urirbl.test"):
+        summary["zones"][zone] = {}
+        for server in ("nsd", "fadelist"):
+            m = {k: med(server, zone, k) for k in ("records", "bytes", "messages", "wall", "cpu")}
+            m["records_per_s"] = m["records"] / m["wall"]
+            m["cpu_us_per_record"] = 1e6 * m["cpu"] / m["records"]
+            summary["zones"][zone][server] = m
+    with open(json_out, "w") as f:
+        json.dump(summary, f)
 print("## AXFR: fadelist as a primary vs NSD serving the same records\n")
 print("Medians of $ROUNDS round(s); ratio = fadelist ÷ NSD.\n")
 print("| zone | metric | NSD | fadelist | ratio |")
