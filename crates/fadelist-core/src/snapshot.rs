@@ -79,6 +79,10 @@ pub struct Zone {
     /// The querier ACL (rbldnsd's `acl` dataset), if the zone has one:
     /// consulted by [`Snapshot::resolve_from`].
     pub acl: Option<Arc<Acl>>,
+    /// The zone has no data to serve (a followed zone before its first
+    /// transfer, or expired): queries are refused (an ACL that refuses
+    /// everyone goes with it) and so are transfers.
+    pub unavailable: bool,
 }
 
 impl Zone {
@@ -122,6 +126,7 @@ impl Zone {
             },
             test_ttl: soa.minimum.max(60),
             acl: None,
+            unavailable: false,
             soa,
             ns,
             ns_ttl,

@@ -25,6 +25,7 @@
 
 pub mod any;
 pub mod fast;
+pub mod follow;
 pub mod handler;
 pub mod ixfr;
 pub mod metrics;

@@ -105,7 +105,8 @@ pub async fn notify_loop(
         }
         let snapshot = publisher.snapshot();
         let now = Instant::now();
-        for zone in &snapshot.zones {
+        // A zone without data has no serial worth announcing.
+        for zone in snapshot.zones.iter().filter(|z| !z.unavailable) {
             for &target in &options.targets {
                 let key = (zone.name().to_string(), target);
                 if announced.get(&key) == Some(&zone.soa.serial) {
@@ -205,10 +206,10 @@ fn answered(pending: &mut HashMap<SocketAddr, Vec<Pending>>, msg: &[u8], from: S
 
 /// Message IDs that a third party cannot guess from the previous ones
 /// (a forged answer would only cancel the retries).
-struct IdSource(u64);
+pub(crate) struct IdSource(u64);
 
 impl IdSource {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64)
@@ -216,7 +217,7 @@ impl IdSource {
         IdSource(seed | 1)
     }
 
-    fn next(&mut self) -> u16 {
+    pub(crate) fn next(&mut self) -> u16 {
         // SplitMix64.
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;

@@ -88,6 +88,9 @@ pub struct DnsOptions {
     /// Who may transfer zones over TCP ([`TcpMode::Fast`] only); `None`
     /// refuses every transfer.
     pub transfer: Option<std::sync::Arc<crate::xfr::TransferPolicy>>,
+    /// Accepts NOTIFY for followed zones from their primaries (fast
+    /// fronts only); `None` when no zone is followed.
+    pub notify_inbox: Option<std::sync::Arc<crate::follow::NotifyInbox>>,
 }
 
 impl Default for DnsOptions {
@@ -103,6 +106,7 @@ impl Default for DnsOptions {
             quota: None,
             metrics: None,
             transfer: None,
+            notify_inbox: None,
         }
     }
 }
@@ -319,6 +323,7 @@ pub async fn serve(
                 quota: options.quota.clone(),
                 workers_per_address: udp.first().map_or(1, Vec::len),
                 metrics: options.metrics.clone(),
+                notify_inbox: options.notify_inbox.clone(),
             };
             workers = Some(UdpWorkers::start_with(
                 udp.into_iter().flatten().collect(),
@@ -358,6 +363,7 @@ pub async fn serve(
             max_per_client: options.tcp_max_per_client,
             metrics: options.metrics.clone(),
             transfer: options.transfer.clone(),
+            notify_inbox: options.notify_inbox.clone(),
         };
         tokio::spawn(serve_tcp(
             fast_tcp,

@@ -360,6 +360,11 @@ pub async fn serve(
             return write(stream, timeout, m).await;
         }
     };
+    if snapshot.zones[index].unavailable {
+        refuse("the zone is not loaded (a followed zone before its first transfer, or expired)");
+        let m = single(error_reply(&req, RCODE_REFUSED), &mut signer);
+        return write(stream, timeout, m).await;
+    }
     if let Some(why) = policy.refusal(&zone_name, key) {
         refuse(why);
         let m = single(error_reply(&req, RCODE_REFUSED), &mut signer);

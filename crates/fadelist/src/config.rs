@@ -762,6 +762,41 @@ pub struct ZoneConfig {
     /// Only transfers signed with this TSIG key (a `[[transfer.key]]`
     /// name) may transfer the zone.
     pub transfer_key: Option<String>,
+    /// Follow this zone from a primary (`host:port`, port 53 when
+    /// absent): pulled by AXFR, kept current by NOTIFY + IXFR and SOA
+    /// refresh, served from memory. A followed zone has no datasets and
+    /// no feed.
+    pub primary: Option<String>,
+    /// Sign the requests to the primary with this `[[transfer.key]]` and
+    /// accept only responses and NOTIFY signed with it.
+    pub primary_key: Option<String>,
+}
+
+impl ZoneConfig {
+    /// The primary's address, resolved (`host:port`; port 53 when
+    /// absent); `None` for a zone that is not followed.
+    pub fn primary_addr(&self) -> anyhow::Result<Option<std::net::SocketAddr>> {
+        use std::net::ToSocketAddrs;
+        let Some(p) = &self.primary else {
+            return Ok(None);
+        };
+        let with_port = if p.parse::<std::net::IpAddr>().is_ok() {
+            format!("{p}:53")
+        } else if p
+            .rsplit_once(':')
+            .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+        {
+            p.clone()
+        } else {
+            format!("{p}:53")
+        };
+        let addr = with_port
+            .to_socket_addrs()
+            .with_context(|| format!("zone {}: cannot resolve primary {p:?}", self.name))?
+            .next()
+            .with_context(|| format!("zone {}: primary {p:?} has no address", self.name))?;
+        Ok(Some(addr))
+    }
 }
 
 fn default_ns_ttl() -> Duration {
@@ -910,6 +945,8 @@ pub fn embedded_default() -> Config {
         feed: Some(feed),
         policy: None,
         transfer_key: None,
+        primary: None,
+        primary_key: None,
     };
     Config {
         server: ServerConfig::default(),
@@ -969,6 +1006,8 @@ impl Config {
                     feed: None,
                     policy: None,
                     transfer_key: None,
+                    primary: None,
+                    primary_key: None,
                 }),
             }
         }
@@ -1038,6 +1077,22 @@ impl Config {
                 }
             }
             let name = &z.name;
+            if z.primary.is_some() {
+                if !z.datasets.is_empty() || z.feed.is_some() {
+                    bail!(
+                        "zone {name} follows a primary: it takes its data from there, so it can have \
+                         no [[zone.dataset]] and no feed"
+                    );
+                }
+                z.primary_addr()?;
+                if let Some(k) = &z.primary_key {
+                    self.transfer
+                        .key_named(k)
+                        .with_context(|| format!("zone {name}: primary_key"))?;
+                }
+            } else if z.primary_key.is_some() {
+                bail!("zone {name}: primary_key without primary");
+            }
             if !seen.insert(name.clone()) {
                 bail!("zone {name} is defined twice; put all its datasets in one [[zone]]");
             }

@@ -17,6 +17,7 @@ pub mod delist;
 pub(crate) mod error;
 pub mod export;
 pub(crate) mod feeds;
+pub(crate) mod follower;
 pub mod health;
 pub(crate) mod home;
 pub(crate) mod http;
@@ -277,6 +278,27 @@ pub async fn run(
             ))
         })
     };
+    let follow_tasks: Vec<_> = {
+        let inbox = listeners.dns.options().notify_inbox.clone();
+        let mut tasks = Vec::new();
+        for z in &app.config.zones {
+            let name = z.name.to_string();
+            match follower::primary_of(&app.config, z) {
+                Ok(Some(primary)) => tasks.push(tokio::spawn(follower::follow_loop(
+                    app.listings.clone(),
+                    name.clone(),
+                    primary,
+                    inbox.as_ref().and_then(|i| i.signal(&name)),
+                    shutdown.clone(),
+                ))),
+                Ok(None) => {}
+                // Checked with the configuration; the name may have
+                // stopped resolving since.
+                Err(e) => error!(zone = %name, "cannot follow the zone: {e:#}"),
+            }
+        }
+        tasks
+    };
     let watchdog = systemd::watchdog_interval().map(|every| {
         tokio::spawn(systemd::watchdog(
             app.clone(),
@@ -311,6 +333,9 @@ pub async fn run(
     }
     if let Some(n) = notify_task {
         let _ = n.await;
+    }
+    for t in follow_tasks {
+        let _ = t.await;
     }
     if let Some(w) = watchdog {
         let _ = w.await;

@@ -408,6 +408,45 @@ struct ZoneState {
     name: String,
     datasets: Vec<DatasetState>,
     serial: u32,
+    /// A followed zone's data as last transferred; `None` before the
+    /// first transfer and after expiry.
+    followed: Option<Followed>,
+}
+
+/// A followed zone's data (see `crate::follower`): what the primary's
+/// last transfer said, ready to serve.
+#[derive(Clone, Debug)]
+pub struct Followed {
+    /// The zone's A/TXT data.
+    pub dataset: Arc<Dataset>,
+    /// The primary's SOA (its serial included).
+    pub soa: Soa,
+    /// The primary's NS names.
+    pub ns: Vec<String>,
+    /// TTL of the NS records.
+    pub ns_ttl: u32,
+}
+
+/// An ACL that refuses every client: what a followed zone without data
+/// answers with.
+fn refuse_all() -> Arc<Acl> {
+    use fadelist_core::data::{AclAction, AclEntry};
+    Arc::new(Acl::build(
+        &AclData {
+            ip4: vec![AclEntry {
+                net: 0,
+                len: 0,
+                action: AclAction::Refuse,
+            }],
+            ip6: vec![AclEntry {
+                net: 0,
+                len: 0,
+                action: AclAction::Refuse,
+            }],
+            ..AclData::default()
+        },
+        0,
+    ))
 }
 
 /// All zones and their data; owned by the loader/reloader, never by the
@@ -476,6 +515,7 @@ impl ZoneSet {
                 name,
                 datasets,
                 serial: next_serial(0, now),
+                followed: None,
             });
         }
         let set = ZoneSet {
@@ -644,6 +684,22 @@ impl ZoneSet {
         }
     }
 
+    /// Replaces a followed zone's data (`None`: it has none, and is
+    /// refused). Returns false for a zone that is not followed.
+    pub fn set_followed(&mut self, zone: &str, data: Option<Followed>) -> bool {
+        match self
+            .zones
+            .iter_mut()
+            .find(|z| z.name == zone && z.config.primary.is_some())
+        {
+            Some(z) => {
+                z.followed = data;
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Names of the zones and the feed each one takes.
     pub fn feeds(&self) -> Vec<(String, crate::config::Feed)> {
         self.zones
@@ -664,6 +720,9 @@ impl ZoneSet {
             .zones
             .iter()
             .filter_map(|z| {
+                if z.config.primary.is_some() {
+                    return followed_zone(z);
+                }
                 let soa = zone_soa(z, self.default_ttl);
                 let mut ns = z.config.ns.clone();
                 if ns.is_empty() {
@@ -700,6 +759,33 @@ impl ZoneSet {
             .collect();
         Snapshot { zones }
     }
+}
+
+/// A followed zone as served: the primary's SOA, NS and data, or, before
+/// the first transfer and after expiry, a zone that refuses everyone (kept
+/// in the snapshot so that zone positions, which the metrics use, stay
+/// those of the configuration).
+fn followed_zone(z: &ZoneState) -> Option<Zone> {
+    let zone = match &z.followed {
+        Some(f) => Zone::layered(
+            &z.name,
+            f.soa.clone(),
+            f.ns.clone(),
+            f.ns_ttl,
+            vec![Layer::new(f.dataset.clone())],
+        ),
+        None => Zone::layered(&z.name, Soa::default_for(&z.name, 0), vec![], 0, vec![]).map(
+            |mut zone| {
+                zone.acl = Some(refuse_all());
+                zone.unavailable = true;
+                zone
+            },
+        ),
+    };
+    if zone.is_none() {
+        error!(zone = %z.name, "zone name rejected");
+    }
+    zone
 }
 
 fn zone_soa(z: &ZoneState, default_ttl: u32) -> Soa {

@@ -9,6 +9,7 @@
 //! are smaller (a listed A is 16 bytes of answer instead of ~40).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use fadelist_core::dataset::acl::Verdict;
 use fadelist_core::rbldnsd;
@@ -148,6 +149,8 @@ pub struct Responder {
     /// costs decoding them again): only when metrics are on.
     tracking: bool,
     outcome: Outcome,
+    /// Where NOTIFY messages for followed zones go.
+    notify: Option<Arc<crate::follow::NotifyInbox>>,
 }
 
 /// hickory-server drops datagrams it could not answer to (port 0, the
@@ -182,6 +185,17 @@ impl Responder {
     /// (rare packets only). Off, the fallback's outcome is left empty.
     pub fn set_tracking(&mut self, on: bool) {
         self.tracking = on;
+    }
+
+    /// Hands NOTIFY messages for followed zones to `inbox` (which
+    /// answers them and wakes the zone's follower).
+    pub fn set_notify_inbox(&mut self, inbox: Option<Arc<crate::follow::NotifyInbox>>) {
+        self.notify = inbox;
+    }
+
+    /// The reply of the NOTIFY inbox, when `msg` is a NOTIFY for it.
+    fn notify_reply(&self, msg: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
+        self.notify.as_ref()?.handle(msg, src)
     }
 
     /// What the last `respond*` call decided: zone, response code, ACL
@@ -258,6 +272,10 @@ impl Responder {
                 Encoded::Fallback => {}
             }
         }
+        if let Some(reply) = self.notify_reply(pkt, src) {
+            out.extend_from_slice(&reply);
+            return Answered::Fallback;
+        }
         match respond_bytes_from(served, pkt, src, Protocol::Udp, forced) {
             Some(reply) => {
                 self.fallback_outcome(served, &reply);
@@ -295,7 +313,10 @@ impl Responder {
                 Encoded::Fallback => {}
             }
         }
-        if fallback
+        if fallback && let Some(reply) = self.notify_reply(msg, peer) {
+            out.extend_from_slice(&reply);
+            answered = Answered::Fallback;
+        } else if fallback
             && let Some(reply) = respond_bytes_from(served, msg, peer, Protocol::Tcp, Verdict::Pass)
         {
             self.fallback_outcome(served, &reply);

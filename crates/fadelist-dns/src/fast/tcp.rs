@@ -66,6 +66,8 @@ pub struct TcpOptions {
     pub metrics: Option<DnsMetrics>,
     /// Who may transfer zones (AXFR/IXFR); `None` refuses every transfer.
     pub transfer: Option<Arc<TransferPolicy>>,
+    /// Where NOTIFY messages for followed zones go.
+    pub notify_inbox: Option<Arc<crate::follow::NotifyInbox>>,
 }
 
 /// Default for [`TcpOptions::max_per_client`]: room for a big resolver's
@@ -279,6 +281,7 @@ async fn connection(
     stream.set_nodelay(true)?;
     let mut cache = publisher.cache();
     let mut responder = Responder::new();
+    responder.set_notify_inbox(options.notify_inbox.clone());
     // This read's counts, added to the shared TCP totals after its
     // replies are written (once per read, not per query).
     let mut counters = options.metrics.as_ref().map(DnsMetrics::tcp_counters);

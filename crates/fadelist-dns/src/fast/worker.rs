@@ -65,6 +65,9 @@ pub struct UdpOptions {
     /// Where to count queries and responses, when metrics are on (see
     /// [`crate::metrics`]: per-worker counters, published once per batch).
     pub metrics: Option<DnsMetrics>,
+    /// Where NOTIFY messages for followed zones go, when any zone is
+    /// followed.
+    pub notify_inbox: Option<Arc<crate::follow::NotifyInbox>>,
 }
 
 impl Default for UdpOptions {
@@ -75,6 +78,7 @@ impl Default for UdpOptions {
             quota: None,
             workers_per_address: 1,
             metrics: None,
+            notify_inbox: None,
         }
     }
 }
@@ -166,10 +170,11 @@ impl UdpWorkers {
                 .and(options.metrics.as_ref())
                 .map(DnsMetrics::udp_worker);
             let batch_wait = options.batch_wait;
+            let inbox = options.notify_inbox.clone();
             // On error, dropping `workers` stops the threads already started.
             let t = std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
-                .spawn(move || run(socket, publisher, stop, batch_wait, limits, metrics))?;
+                .spawn(move || run(socket, publisher, stop, batch_wait, limits, metrics, inbox))?;
             workers.threads.push(t);
         }
         Ok(workers)
@@ -227,6 +232,7 @@ fn run(
     batch_wait: Duration,
     mut limits: Limits,
     mut metrics: Option<(Counters, Arc<Slot>)>,
+    inbox: Option<Arc<crate::follow::NotifyInbox>>,
 ) {
     debug!(addr = ?socket.local_addr().ok(), "DNS UDP worker started");
     // The cache keeps one `Arc` to the current data and only re-reads the
@@ -236,6 +242,7 @@ fn run(
     let mut batch = Batch::new(BATCH);
     let mut responder = Responder::new();
     responder.set_tracking(metrics.is_some());
+    responder.set_notify_inbox(inbox);
     let mut arena: Vec<u8> = Vec::with_capacity(BATCH * 512);
     let mut out: Vec<Outgoing> = Vec::with_capacity(BATCH);
     let mut last_warning: Option<Instant> = None;

@@ -476,7 +476,27 @@ impl Config {
             // Set by `crate::bind` when `[metrics] listen` is.
             metrics: None,
             transfer: self.transfer.policy(self.zone_transfer_keys()),
+            notify_inbox: self.notify_inbox(),
         }
+    }
+
+    /// The NOTIFY inbox of the followed zones (NOTIFY accepted from each
+    /// zone's primary, signed with its `primary_key` when set); `None`
+    /// when no zone is followed.
+    pub fn notify_inbox(&self) -> Option<Arc<fadelist_dns::follow::NotifyInbox>> {
+        let mut inbox = fadelist_dns::follow::NotifyInbox::new();
+        for z in &self.zones {
+            // Both checked with the configuration.
+            let Ok(Some(addr)) = z.primary_addr() else {
+                continue;
+            };
+            let key = z
+                .primary_key
+                .as_deref()
+                .and_then(|k| self.transfer.key_named(k).ok());
+            inbox.add(&z.name.to_string(), vec![addr.ip()], key);
+        }
+        (!inbox.is_empty()).then(|| Arc::new(inbox))
     }
 
     /// Checks `[rrl]`, `[dns_quota]`, the TCP per-client cap and the acl

@@ -382,6 +382,11 @@ impl Listings {
         self.serving.publisher()
     }
 
+    /// Replaces a followed zone's data and publishes (`crate::follower`).
+    pub fn set_followed(&self, zone: &str, data: Option<crate::zones::Followed>) {
+        self.serving.set_followed(zone, data);
+    }
+
     /// Re-reads changed data files and publishes (the reload timer).
     pub fn reload_files(&self, now: u64) {
         self.serving.reload_files(now);

@@ -221,6 +221,19 @@ impl Serving {
         }
     }
 
+    /// Replaces a followed zone's data and publishes at once (a new
+    /// serial from the primary, or expiry).
+    pub fn set_followed(&self, zone: &str, data: Option<crate::zones::Followed>) {
+        let mut guard = self.data.lock().unwrap_or_else(|p| p.into_inner());
+        let (zones, feeds) = &mut *guard;
+        if zones.set_followed(zone, data) {
+            self.publisher
+                .publish(zones.snapshot_with(|z| feeds.layer(z)));
+        }
+        drop(guard);
+        crate::mem::release_free_memory();
+    }
+
     /// Re-reads changed data files and publishes (the reload timer).
     pub fn reload_files(&self, now: u64) {
         let mut data = self.data.lock().unwrap_or_else(|p| p.into_inner());
