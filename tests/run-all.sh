@@ -15,6 +15,7 @@ FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/acl.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/report-flow.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/export-live.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/xfr.sh
+FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/follow.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/uri-ips.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/mailstack.sh
 FADELIST_BIN="$PWD/target/release/fadelist" tests/interop/dovecot.sh
