@@ -579,7 +579,7 @@ impl Snapshot {
             {
                 hits.push(Hit {
                     answer,
-                    ttl: ds.ttl,
+                    ttl: ds.ttl_of(id),
                     subject,
                 });
             }

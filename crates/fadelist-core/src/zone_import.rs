@@ -445,9 +445,11 @@ impl ZoneContent {
         Some(answers.intern(set))
     }
 
-    /// The zone's A/TXT data as a dataset (see the module documentation).
+    /// The zone's A/TXT data as a dataset (see the module documentation),
+    /// each answer with its records' TTL.
     pub fn dataset(&self) -> Dataset {
-        Dataset::build(&[&self.data()], self.ttl())
+        let (data, ttls) = self.data_and_ttls();
+        Dataset::build_exact(&data, ttls, self.ttl())
     }
 
     /// The most common TTL of the listed names (the dataset's one TTL).
@@ -466,8 +468,13 @@ impl ZoneContent {
             })
     }
 
-    /// The build form of [`ZoneContent::dataset`].
+    /// The build form of [`ZoneContent::dataset`] (without the answers'
+    /// TTLs).
     pub fn data(&self) -> DatasetData {
+        self.data_and_ttls().0
+    }
+
+    fn data_and_ttls(&self) -> (DatasetData, Vec<u32>) {
         let mut answers = Answers::default();
         let mut v4: Vec<(u128, u8, Fact)> = Vec::new();
         let mut v6: Vec<(u128, u8, Fact)> = Vec::new();
@@ -515,7 +522,7 @@ impl ZoneContent {
         }
         self.domain_entries(domains, &mut answers, &mut data.domains);
         data.answers = answers.specs;
-        data
+        (data, answers.ttls)
     }
 
     /// The longest-prefix entries of one address tree from its facts.
@@ -608,7 +615,9 @@ impl ZoneContent {
     ) {
         // Owners in key order are the tree's pre-order; a wildcard owner
         // (`…\x01*`) belongs to its parent node.
-        let mut stack: Vec<(Vec<u8>, Val)> = Vec::new();
+        // (node, value in force below it, the node whose entry set that
+        // value: what `$` stands for in its texts).
+        let mut stack: Vec<(Vec<u8>, Val, Vec<u8>)> = Vec::new();
         let entry = |key: &[u8], matching: DomainMatch, v: Val| DomainEntry {
             name: dnset::name_of_key(key),
             matching,
@@ -632,13 +641,14 @@ impl ZoneContent {
             }
         }
         for (key, (own, wild)) in nodes {
-            while stack.last().is_some_and(|(a, _)| !is_below(a, &key)) {
+            while stack.last().is_some_and(|(a, _, _)| !is_below(a, &key)) {
                 stack.pop();
             }
-            let mut inherited = stack.last().and_then(|(_, v)| *v);
+            let mut inherited = stack.last().and_then(|(_, v, _)| *v);
+            let mut setter = stack.last().map_or_else(Vec::new, |(_, _, s)| s.clone());
             // Missing ancestors between: empty non-terminals.
             let labels = key_labels(&key);
-            let parent_labels = stack.last().map_or(0, |(a, _)| key_labels(a).len());
+            let parent_labels = stack.last().map_or(0, |(a, _, _)| key_labels(a).len());
             if inherited.is_some() && parent_labels + 1 < labels.len() {
                 let mut end = 0;
                 for l in &labels[..=parent_labels] {
@@ -646,20 +656,56 @@ impl ZoneContent {
                 }
                 let anc = &key[..end];
                 out.push(entry(anc, DomainMatch::Both, None));
-                stack.push((anc.to_vec(), None));
+                stack.push((anc.to_vec(), None, anc.to_vec()));
                 inherited = None;
+                setter = anc.to_vec();
             }
             let own_value = own.and_then(|id| self.value(id, answers));
             if own_value != inherited {
                 out.push(entry(&key, DomainMatch::Exact, own_value));
             }
-            let below = wild.and_then(|id| self.value(id, answers));
+            let mut below = wild.and_then(|id| self.value(id, answers));
+            // A wildcard below a stopper that says what the wildcard
+            // above says (the primary's `*.ok.wild.example` under an
+            // excluded `ok.wild.example`, its `$` written as
+            // `wild.example`) changes nothing: leaving it out keeps the
+            // primary's structure (and its NXDOMAIN for the stopper).
+            if below.is_some()
+                && inherited.is_some()
+                && below != inherited
+                && same_answer(answers, below, &key, inherited, &setter)
+            {
+                below = inherited;
+            }
             if below != inherited {
                 out.push(entry(&key, DomainMatch::Subdomains, below));
+                setter = key.clone();
             }
-            stack.push((key, below));
+            stack.push((key, below, setter));
         }
     }
+}
+
+/// True when answers `a` (`$` = the domain of key `a_key`) and `b` (`$`
+/// = the domain of `b_key`) give the same records.
+fn same_answer(answers: &Answers, a: Val, a_key: &[u8], b: Val, b_key: &[u8]) -> bool {
+    let (Some(a), Some(b)) = (a, b) else {
+        return a == b;
+    };
+    let (sa, sb) = (&answers.specs[a as usize], &answers.specs[b as usize]);
+    if sa.a != sb.a
+        || sa.txt.len() != sb.txt.len()
+        || answers.ttls[a as usize] != answers.ttls[b as usize]
+    {
+        return false;
+    }
+    let (da, db) = (dnset::name_of_key(a_key), dnset::name_of_key(b_key));
+    sa.txt.iter().zip(&sb.txt).all(|(ta, tb)| {
+        let (mut xa, mut xb) = (String::new(), String::new());
+        crate::rbldnsd::expand_txt(ta, &da, &mut xa);
+        crate::rbldnsd::expand_txt(tb, &db, &mut xb);
+        xa == xb
+    })
 }
 
 /// True when every label of the name is an address label (it belongs to
@@ -672,16 +718,17 @@ fn ip_shaped(labels: &[&[u8]]) -> bool {
     !base.is_empty() && (V4.shaped(base) || V6.shaped(base))
 }
 
-/// The answers of the dataset being built.
+/// The answers of the dataset being built, each with its TTL.
 #[derive(Default)]
 struct Answers {
-    ids: HashMap<(Vec<Ipv4Addr>, Vec<String>), u32>,
+    ids: HashMap<(Vec<Ipv4Addr>, Vec<String>, u32), u32>,
     specs: Vec<AnswerSpec>,
+    ttls: Vec<u32>,
 }
 
 impl Answers {
     fn intern(&mut self, set: &RrSet) -> u32 {
-        let k = (set.a.clone(), set.txt.clone());
+        let k = (set.a.clone(), set.txt.clone(), set.ttl);
         if let Some(&id) = self.ids.get(&k) {
             return id;
         }
@@ -690,6 +737,7 @@ impl Answers {
             a: k.0.clone(),
             txt: k.1.clone(),
         });
+        self.ttls.push(set.ttl);
         self.ids.insert(k, id);
         id
     }
@@ -706,4 +754,137 @@ pub fn txt_from_rdata(rdata: &[u8]) -> Option<String> {
         i += 1 + n;
     }
     Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(name: &str) -> Vec<&[u8]> {
+        name.split('.')
+            .filter(|l| !l.is_empty())
+            .map(str::as_bytes)
+            .collect()
+    }
+
+    fn rec(name: &str, data: RData) -> (&str, RData) {
+        (name, data)
+    }
+
+    fn a(last: u8) -> RData {
+        RData::A(Ipv4Addr::new(127, 0, 0, last))
+    }
+
+    fn txt(t: &str) -> RData {
+        RData::Txt(t.into())
+    }
+
+    fn content(records: &[(&str, RData)]) -> ZoneContent {
+        let mut c = ZoneContent::new();
+        for (n, d) in records {
+            c.add(&labels(n), 300, d.clone()).unwrap();
+        }
+        c
+    }
+
+    #[test]
+    fn texts_go_back_to_templates() {
+        assert_eq!(
+            template("Listed 1.2.3.4, costs $5 (1.2.3.4)", Some("1.2.3.4")),
+            "Listed $, costs $$5 ($)"
+        );
+        assert_eq!(template("static", Some("1.2.3.4")), "static");
+        assert_eq!(template("a $ b", None), "a $$ b");
+        assert_eq!(
+            subject_of(&owner_key(&labels("4.3.2.1")).unwrap()).unwrap(),
+            "1.2.3.4"
+        );
+        assert_eq!(
+            subject_of(&owner_key(&labels("*.2.1")).unwrap()).unwrap(),
+            "1.2.0.0/16"
+        );
+        assert_eq!(
+            subject_of(&owner_key(&labels("*.example")).unwrap()).unwrap(),
+            "example"
+        );
+        // A million addresses that differ only by their address in the
+        // text share one answer.
+        let mut c = ZoneContent::new();
+        for i in 0..1000u32 {
+            let ip = Ipv4Addr::from(0x0a00_0000 | i);
+            let o = ip.octets();
+            let name = format!("{}.{}.{}.{}", o[3], o[2], o[1], o[0]);
+            c.add(&labels(&name), 300, a(2)).unwrap();
+            c.add(&labels(&name), 300, txt(&format!("Listed {ip}")))
+                .unwrap();
+        }
+        assert_eq!(c.data().answers.len(), 1);
+        assert_eq!(c.sets.ids.len(), 1);
+    }
+
+    /// An IXFR applied to the old zone gives what an AXFR of the new zone
+    /// gives, and freed answers are freed.
+    #[test]
+    fn a_diff_applied_equals_the_new_zone() {
+        let old = vec![
+            rec("4.3.2.1", a(2)),
+            rec("4.3.2.1", txt("Listed 1.2.3.4")),
+            rec("*.2.1", a(3)),
+            rec("*.2.1", txt("range 1.2.0.0/16")),
+            rec("9.9.2.1", RData::Other(13)),
+            rec("spam.example", a(2)),
+            rec("*.spam.example", a(2)),
+            rec("gone.example", a(4)),
+        ];
+        let new = vec![
+            rec("4.3.2.1", a(2)),
+            rec("4.3.2.1", txt("Listed 1.2.3.4")),
+            rec("*.2.1", a(3)),
+            rec("*.2.1", txt("range 1.2.0.0/16")),
+            rec("spam.example", a(2)),
+            rec("*.spam.example", a(2)),
+            rec("5.3.2.1", a(7)),
+            rec("new.example", a(4)),
+        ];
+        let mut c = content(&old);
+        for (n, d) in &old {
+            if !new.contains(&(n, d.clone())) {
+                c.remove(&labels(n), d.clone()).unwrap();
+            }
+        }
+        for (n, d) in &new {
+            if !old.contains(&(n, d.clone())) {
+                c.add(&labels(n), 300, d.clone()).unwrap();
+            }
+        }
+        assert_eq!(c.data(), content(&new).data());
+        assert_eq!(c.names(), content(&new).names());
+        // The sets of the removed names were released.
+        let live = c.sets.refs.iter().filter(|&&r| r > 0).count();
+        assert_eq!(live, c.sets.ids.len());
+        // The stopper is gone: 1.2.9.9 is in the /16 range again.
+        let ds = c.dataset();
+        assert!(
+            ds.v4
+                .lookup(0x0102_0909)
+                .is_some_and(|v| v != crate::dataset::EXCLUDED)
+        );
+        // Deleting what is not there is an error (the caller falls back to
+        // AXFR).
+        assert!(c.remove(&labels("nothere.example"), a(2)).is_err());
+        assert!(c.remove(&labels("4.3.2.1"), a(9)).is_err());
+    }
+
+    #[test]
+    fn several_ttls_are_kept_per_answer() {
+        let mut c = ZoneContent::new();
+        c.add(&labels("4.3.2.1"), 2100, a(2)).unwrap();
+        c.add(&labels("5.3.2.1"), 60, a(2)).unwrap();
+        c.add(&labels("6.3.2.1"), 2100, a(2)).unwrap();
+        let ds = c.dataset();
+        let id = |ip: u32| ds.v4.lookup(ip).unwrap();
+        assert_eq!(ds.ttl_of(id(0x0102_0304)), 2100);
+        assert_eq!(ds.ttl_of(id(0x0102_0305)), 60);
+        assert_eq!(ds.ttl, 2100, "the most common one");
+    }
 }

@@ -511,7 +511,7 @@ impl<'s, 'o> Walker<'s, 'o> {
                 && let Some(ans) = ds.answer(v)
             {
                 key.push((i, std::ptr::from_ref(ds) as usize, v));
-                hits.push((ds.ttl, ans));
+                hits.push((ds.ttl_of(v), ans));
                 dollar |= ans.txt.iter().any(|t| t.contains('$'));
             }
         }
@@ -688,7 +688,7 @@ impl<'s, 'o> Walker<'s, 'o> {
                     && let Some(ans) = ds.answer(v)
                 {
                     key.push((i, std::ptr::from_ref(ds) as usize, v));
-                    hits.push((ds.ttl, ans));
+                    hits.push((ds.ttl_of(v), ans));
                     dollar |= ans.txt.iter().any(|t| t.contains('$'));
                 }
             }
@@ -1201,6 +1201,24 @@ mod tests {
         }
     }
 
+    /// What kind of answer fadelist gives (listed with which TTL, NODATA
+    /// or NXDOMAIN).
+    fn outcome(snapshot: &Snapshot, rel: &[Vec<u8>]) -> String {
+        let mut labels: Vec<&[u8]> = rel.iter().map(Vec::as_slice).collect();
+        labels.extend(snapshot.zones[0].name().split('.').map(str::as_bytes));
+        match snapshot.resolve(&labels) {
+            Resolution::Listed {
+                hits, rel_labels, ..
+            } => format!(
+                "listed ttl {}",
+                answer_records(&hits, &labels[..rel_labels], None).0
+            ),
+            Resolution::Exists(_) => "NODATA".into(),
+            Resolution::NxDomain(_) => "NXDOMAIN".into(),
+            _ => "other".into(),
+        }
+    }
+
     fn v4_name(ip: u32) -> Vec<Vec<u8>> {
         ip.to_be_bytes()
             .iter()
@@ -1269,8 +1287,8 @@ mod tests {
         for n in names {
             let want = fadelist(snapshot, n);
             assert_eq!(
-                fadelist(&follower, n),
-                want,
+                (fadelist(&follower, n), outcome(&follower, n)),
+                (want.clone(), outcome(snapshot, n)),
                 "follower, name {:?}",
                 n.iter()
                     .map(|l| String::from_utf8_lossy(l))
@@ -1548,6 +1566,9 @@ mod tests {
             d("deep.ok.both.example", DomainMatch::Exact, l(1)),
             d("sub.wild.example", DomainMatch::Subdomains, l(1)),
             d("clean.wild.example", DomainMatch::Both, x),
+            // An exclusion whose subdomains stay listed by the wildcard
+            // above it.
+            d("ok.wild.example", DomainMatch::Exact, x),
             d("a.b.c.wild.example", DomainMatch::Exact, l(2)),
             d("test", DomainMatch::Exact, x),
         ];
@@ -1575,6 +1596,7 @@ mod tests {
             "deep.ok.both.example",
             "sub.wild.example",
             "clean.wild.example",
+            "ok.wild.example",
             "a.b.c.wild.example",
             "b.c.wild.example",
             "c.wild.example",

@@ -91,6 +91,9 @@ pub struct DnsOptions {
     /// Accepts NOTIFY for followed zones from their primaries (fast
     /// fronts only); `None` when no zone is followed.
     pub notify_inbox: Option<std::sync::Arc<crate::follow::NotifyInbox>>,
+    /// TSIG keys (`[[transfer.key]]`) that ordinary queries may be signed
+    /// with (fast fronts): a signed query gets a signed answer.
+    pub tsig_keys: Vec<crate::tsig::Key>,
 }
 
 impl Default for DnsOptions {
@@ -107,6 +110,7 @@ impl Default for DnsOptions {
             metrics: None,
             transfer: None,
             notify_inbox: None,
+            tsig_keys: Vec::new(),
         }
     }
 }
@@ -324,6 +328,7 @@ pub async fn serve(
                 workers_per_address: udp.first().map_or(1, Vec::len),
                 metrics: options.metrics.clone(),
                 notify_inbox: options.notify_inbox.clone(),
+                tsig_keys: options.tsig_keys.clone().into(),
             };
             workers = Some(UdpWorkers::start_with(
                 udp.into_iter().flatten().collect(),
@@ -364,6 +369,7 @@ pub async fn serve(
             metrics: options.metrics.clone(),
             transfer: options.transfer.clone(),
             notify_inbox: options.notify_inbox.clone(),
+            tsig_keys: options.tsig_keys.clone().into(),
         };
         tokio::spawn(serve_tcp(
             fast_tcp,

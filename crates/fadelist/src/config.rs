@@ -1239,6 +1239,49 @@ mod tests {
     }
 
     #[test]
+    fn followed_zones() {
+        let key = "[[transfer.key]]\nname = \"k\"\nsecret = \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=\"\n";
+        let ok = format!(
+            "{key}[[zone]]\nname = \"bl.test\"\nprimary = \"127.0.0.1:5300\"\nprimary_key = \"k\"\n"
+        );
+        let c = Config::parse(&ok, "t.toml").unwrap();
+        assert_eq!(
+            c.zones[0].primary_addr().unwrap(),
+            Some("127.0.0.1:5300".parse().unwrap())
+        );
+        let inbox = c
+            .notify_inbox()
+            .expect("NOTIFY accepted for the followed zone");
+        assert!(inbox.signal("bl.test").is_some() && inbox.signal("other.test").is_none());
+        // A bare address means port 53.
+        let c = Config::parse(
+            "[[zone]]\nname = \"bl.test\"\nprimary = \"192.0.2.1\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.zones[0].primary_addr().unwrap(),
+            Some("192.0.2.1:53".parse().unwrap())
+        );
+        let e = |t: &str| format!("{:#}", Config::parse(t, "t.toml").unwrap_err());
+        assert!(
+            e("[[zone]]\nname = \"bl.test\"\nprimary = \"127.0.0.1:5300\"\nfeed = \"ip\"\n")
+                .contains("no [[zone.dataset]] and no feed")
+        );
+        assert!(
+            e("[[zone]]\nname = \"bl.test\"\nprimary = \"127.0.0.1:5300\"\nprimary_key = \"nope\"\n")
+                .contains("primary_key")
+        );
+        assert!(
+            e("[[zone]]\nname = \"bl.test\"\nprimary_key = \"k\"\n").contains("without primary")
+        );
+        assert!(
+            e("[[zone]]\nname = \"bl.test\"\nprimary = \"no-such-host.invalid:53\"\n")
+                .contains("cannot resolve")
+        );
+    }
+
+    #[test]
     fn unknown_key_is_named() {
         let err = Config::parse("[server]\ndns_lisen = []\n", "t.toml").unwrap_err();
         let msg = format!("{err:#}");

@@ -138,6 +138,10 @@ pub struct Dataset {
     pub answers: Box<[Answer]>,
     /// TTL of this dataset's answers.
     pub ttl: u32,
+    /// Per-answer TTLs overriding `ttl` (indexed like `answers`); empty
+    /// for every dataset but a followed zone's, whose records may carry
+    /// several TTLs.
+    pub answer_ttls: Box<[u32]>,
 }
 
 /// Interns answers across the parts of a dataset and merges duplicates.
@@ -249,6 +253,7 @@ impl Dataset {
             },
             answers: int.specs.iter().map(Answer::from).collect(),
             ttl,
+            answer_ttls: Box::default(),
         }
     }
 
@@ -300,7 +305,70 @@ impl Dataset {
             domains,
             answers: int.specs.iter().map(Answer::from).collect(),
             ttl,
+            answer_ttls: Box::default(),
         }
+    }
+
+    /// Freezes `data` as it is: answers neither merged nor renumbered
+    /// (equal answers with different TTLs stay apart), `ttls[i]` the TTL
+    /// of answer `i`. Entries must be unique by key, as a followed zone's
+    /// (`crate::zone_import`) are.
+    pub fn build_exact(data: &DatasetData, ttls: Vec<u32>, ttl: u32) -> Dataset {
+        let val = |v: EntryValue| match v {
+            EntryValue::Excluded => EXCLUDED,
+            EntryValue::Listed(i) => i,
+        };
+        let mut exact = Vec::new();
+        let mut wild = Vec::new();
+        for d in &data.domains {
+            let Some(key) = dnset::key_of_name(&d.name) else {
+                continue;
+            };
+            let v = val(d.value);
+            match d.matching {
+                DomainMatch::Exact => exact.push((key, v)),
+                DomainMatch::Subdomains => wild.push((key, v)),
+                DomainMatch::Both => {
+                    exact.push((key.clone(), v));
+                    wild.push((key, v));
+                }
+            }
+        }
+        let sorted = |mut v: Vec<(Vec<u8>, u32)>| {
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.dedup_by(|a, b| a.0 == b.0);
+            v
+        };
+        Dataset {
+            v4: LpmSet::build(
+                data.ip4
+                    .iter()
+                    .map(|e| (e.net, e.len, val(e.value)))
+                    .collect(),
+            ),
+            v6: Ip6Set::build(
+                data.ip6
+                    .iter()
+                    .map(|e| (e.net, e.len, val(e.value)))
+                    .collect(),
+            ),
+            domains: DomainSet {
+                exact: NameTable::build(sorted(exact)),
+                wild: NameTable::build(sorted(wild)),
+            },
+            answers: data.answers.iter().map(Answer::from).collect(),
+            ttl,
+            answer_ttls: ttls.into_boxed_slice(),
+        }
+    }
+
+    /// The TTL of answer `id`.
+    #[inline]
+    pub fn ttl_of(&self, id: u32) -> u32 {
+        self.answer_ttls
+            .get(id as usize)
+            .copied()
+            .unwrap_or(self.ttl)
     }
 
     /// The answer with id `id` (ids come from this dataset's lookups).

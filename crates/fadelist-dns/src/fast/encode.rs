@@ -151,6 +151,8 @@ pub struct Responder {
     outcome: Outcome,
     /// Where NOTIFY messages for followed zones go.
     notify: Option<Arc<crate::follow::NotifyInbox>>,
+    /// The TSIG keys a signed query may use (`[[transfer.key]]`).
+    tsig_keys: Arc<[crate::tsig::Key]>,
 }
 
 /// hickory-server drops datagrams it could not answer to (port 0, the
@@ -196,6 +198,44 @@ impl Responder {
     /// The reply of the NOTIFY inbox, when `msg` is a NOTIFY for it.
     fn notify_reply(&self, msg: &[u8], src: SocketAddr) -> Option<Vec<u8>> {
         self.notify.as_ref()?.handle(msg, src)
+    }
+
+    /// Lets queries be TSIG-signed with these keys (RFC 8945): the
+    /// answer to a signed query is signed, and a query signed with an
+    /// unknown key or a bad MAC gets NOTAUTH with the TSIG error (what a
+    /// follower's or a stock secondary's signed SOA check needs).
+    pub fn set_tsig_keys(&mut self, keys: Arc<[crate::tsig::Key]>) {
+        self.tsig_keys = keys;
+    }
+
+    /// The answer to a TSIG-signed message (the fast parser never takes
+    /// one: its additional section is not a lone OPT): `None` when `msg`
+    /// carries no TSIG, `Some(None)` when no reply is due.
+    fn signed_reply(
+        &self,
+        served: &Served,
+        msg: &[u8],
+        src: SocketAddr,
+        protocol: Protocol,
+        forced: Verdict<'_>,
+    ) -> Option<Option<Vec<u8>>> {
+        // Without additional records there is no TSIG to look for.
+        if msg.len() < 12 || msg[10..12] == [0, 0] {
+            return None;
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        match crate::tsig::verify_request(msg, &self.tsig_keys, now) {
+            Ok(None) => None,
+            Err(failure) => Some(crate::tsig::error_response(msg, &failure)),
+            Ok(Some(signed)) => Some(
+                respond_bytes_from(served, msg, src, protocol, forced).and_then(|mut reply| {
+                    signed.signer().sign(&mut reply, now).ok()?;
+                    Some(reply)
+                }),
+            ),
+        }
     }
 
     /// What the last `respond*` call decided: zone, response code, ACL
@@ -276,7 +316,11 @@ impl Responder {
             out.extend_from_slice(&reply);
             return Answered::Fallback;
         }
-        match respond_bytes_from(served, pkt, src, Protocol::Udp, forced) {
+        let reply = match self.signed_reply(served, pkt, src, Protocol::Udp, forced) {
+            Some(signed) => signed,
+            None => respond_bytes_from(served, pkt, src, Protocol::Udp, forced),
+        };
+        match reply {
             Some(reply) => {
                 self.fallback_outcome(served, &reply);
                 out.extend_from_slice(&reply);
@@ -317,7 +361,11 @@ impl Responder {
             out.extend_from_slice(&reply);
             answered = Answered::Fallback;
         } else if fallback
-            && let Some(reply) = respond_bytes_from(served, msg, peer, Protocol::Tcp, Verdict::Pass)
+            && let Some(reply) = self
+                .signed_reply(served, msg, peer, Protocol::Tcp, Verdict::Pass)
+                .unwrap_or_else(|| {
+                    respond_bytes_from(served, msg, peer, Protocol::Tcp, Verdict::Pass)
+                })
         {
             self.fallback_outcome(served, &reply);
             out.extend_from_slice(&reply);

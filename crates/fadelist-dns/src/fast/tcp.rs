@@ -68,6 +68,8 @@ pub struct TcpOptions {
     pub transfer: Option<Arc<TransferPolicy>>,
     /// Where NOTIFY messages for followed zones go.
     pub notify_inbox: Option<Arc<crate::follow::NotifyInbox>>,
+    /// TSIG keys signed queries may use.
+    pub tsig_keys: Arc<[crate::tsig::Key]>,
 }
 
 /// Default for [`TcpOptions::max_per_client`]: room for a big resolver's
@@ -282,6 +284,7 @@ async fn connection(
     let mut cache = publisher.cache();
     let mut responder = Responder::new();
     responder.set_notify_inbox(options.notify_inbox.clone());
+    responder.set_tsig_keys(options.tsig_keys.clone());
     // This read's counts, added to the shared TCP totals after its
     // replies are written (once per read, not per query).
     let mut counters = options.metrics.as_ref().map(DnsMetrics::tcp_counters);

@@ -68,6 +68,8 @@ pub struct UdpOptions {
     /// Where NOTIFY messages for followed zones go, when any zone is
     /// followed.
     pub notify_inbox: Option<Arc<crate::follow::NotifyInbox>>,
+    /// TSIG keys signed queries may use.
+    pub tsig_keys: Arc<[crate::tsig::Key]>,
 }
 
 impl Default for UdpOptions {
@@ -79,6 +81,7 @@ impl Default for UdpOptions {
             workers_per_address: 1,
             metrics: None,
             notify_inbox: None,
+            tsig_keys: Arc::from(Vec::new()),
         }
     }
 }
@@ -170,7 +173,7 @@ impl UdpWorkers {
                 .and(options.metrics.as_ref())
                 .map(DnsMetrics::udp_worker);
             let batch_wait = options.batch_wait;
-            let inbox = options.notify_inbox.clone();
+            let inbox = (options.notify_inbox.clone(), options.tsig_keys.clone());
             // On error, dropping `workers` stops the threads already started.
             let t = std::thread::Builder::new()
                 .name(format!("dns-udp-{i}"))
@@ -232,7 +235,10 @@ fn run(
     batch_wait: Duration,
     mut limits: Limits,
     mut metrics: Option<(Counters, Arc<Slot>)>,
-    inbox: Option<Arc<crate::follow::NotifyInbox>>,
+    (inbox, tsig_keys): (
+        Option<Arc<crate::follow::NotifyInbox>>,
+        Arc<[crate::tsig::Key]>,
+    ),
 ) {
     debug!(addr = ?socket.local_addr().ok(), "DNS UDP worker started");
     // The cache keeps one `Arc` to the current data and only re-reads the
@@ -243,6 +249,7 @@ fn run(
     let mut responder = Responder::new();
     responder.set_tracking(metrics.is_some());
     responder.set_notify_inbox(inbox);
+    responder.set_tsig_keys(tsig_keys);
     let mut arena: Vec<u8> = Vec::with_capacity(BATCH * 512);
     let mut out: Vec<Outgoing> = Vec::with_capacity(BATCH);
     let mut last_warning: Option<Instant> = None;

@@ -477,6 +477,8 @@ impl Config {
             metrics: None,
             transfer: self.transfer.policy(self.zone_transfer_keys()),
             notify_inbox: self.notify_inbox(),
+            // Checked with the configuration.
+            tsig_keys: self.transfer.keys().unwrap_or_default(),
         }
     }
 
@@ -494,7 +496,7 @@ impl Config {
                 .primary_key
                 .as_deref()
                 .and_then(|k| self.transfer.key_named(k).ok());
-            inbox.add(&z.name.to_string(), vec![addr.ip()], key);
+            inbox.add(z.name.as_ref(), vec![addr.ip()], key);
         }
         (!inbox.is_empty()).then(|| Arc::new(inbox))
     }
