@@ -1279,6 +1279,17 @@ mod tests {
             e("[[zone]]\nname = \"bl.test\"\nprimary = \"no-such-host.invalid:53\"\n")
                 .contains("cannot resolve")
         );
+        // The deploy example is valid once its secret is filled in.
+        let example = include_str!("../../../deploy/fadelist-follower.toml").replace(
+            "REPLACE-WITH-THE-SHARED-SECRET",
+            "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI=",
+        );
+        let c = Config::parse(&example, "fadelist-follower.toml").unwrap();
+        assert!(
+            c.zones
+                .iter()
+                .all(|z| z.primary.is_some() && z.primary_key.is_some())
+        );
     }
 
     #[test]
