@@ -21,7 +21,29 @@ pass() { printf 'PASS  %s\n' "$*"; passes=$((passes + 1)); }
 fail() { printf 'FAIL  %s\n' "$*"; fails=$((fails + 1)); }
 
 # --- ports and configuration -------------------------------------------------
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port: a loopback port free for TCP and UDP, below the ephemeral
+# range. A port from the ephemeral range can also be a client's source port:
+# dig, sending from the very port a server listens on, once received its own
+# query as the "answer" (";; Warning: query response not set").
+free_port() {
+    python3 -c '
+import random, socket
+lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(500):
+    p = random.randint(10000, max(10001, lo - 1))
+    try:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            s = socket.socket(socket.AF_INET, kind)
+            s.bind(("127.0.0.1", p))
+            s.close()
+    except OSError:
+        continue
+    print(p)
+    break
+else:
+    raise SystemExit("no free port below the ephemeral range")
+'
+}
 
 # pick_ports: sets DPORT (DNS) and HPORT (HTTP) to two different free ports.
 pick_ports() {

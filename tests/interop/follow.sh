@@ -26,7 +26,7 @@
 #      unsigned zone but not signed.test (REFUSED), and the primary logs
 #      the refused transfer.
 #
-# Installs dnsutils (dig) and procps (pgrep) when missing (apt-get);
+# Installs dnsutils (dig), procps (pgrep), python3 and curl when missing (apt-get);
 # loopback only, unprivileged ports; every process stopped on exit.
 # Env: FADELIST_BIN (else built), FOLLOW_KEEP=1 keeps the scratch folder.
 set -euo pipefail
@@ -38,7 +38,7 @@ if [[ -z $BIN ]]; then
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
 need=()
-for cmd in dig:dnsutils pgrep:procps python3:python3; do
+for cmd in dig:dnsutils pgrep:procps python3:python3 curl:curl; do
     command -v "${cmd%%:*}" >/dev/null 2>&1 || need+=("${cmd##*:}")
 done
 if ((${#need[@]})); then
@@ -562,6 +562,34 @@ for q in "signed.test SOA" "9.113.0.203.signed.test A" "2.0.0.127.signed.test A"
     [[ $s == REFUSED ]] && pass "wrong-key follower: $q REFUSED" || fail "wrong-key follower: $q -> $s, want REFUSED"
 done
 alive wrongkey && pass "the wrong-key follower still runs" || fail "the wrong-key follower exited"
+
+# --- 7. What operators see: /api/v1/status and /readyz ---------------------------------
+# The follower: every zone served, the report-fed zones kept current by IXFR.
+followed_json() { curl -s "http://127.0.0.1:$1/api/v1/status"; }
+check_status=$(followed_json "$FH" | python3 -c '
+import json, sys
+f = json.load(sys.stdin)["followed"]
+bad = [z for z, s in f.items() if not s["serving"] or s["serial"] is None or s["last_success"] is None]
+print("zones=%d not_serving=%s iprbl_ixfr=%d" % (len(f), ",".join(bad) or "none", f["iprbl.test"]["ixfr"]))
+' 2>&1)
+if [[ $check_status == "zones=4 not_serving=none iprbl_ixfr="* && ${check_status##*iprbl_ixfr=} -gt 0 ]]; then
+    pass "follower /api/v1/status: $check_status"
+else
+    fail "follower /api/v1/status: $check_status"
+fi
+[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FH/readyz") == 200 ]] \
+    && pass "follower /readyz: 200 (every followed zone served)" \
+    || fail "follower /readyz is not 200"
+# The wrong-key follower cannot get signed.test: not ready, and says why.
+ready=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$WH/readyz")
+if [[ $ready == *" 503" && $ready == *"signed.test is not served"* ]]; then
+    pass "wrong-key follower /readyz: 503, signed.test not served"
+else
+    fail "wrong-key follower /readyz: $ready"
+fi
+err=$(followed_json "$WH" | python3 -c 'import json,sys; s=json.load(sys.stdin)["followed"]["signed.test"]; print(s["serving"], s["failures"] > 0, s["last_error"])' 2>&1)
+[[ $err == "False True "*NOTAUTH* ]] && pass "wrong-key follower /api/v1/status: signed.test $err" \
+    || fail "wrong-key follower /api/v1/status for signed.test: $err"
 
 stop_fl wrongkey && pass "wrong-key follower: clean exit on SIGTERM" || fail "wrong-key follower's exit status"
 stop_fl follower && pass "follower: clean exit on SIGTERM" || fail "follower's exit status"

@@ -43,6 +43,8 @@ pub struct App {
     /// Asks the store thread for `/readyz` and the status, once a second
     /// at most.
     pub pinger: crate::health::Pinger,
+    /// What the followed zones' tasks last did.
+    pub follow: crate::follower::Board,
 }
 
 /// Limits on what clients may ask, each in a bounded concurrent table
@@ -151,6 +153,7 @@ impl App {
             reports: crate::metrics::ReportStats::default(),
             started_at: crate::clock::unix_now(),
             pinger: crate::health::Pinger::default(),
+            follow: crate::follower::Board::default(),
         })
     }
 }

@@ -39,6 +39,48 @@ const MAX_FIRST_RETRY: Duration = Duration::from_secs(60);
 const MIN_TIMER: Duration = Duration::from_secs(1);
 const MAX_TIMER: Duration = Duration::from_secs(86_400);
 
+/// What each followed zone's task last did: for `/api/v1/status` and the
+/// metrics.
+#[derive(Clone, Debug, Default)]
+pub struct Board(Arc<std::sync::Mutex<std::collections::BTreeMap<String, FollowState>>>);
+
+/// One followed zone's state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FollowState {
+    /// The primary's address.
+    pub primary: String,
+    /// The serial served, while the zone is served.
+    pub serial: Option<u32>,
+    /// True while the zone has data (after the first transfer, until it
+    /// expires).
+    pub serving: bool,
+    /// The last successful SOA check or transfer, Unix seconds.
+    pub last_success: Option<u64>,
+    /// The last transfer that changed the data, Unix seconds.
+    pub last_transfer: Option<u64>,
+    /// Transfers applied, whole zones.
+    pub axfr: u64,
+    /// Transfers applied, differences.
+    pub ixfr: u64,
+    /// Checks or transfers that failed since the start.
+    pub failures: u64,
+    /// The last failure, while the primary keeps failing (cleared by the
+    /// next success).
+    pub last_error: Option<String>,
+}
+
+impl Board {
+    fn update(&self, zone: &str, f: impl FnOnce(&mut FollowState)) {
+        let mut m = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(m.entry(zone.to_string()).or_default());
+    }
+
+    /// Every followed zone's state.
+    pub fn get(&self) -> std::collections::BTreeMap<String, FollowState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
 /// The copy of one followed zone.
 struct Copy {
     content: ZoneContent,
@@ -53,12 +95,14 @@ fn secs(n: u32) -> Duration {
 /// `listings`; `notified` is woken by the primary's NOTIFY.
 pub async fn follow_loop(
     listings: Listings,
+    board: Board,
     zone: String,
     primary: Primary,
     notified: Option<Arc<tokio::sync::Notify>>,
     shutdown: CancellationToken,
 ) {
     info!(zone, primary = %primary.addr, signed = primary.key.is_some(), "following zone");
+    board.update(&zone, |s| s.primary = primary.addr.to_string());
     let mut copy: Option<Copy> = None;
     // The last successful check or transfer.
     let mut last_ok: Option<Instant> = None;
@@ -81,14 +125,34 @@ pub async fn follow_loop(
         if shutdown.is_cancelled() {
             return;
         }
+        let before = copy.as_ref().map(|c| c.soa.serial);
         match check(&listings, &zone, &primary, &mut copy).await {
-            Ok(()) => {
+            Ok(kind) => {
                 last_ok = Some(Instant::now());
                 failures = 0;
+                let now = crate::clock::unix_now();
+                board.update(&zone, |s| {
+                    s.last_success = Some(now);
+                    s.last_error = None;
+                    s.serving = true;
+                    s.serial = copy.as_ref().map(|c| c.soa.serial);
+                    match kind {
+                        Some("AXFR") => s.axfr += 1,
+                        Some(_) => s.ixfr += 1,
+                        None => {}
+                    }
+                    if kind.is_some() || before != s.serial {
+                        s.last_transfer = Some(now);
+                    }
+                });
             }
             Err(e) => {
                 failures += 1;
                 warn!(zone, primary = %primary.addr, failures, "zone check failed: {e}");
+                board.update(&zone, |s| {
+                    s.failures += 1;
+                    s.last_error = Some(e.to_string());
+                });
             }
         }
         wait = match &copy {
@@ -106,6 +170,10 @@ pub async fn follow_loop(
                     );
                     copy = None;
                     listings.set_followed(&zone, None);
+                    board.update(&zone, |s| {
+                        s.serving = false;
+                        s.serial = None;
+                    });
                     Duration::from_secs(1)
                 } else {
                     secs(c.soa.retry).min(expire - since)
@@ -122,7 +190,7 @@ async fn check(
     zone: &str,
     primary: &Primary,
     copy: &mut Option<Copy>,
-) -> Result<(), PullError> {
+) -> Result<Option<&'static str>, PullError> {
     let Some(have) = copy.as_ref().map(|c| c.soa.serial) else {
         let started = Instant::now();
         let pulled = follow::pull(primary, zone, None).await?;
@@ -130,7 +198,7 @@ async fn check(
     };
     let theirs = follow::soa(primary, zone).await?;
     if !follow::serial_newer(theirs.serial, have) {
-        return Ok(());
+        return Ok(None);
     }
     let started = Instant::now();
     let pulled = follow::pull(primary, zone, Some(have)).await?;
@@ -153,9 +221,9 @@ async fn install(
     pulled: Pulled,
     had: Option<u32>,
     started: Instant,
-) -> Result<(), PullError> {
+) -> Result<Option<&'static str>, PullError> {
     let (kind, content, soa) = match pulled {
-        Pulled::UpToDate(_) => return Ok(()),
+        Pulled::UpToDate(_) => return Ok(None),
         Pulled::Full(c) => {
             let soa = c
                 .soa
@@ -232,7 +300,7 @@ async fn install(
         "followed zone updated"
     );
     *copy = Some(Copy { content, soa });
-    Ok(())
+    Ok(Some(kind))
 }
 
 /// The primary of a followed zone, from its configuration.

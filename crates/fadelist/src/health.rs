@@ -9,7 +9,8 @@
 //!   sentence for each in `checks`. The checks ([`evaluate`], a pure
 //!   function of a [`Probe`] and the time, so the tests can inject
 //!   times):
-//!   - `zones_loaded`: every configured zone is served and no dataset's
+//!   - `zones_loaded`: every configured zone is served (a followed zone
+//!     once its first transfer is in, until it expires) and no dataset's
 //!     files hold an error (the previous data is then served: stale);
 //!   - `store_writable`: the database's disk is above `min_free_disk`
 //!     (below it every write gets 503 `disk_full`);
@@ -241,11 +242,14 @@ pub async fn probe(app: &App) -> Probe {
             .iter()
             .map(|z| z.name.to_string())
             .collect(),
+        // A followed zone without data (before its first transfer, or
+        // expired) is configured but not served.
         zones_served: l
             .publisher()
             .snapshot()
             .zones
             .iter()
+            .filter(|z| !z.unavailable)
             .map(|z| z.name().to_string())
             .collect(),
         data_errors: files
@@ -323,6 +327,9 @@ pub async fn status(State(app): State<Arc<App>>) -> Json<serde_json::Value> {
         "ready": readiness.ready,
         "checks": readiness.checks,
         "zones": zones,
+        // Zones followed from a primary: serial, last success and
+        // transfer (Unix seconds), transfer and failure counts.
+        "followed": app.follow.get(),
         "store": {
             "alive": p.ping != Ping::Gone && readiness.checks["store_thread"].ok,
             "queue_depth": l.queued(),

@@ -286,6 +286,7 @@ pub async fn run(
             match follower::primary_of(&app.config, z) {
                 Ok(Some(primary)) => tasks.push(tokio::spawn(follower::follow_loop(
                     app.listings.clone(),
+                    app.follow.clone(),
                     name.clone(),
                     primary,
                     inbox.as_ref().and_then(|i| i.signal(&name)),

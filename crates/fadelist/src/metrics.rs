@@ -190,6 +190,7 @@ pub fn render(app: &App, dns: Option<&DnsMetrics>) -> String {
          what it listed to DNS (every new report, listing or not).",
     );
     l.stats().report_publish.encode(&mut out, name, &[]);
+    followed(app, &mut out);
     store(app, &mut out);
     decay(app, &mut out);
     process(app, &mut out);
@@ -284,6 +285,53 @@ fn zones(app: &App, out: &mut Exposition) {
                 );
             }
         }
+    }
+}
+
+/// Followed zones (`primary`): whether they are served, how fresh.
+fn followed(app: &App, out: &mut Exposition) {
+    let board = app.follow.get();
+    if board.is_empty() {
+        return;
+    }
+    let name = "fadelist_follower_serving";
+    out.family(
+        name,
+        Kind::Gauge,
+        "1 while a followed zone has data from its primary, 0 before the first transfer and \
+         after it expired (the zone is then refused).",
+    );
+    for (z, s) in &board {
+        out.int(name, &[("zone", z)], u64::from(s.serving));
+    }
+    let name = "fadelist_follower_last_success_timestamp_seconds";
+    out.family(
+        name,
+        Kind::Gauge,
+        "When a followed zone's last SOA check or transfer succeeded, Unix time (0: never).",
+    );
+    for (z, s) in &board {
+        out.int(name, &[("zone", z)], s.last_success.unwrap_or(0));
+    }
+    let name = "fadelist_follower_transfers_total";
+    out.family(
+        name,
+        Kind::Counter,
+        "Transfers applied to a followed zone, by type (axfr: the whole zone, ixfr: differences).",
+    );
+    for (z, s) in &board {
+        out.int(name, &[("zone", z), ("type", "axfr")], s.axfr);
+        out.int(name, &[("zone", z), ("type", "ixfr")], s.ixfr);
+    }
+    let name = "fadelist_follower_failures_total";
+    out.family(
+        name,
+        Kind::Counter,
+        "SOA checks or transfers of a followed zone that failed (primary down, refused, bad \
+         TSIG, malformed answer).",
+    );
+    for (z, s) in &board {
+        out.int(name, &[("zone", z)], s.failures);
     }
 }
 
