@@ -24,6 +24,13 @@ const TYPE_IXFR: u16 = 251;
 const TYPE_AXFR: u16 = 252;
 const OPCODE_NOTIFY: u8 = 4;
 const RCODE_REFUSED: u8 = 5;
+/// A transfer of more records than this is given up (a zone of 20M
+/// entries is about 40M records): a broken or hostile primary must not
+/// fill the follower's memory.
+const MAX_RECORDS: u64 = 200_000_000;
+/// A whole transfer gives up after this long, however steadily the
+/// primary drips.
+const MAX_TRANSFER_TIME: Duration = Duration::from_secs(3600);
 
 /// Where a followed zone comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -308,7 +315,11 @@ async fn exchange(
         .await
         .map_err(|_| timed_out())??;
     let mut buf = vec![0u8; 65_535];
+    let deadline = tokio::time::Instant::now() + MAX_TRANSFER_TIME;
     loop {
+        if tokio::time::Instant::now() > deadline {
+            return Err(timed_out().into());
+        }
         let mut len = [0u8; 2];
         tokio::time::timeout(t, stream.read_exact(&mut len))
             .await
@@ -392,6 +403,11 @@ pub async fn pull(primary: &Primary, zone: &str, have: Option<u32>) -> Result<Pu
     exchange(primary, query(id, zone, qtype, have), |m| {
         for r in answers(m, id)? {
             records += 1;
+            if records > MAX_RECORDS {
+                return Err(PullError::Malformed(
+                    "more records than a transfer may hold",
+                ));
+            }
             // Records outside the zone (glue, garbage) are skipped.
             let Some(rel) = r
                 .owner
@@ -510,6 +526,9 @@ struct InboxZone {
 #[derive(Debug, Default)]
 pub struct NotifyInbox {
     zones: Vec<InboxZone>,
+    /// When a refused NOTIFY was last logged (Unix seconds): at most one
+    /// warning per 10 s, whoever floods us.
+    last_warning: std::sync::atomic::AtomicU64,
 }
 
 impl PartialEq for NotifyInbox {
@@ -559,6 +578,23 @@ impl NotifyInbox {
             .map(|z| z.signal.clone())
     }
 
+    /// Logs a refused NOTIFY at most once per 10 s (debug otherwise).
+    fn refused(&self, src: SocketAddr, zone: &str, why: &str) {
+        use std::sync::atomic::Ordering;
+        let now = unix_now();
+        let last = self.last_warning.load(Ordering::Relaxed);
+        if now >= last + 10
+            && self
+                .last_warning
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            warn!(%src, zone, "NOTIFY refused: {why} (further refusals within 10 s are logged at debug level)");
+        } else {
+            debug!(%src, zone, "NOTIFY refused: {why}");
+        }
+    }
+
     /// True when there are no followed zones.
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty()
@@ -602,7 +638,7 @@ impl NotifyInbox {
             return Some(reply(RCODE_REFUSED));
         };
         if !zone.from.contains(&src.ip()) {
-            warn!(%src, zone = %zone.name, "NOTIFY from an address that is not the zone's primary: refused");
+            self.refused(src, &zone.name, "not from the zone's primary");
             return Some(reply(RCODE_REFUSED));
         }
         let mut out = reply(0);
@@ -614,11 +650,11 @@ impl NotifyInbox {
                     }
                 }
                 Ok(None) => {
-                    warn!(%src, zone = %zone.name, "unsigned NOTIFY refused (the zone's primary_key is set)");
+                    self.refused(src, &zone.name, "unsigned (the zone's primary_key is set)");
                     return Some(reply(RCODE_REFUSED));
                 }
                 Err(failure) => {
-                    warn!(%src, zone = %zone.name, "NOTIFY refused: {failure}");
+                    self.refused(src, &zone.name, &failure.to_string());
                     return tsig::error_response(msg, &failure);
                 }
             }

@@ -81,6 +81,11 @@ impl Board {
     }
 }
 
+/// NOTIFY starts a check at most this often: a forged NOTIFY (UDP, from
+/// the primary's address) must not turn the follower into a stream of
+/// SOA queries against its primary.
+const MIN_NOTIFY_GAP: Duration = Duration::from_secs(1);
+
 /// The copy of one followed zone.
 struct Copy {
     content: ZoneContent,
@@ -108,6 +113,7 @@ pub async fn follow_loop(
     let mut last_ok: Option<Instant> = None;
     let mut failures = 0u32;
     let mut wait = Duration::ZERO;
+    let mut last_check: Option<Instant> = None;
     loop {
         if !wait.is_zero() {
             let woken = async {
@@ -116,12 +122,25 @@ pub async fn follow_loop(
                     None => std::future::pending().await,
                 }
             };
-            tokio::select! {
+            let by_notify = tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = woken => info!(zone, "NOTIFY from the primary: checking the SOA"),
-                _ = tokio::time::sleep(wait) => {}
+                _ = woken => true,
+                _ = tokio::time::sleep(wait) => false,
+            };
+            if by_notify {
+                let gap = last_check.map_or(Duration::ZERO, |t| {
+                    MIN_NOTIFY_GAP.saturating_sub(t.elapsed())
+                });
+                if !gap.is_zero() {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(gap) => {}
+                    }
+                }
+                info!(zone, "NOTIFY from the primary: checking the SOA");
             }
         }
+        last_check = Some(Instant::now());
         if shutdown.is_cancelled() {
             return;
         }

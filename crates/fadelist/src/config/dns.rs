@@ -102,7 +102,7 @@ fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(IpAddr, u8)>, D::Err
         .collect()
 }
 
-/// `[transfer]`: zone transfers (AXFR; IXFR answered with the whole zone)
+/// `[transfer]`: zone transfers (AXFR; IXFR from a bounded history of differences)
 /// to stock secondaries over TCP on the DNS port, and the NOTIFY messages
 /// that tell them about a new serial. Transfers are refused to every client
 /// unless its address is in `allow`.
