@@ -230,6 +230,14 @@ soa = { mname = "ns.signed.test", rname = "hostmaster.signed.test", refresh = "2
 [[zone.dataset]]
 type = "ip4set"
 files = ["bl2.ip4set"]
+
+# A zone whose copies expire 5 s after the primary goes quiet.
+[[zone]]
+name = "short.test"
+soa = { mname = "ns.short.test", rname = "hostmaster.short.test", refresh = "1s", retry = "1s", expire = "5s" }
+[[zone.dataset]]
+type = "ip4set"
+files = ["bl2.ip4set"]
 EOF
 
 # follower_config FILE SECRET ZONE[:key]...: a follower of the primary.
@@ -240,11 +248,11 @@ follower_config() {
         printf '[[transfer.key]]\nname = "xfr-key"\nalgorithm = "hmac-sha256"\nsecret = "%s"\n' "$secret"
         for z in "$@"; do
             printf '\n[[zone]]\nname = "%s"\nprimary = "127.0.0.1:%s"\n' "${z%:key}" "$PD"
-            [[ $z == *:key ]] && printf 'primary_key = "xfr-key"\n'
+            if [[ $z == *:key ]]; then printf 'primary_key = "xfr-key"\n'; fi
         done
     } > "$file"
 }
-follower_config "$WORK/follower.toml" "$SECRET" bl.test iprbl.test urirbl.test signed.test:key
+follower_config "$WORK/follower.toml" "$SECRET" bl.test iprbl.test urirbl.test signed.test:key short.test
 follower_config "$WORK/wrongkey.toml" "$WRONG" bl.test signed.test:key
 
 PDB=$WORK/primary.sqlite
@@ -495,6 +503,18 @@ else
 fi
 alive follower && pass "the follower still runs" || fail "the follower exited"
 same_as_primary "primary down" "$FD" "$WORK/ans.primary.last"
+# short.test's SOA expire is 5 s: its copy is dropped (REFUSED) while
+# bl.test (expire 1 day) is still served.
+short_refused() { [[ $(status "$FD" short.test SOA) == REFUSED ]]; }
+if eventually 150 0.2 short_refused; then
+    pass "short.test expired on the follower $(since "$T_DOWN") s after the primary stopped (SOA expire 5 s): REFUSED"
+    grep -q 'zone expired.*short.test\|short.test.*zone expired' "$WORK/follower.err" \
+        && pass "the follower logged the expiry" || fail "no expiry in the follower's log"
+    [[ $(status "$FD" 2.0.0.127.bl.test) == NOERROR ]] && pass "bl.test (expire 1 day) is still served" \
+        || fail "bl.test is no longer served after short.test expired"
+else
+    fail "short.test did not expire on the follower within 30 s of the primary's stop"
+fi
 # While it is down: new entries in both data files of bl.test (the second
 # one is signed.test's too).
 printf '198.51.100.123 :127.0.0.11:while down\n' >> "$WORK/data/bl.ip4set"
@@ -506,6 +526,9 @@ eventually 100 0.1 primary_up primary2 || { fail "primary up again"; tail_logs; 
 unset FADELIST_LOG
 short_is "$PD" 123.100.51.198.bl.test 127.0.0.11 && short_is "$PD" 10.113.0.203.signed.test 127.0.0.8 \
     && pass "primary up again with the changes made while it was down" || fail "the restarted primary lacks the changes"
+short_back() { [[ $(status "$FD" short.test SOA) == NOERROR ]]; }
+eventually 150 0.2 short_back && pass "short.test is served again after the primary's restart" \
+    || fail "short.test not served again after the primary's restart"
 if eventually 150 0.2 short_is "$FD" 123.100.51.198.bl.test 127.0.0.11; then
     pass "bl.test: the follower caught up $(since "$T_START") s after the primary's start"
 else
@@ -572,7 +595,7 @@ f = json.load(sys.stdin)["followed"]
 bad = [z for z, s in f.items() if not s["serving"] or s["serial"] is None or s["last_success"] is None]
 print("zones=%d not_serving=%s iprbl_ixfr=%d" % (len(f), ",".join(bad) or "none", f["iprbl.test"]["ixfr"]))
 ' 2>&1)
-if [[ $check_status == "zones=4 not_serving=none iprbl_ixfr="* && ${check_status##*iprbl_ixfr=} -gt 0 ]]; then
+if [[ $check_status == "zones=5 not_serving=none iprbl_ixfr="* && ${check_status##*iprbl_ixfr=} -gt 0 ]]; then
     pass "follower /api/v1/status: $check_status"
 else
     fail "follower /api/v1/status: $check_status"
