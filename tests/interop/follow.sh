@@ -515,6 +515,25 @@ if eventually 150 0.2 short_refused; then
 else
     fail "short.test did not expire on the follower within 30 s of the primary's stop"
 fi
+# The follower restarts while its primary is still down: it serves the copy
+# it saved at once (short.test's saved copy is past its expire time and
+# stays refused).
+stop_fl follower && pass "follower stopped while the primary is down (SIGTERM, clean exit)" \
+    || fail "follower's exit status after SIGTERM"
+[[ -s "$WORK/follower.sqlite.follow/bl.test" ]] && pass "the follower's copy of bl.test is on disk" \
+    || fail "no saved copy of bl.test in $WORK/follower.sqlite.follow"
+T_RE=$EPOCHREALTIME
+start_fl follower follower2 "$WORK/follower.toml" "$WORK/follower.sqlite" "$FD" "$FH"
+restarted_up() { http_up follower2 "$FH" && [[ $(status "$FD" bl.test SOA) == NOERROR ]]; }
+if eventually 100 0.1 restarted_up; then
+    pass "the restarted follower serves bl.test without its primary ($(since "$T_RE") s after its start)"
+else
+    fail "the restarted follower does not serve bl.test"
+fi
+same_as_primary "follower restarted, primary down" "$FD" "$WORK/ans.primary.last"
+[[ $(status "$FD" short.test SOA) == REFUSED ]] && pass "the expired saved copy of short.test is not served" \
+    || fail "short.test is served from an expired copy"
+
 # While it is down: new entries in both data files of bl.test (the second
 # one is signed.test's too).
 printf '198.51.100.123 :127.0.0.11:while down\n' >> "$WORK/data/bl.ip4set"

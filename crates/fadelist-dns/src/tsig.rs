@@ -910,6 +910,14 @@ fn wire_name_to_text(wire: &[u8]) -> String {
     out
 }
 
+/// True when `msg` parses and ends with a TSIG record (whether or not
+/// it verifies): what decides that [`verify_request`] should answer it
+/// rather than the ordinary path. A message that does not parse is left
+/// to the ordinary path's FORMERR.
+pub fn has_tsig(msg: &[u8]) -> bool {
+    matches!(find_tsig(msg), Ok(Some(_)))
+}
+
 /// Checks a request's TSIG (RFC 8945 §5.2) against `keys`, at server time
 /// `now_unix` (seconds since the epoch).
 ///

@@ -86,6 +86,104 @@ impl Board {
 /// SOA queries against its primary.
 const MIN_NOTIFY_GAP: Duration = Duration::from_secs(1);
 
+/// How often at most the copy on disk is rewritten after IXFRs (an AXFR
+/// is saved at once): each save writes the whole zone.
+const SAVE_EVERY: Duration = Duration::from_secs(60);
+
+/// Where a followed zone's copy is kept on disk, so that a restarted
+/// follower serves at once even when its primary is down: beside the
+/// database, `<db>.follow/<zone>`; `None` for an in-memory database.
+pub fn saved_path(config: &crate::config::Config, zone: &str) -> Option<std::path::PathBuf> {
+    let db = &config.store.path;
+    let name = db.file_name()?.to_str()?;
+    (name != ":memory:" && !name.is_empty())
+        .then(|| db.with_file_name(format!("{name}.follow")).join(zone))
+}
+
+/// The copy on disk: where, and when it was last written.
+struct Saver {
+    path: Option<std::path::PathBuf>,
+    last: Option<Instant>,
+    /// The copy changed since it was last saved.
+    dirty: bool,
+}
+
+impl Saver {
+    /// The path to write now, if a save is due.
+    fn due(&self, full: bool) -> Option<std::path::PathBuf> {
+        let due = full || self.last.is_none_or(|t| t.elapsed() >= SAVE_EVERY);
+        self.path.clone().filter(|_| due)
+    }
+
+    /// Marks the copy on disk as confirmed by the primary now (its mtime is
+    /// what the expiry counts from after a restart).
+    fn touch(&self) {
+        if let Some(p) = &self.path
+            && let Ok(f) = std::fs::File::options().write(true).open(p)
+        {
+            let _ = f.set_modified(std::time::SystemTime::now());
+        }
+    }
+}
+
+/// Writes `content` to `path` whole: a temporary file, synced, renamed.
+fn save(content: &ZoneContent, path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::Write as _;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&tmp)?);
+    content.save(&mut f)?;
+    f.flush()?;
+    f.get_ref().sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads the copy at `path`: the zone, its dataset and how long ago the
+/// primary last confirmed it. `None` when there is none.
+fn load_saved(
+    path: &std::path::Path,
+) -> std::io::Result<Option<(ZoneContent, fadelist_core::dataset::Dataset, Duration)>> {
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let age = f
+        .metadata()?
+        .modified()?
+        .elapsed()
+        .unwrap_or(Duration::ZERO);
+    let content = ZoneContent::load(&mut std::io::BufReader::new(f))?;
+    let dataset = content.dataset();
+    Ok(Some((content, dataset, age)))
+}
+
+/// What DNS serves of a copy.
+fn followed_of(
+    dataset: fadelist_core::dataset::Dataset,
+    content: &ZoneContent,
+    soa: &SoaRecord,
+) -> Followed {
+    Followed {
+        dataset: Arc::new(dataset),
+        soa: Soa {
+            mname: soa.mname.clone(),
+            rname: soa.rname.clone(),
+            serial: soa.serial,
+            refresh: soa.refresh,
+            retry: soa.retry,
+            expire: soa.expire,
+            minimum: soa.minimum,
+            ttl: soa.ttl,
+        },
+        ns: content.ns.clone(),
+        ns_ttl: content.ns_ttl,
+    }
+}
+
 /// The copy of one followed zone.
 struct Copy {
     content: ZoneContent,
@@ -98,12 +196,14 @@ fn secs(n: u32) -> Duration {
 
 /// Follows `zone` from `primary` until `shutdown`, publishing through
 /// `listings`; `notified` is woken by the primary's NOTIFY.
+#[allow(clippy::too_many_arguments)]
 pub async fn follow_loop(
     listings: Listings,
     board: Board,
     zone: String,
     primary: Primary,
     notified: Option<Arc<tokio::sync::Notify>>,
+    saved: Option<std::path::PathBuf>,
     shutdown: CancellationToken,
 ) {
     info!(zone, primary = %primary.addr, signed = primary.key.is_some(), "following zone");
@@ -111,6 +211,39 @@ pub async fn follow_loop(
     let mut copy: Option<Copy> = None;
     // The last successful check or transfer.
     let mut last_ok: Option<Instant> = None;
+    let mut saver = Saver {
+        path: saved,
+        last: None,
+        dirty: false,
+    };
+    // The copy saved before a restart is served at once, unless the
+    // primary has not confirmed it for longer than its SOA expire.
+    if let Some(path) = saver.path.clone() {
+        let shown = path.display().to_string();
+        match tokio::task::spawn_blocking(move || load_saved(&path)).await {
+            Ok(Ok(Some((content, dataset, age)))) => match content.soa.clone() {
+                Some(soa) if age < secs(soa.expire) => {
+                    listings.set_followed(&zone, Some(followed_of(dataset, &content, &soa)));
+                    info!(zone, serial = soa.serial, age_secs = age.as_secs(), file = %shown, "serving the saved copy until the primary answers");
+                    board.update(&zone, |s| {
+                        s.serving = true;
+                        s.serial = Some(soa.serial);
+                    });
+                    last_ok = Instant::now().checked_sub(age);
+                    saver.last = Some(Instant::now());
+                    copy = Some(Copy { content, soa });
+                }
+                _ => {
+                    warn!(zone, file = %shown, age_secs = age.as_secs(), "the saved copy is past its SOA expire time: not served")
+                }
+            },
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => {
+                warn!(zone, file = %shown, "cannot read the saved copy ({e}); transferring the zone")
+            }
+            Err(e) => warn!(zone, "reading the saved copy failed: {e}"),
+        }
+    }
     let mut failures = 0u32;
     let mut wait = Duration::ZERO;
     let mut last_check: Option<Instant> = None;
@@ -123,7 +256,7 @@ pub async fn follow_loop(
                 }
             };
             let by_notify = tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => break,
                 _ = woken => true,
                 _ = tokio::time::sleep(wait) => false,
             };
@@ -133,7 +266,7 @@ pub async fn follow_loop(
                 });
                 if !gap.is_zero() {
                     tokio::select! {
-                        _ = shutdown.cancelled() => return,
+                        _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(gap) => {}
                     }
                 }
@@ -142,11 +275,14 @@ pub async fn follow_loop(
         }
         last_check = Some(Instant::now());
         if shutdown.is_cancelled() {
-            return;
+            break;
         }
         let before = copy.as_ref().map(|c| c.soa.serial);
-        match check(&listings, &zone, &primary, &mut copy).await {
+        match check(&listings, &zone, &primary, &mut copy, &mut saver).await {
             Ok(kind) => {
+                if kind.is_none() {
+                    saver.touch();
+                }
                 last_ok = Some(Instant::now());
                 failures = 0;
                 let now = crate::clock::unix_now();
@@ -200,6 +336,17 @@ pub async fn follow_loop(
             }
         };
     }
+    // Changes not yet on disk (IXFRs within the last minute) are saved
+    // before the process exits.
+    if let (true, Some(c), Some(path)) = (saver.dirty, copy, saver.path.clone()) {
+        let zone2 = zone.clone();
+        let saved = tokio::task::spawn_blocking(move || save(&c.content, &path)).await;
+        match saved {
+            Ok(Ok(())) => info!(zone = zone2, "copy saved for the next start"),
+            Ok(Err(e)) => warn!(zone = zone2, "cannot save the copy: {e}"),
+            Err(e) => warn!(zone = zone2, "saving the copy failed: {e}"),
+        }
+    }
 }
 
 /// One check: the SOA, and a transfer when the primary has a newer serial
@@ -209,11 +356,12 @@ async fn check(
     zone: &str,
     primary: &Primary,
     copy: &mut Option<Copy>,
+    saver: &mut Saver,
 ) -> Result<Option<&'static str>, PullError> {
     let Some(have) = copy.as_ref().map(|c| c.soa.serial) else {
         let started = Instant::now();
         let pulled = follow::pull(primary, zone, None).await?;
-        return install(listings, zone, copy, pulled, None, started).await;
+        return install(listings, zone, copy, saver, pulled, None, started).await;
     };
     let theirs = follow::soa(primary, zone).await?;
     if !follow::serial_newer(theirs.serial, have) {
@@ -221,12 +369,12 @@ async fn check(
     }
     let started = Instant::now();
     let pulled = follow::pull(primary, zone, Some(have)).await?;
-    match install(listings, zone, copy, pulled, Some(have), started).await {
+    match install(listings, zone, copy, saver, pulled, Some(have), started).await {
         // The copy was given up (it is still served meanwhile): the
         // whole zone, now.
         Err(PullError::Apply(_)) => {
             let pulled = follow::pull(primary, zone, None).await?;
-            install(listings, zone, copy, pulled, None, Instant::now()).await
+            install(listings, zone, copy, saver, pulled, None, Instant::now()).await
         }
         other => other,
     }
@@ -237,6 +385,7 @@ async fn install(
     listings: &Listings,
     zone: &str,
     copy: &mut Option<Copy>,
+    saver: &mut Saver,
     pulled: Pulled,
     had: Option<u32>,
     started: Instant,
@@ -288,28 +437,26 @@ async fn install(
         }
     };
     let names = content.names();
-    let (dataset, content) = tokio::task::spawn_blocking(move || {
+    let save_to = saver.due(kind == "AXFR");
+    let (dataset, content, saved) = tokio::task::spawn_blocking(move || {
         let ds = content.dataset();
-        (ds, content)
+        let saved = save_to.map(|p| (save(&content, &p), p));
+        (ds, content, saved)
     })
     .await
     .map_err(|_| PullError::Malformed("building the dataset failed"))?;
-    let followed = Followed {
-        dataset: Arc::new(dataset),
-        soa: Soa {
-            mname: soa.mname.clone(),
-            rname: soa.rname.clone(),
-            serial: soa.serial,
-            refresh: soa.refresh,
-            retry: soa.retry,
-            expire: soa.expire,
-            minimum: soa.minimum,
-            ttl: soa.ttl,
-        },
-        ns: content.ns.clone(),
-        ns_ttl: content.ns_ttl,
-    };
-    listings.set_followed(zone, Some(followed));
+    match saved {
+        Some((Ok(()), _)) => {
+            saver.last = Some(Instant::now());
+            saver.dirty = false;
+        }
+        Some((Err(e), p)) => {
+            saver.dirty = true;
+            warn!(zone, file = %p.display(), "cannot save the copy (a restart will transfer the zone again): {e}");
+        }
+        None => saver.dirty = true,
+    }
+    listings.set_followed(zone, Some(followed_of(dataset, &content, &soa)));
     info!(
         zone,
         kind,

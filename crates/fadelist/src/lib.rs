@@ -290,6 +290,7 @@ pub async fn run(
                     name.clone(),
                     primary,
                     inbox.as_ref().and_then(|i| i.signal(&name)),
+                    follower::saved_path(&app.config, &name),
                     shutdown.clone(),
                 ))),
                 Ok(None) => {}

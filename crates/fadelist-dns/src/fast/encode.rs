@@ -219,8 +219,9 @@ impl Responder {
         protocol: Protocol,
         forced: Verdict<'_>,
     ) -> Option<Option<Vec<u8>>> {
-        // Without additional records there is no TSIG to look for.
-        if msg.len() < 12 || msg[10..12] == [0, 0] {
+        // Without additional records there is no TSIG to look for; a
+        // message that does not parse gets the ordinary path's FORMERR.
+        if msg.len() < 12 || msg[10..12] == [0, 0] || !crate::tsig::has_tsig(msg) {
             return None;
         }
         let now = std::time::SystemTime::now()
