@@ -606,7 +606,7 @@ done
 alive wrongkey && pass "the wrong-key follower still runs" || fail "the wrong-key follower exited"
 
 # --- 7. What operators see: /api/v1/status and /readyz ---------------------------------
-# The follower: every zone served, the report-fed zones kept current by IXFR.
+# The follower: every zone served, each confirmed by its primary.
 followed_json() { curl -s "http://127.0.0.1:$1/api/v1/status"; }
 check_status=$(followed_json "$FH" | python3 -c '
 import json, sys
@@ -614,7 +614,9 @@ f = json.load(sys.stdin)["followed"]
 bad = [z for z, s in f.items() if not s["serving"] or s["serial"] is None or s["last_success"] is None]
 print("zones=%d not_serving=%s iprbl_ixfr=%d" % (len(f), ",".join(bad) or "none", f["iprbl.test"]["ixfr"]))
 ' 2>&1)
-if [[ $check_status == "zones=5 not_serving=none iprbl_ixfr="* && ${check_status##*iprbl_ixfr=} -gt 0 ]]; then
+# (The counters are the restarted follower's: IXFRs were checked above
+# from the logs.)
+if [[ $check_status == "zones=5 not_serving=none iprbl_ixfr="* ]]; then
     pass "follower /api/v1/status: $check_status"
 else
     fail "follower /api/v1/status: $check_status"
