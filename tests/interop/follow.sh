@@ -120,7 +120,8 @@ FD=$(free_port)    # follower DNS
 FH=$(free_port)    # follower HTTP
 WD=$(free_port)    # wrong-key follower DNS
 WH=$(free_port)    # wrong-key follower HTTP
-if [[ $(printf '%s\n' "$PD" "$PH" "$PA" "$FD" "$FH" "$WD" "$WH" | sort -u | wc -l) != 7 ]]; then
+FM=$(free_port)    # follower metrics
+if [[ $(printf '%s\n' "$PD" "$PH" "$PA" "$FD" "$FH" "$WD" "$WH" "$FM" | sort -u | wc -l) != 8 ]]; then
     echo "follow: free_port gave the same port twice, run again" >&2
     exit 1
 fi
@@ -253,6 +254,7 @@ follower_config() {
     } > "$file"
 }
 follower_config "$WORK/follower.toml" "$SECRET" bl.test iprbl.test urirbl.test signed.test:key short.test
+printf '\n[metrics]\nlisten = "127.0.0.1:%s"\n' "$FM" >> "$WORK/follower.toml"
 follower_config "$WORK/wrongkey.toml" "$WRONG" bl.test signed.test:key
 
 PDB=$WORK/primary.sqlite
@@ -624,6 +626,29 @@ fi
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$FH/readyz") == 200 ]] \
     && pass "follower /readyz: 200 (every followed zone served)" \
     || fail "follower /readyz is not 200"
+# The follower's metrics: one series per followed zone and family, and a
+# valid exposition (promtool, when installed: .ci/run installs prometheus).
+curl -s "http://127.0.0.1:$FM/metrics" > "$WORK/follower.metrics" || true
+serving=$(grep -c '^fadelist_follower_serving{zone="[a-z.]*"} 1$' "$WORK/follower.metrics" || true)
+families=0
+for f in fadelist_follower_serving fadelist_follower_last_success_timestamp_seconds \
+    fadelist_follower_transfers_total fadelist_follower_failures_total; do
+    grep -q "^# TYPE $f " "$WORK/follower.metrics" && families=$((families + 1))
+done
+if [[ $serving == 5 && $families == 4 ]]; then
+    pass "follower metrics: the 4 fadelist_follower_* families, fadelist_follower_serving 1 for the 5 zones"
+else
+    fail "follower metrics: $families of 4 families, $serving zones serving: $(grep fadelist_follower "$WORK/follower.metrics" | head -5 | tr '\n' ' ')"
+fi
+if command -v promtool >/dev/null 2>&1; then
+    if out=$(promtool check metrics < "$WORK/follower.metrics" 2>&1); then
+        pass "promtool check metrics accepts the follower's exposition"
+    else
+        fail "promtool check metrics: $(head -5 <<< "$out" | tr '\n' ' ')"
+    fi
+else
+    echo "INFO  promtool not installed: exposition format not checked here (tests/interop/prometheus.sh checks it)"
+fi
 # The wrong-key follower cannot get signed.test: not ready, and says why.
 ready=$(curl -s -w ' %{http_code}' "http://127.0.0.1:$WH/readyz")
 if [[ $ready == *" 503" && $ready == *"signed.test is not served"* ]]; then
