@@ -438,7 +438,13 @@ pub async fn pull(primary: &Primary, zone: &str, have: Option<u32>) -> Result<Pu
                     ));
                 }
                 (State::First(first), Some(s)) if have.is_some() && s.serial != first.serial => {
-                    // IXFR: an old SOA opens the first diff's deletions.
+                    // IXFR: an old SOA opens the first diff's deletions;
+                    // it must be the version we hold.
+                    if Some(s.serial) != have {
+                        return Err(PullError::Malformed(
+                            "the IXFR does not start at our serial",
+                        ));
+                    }
                     State::Deleting(first, vec![Diff::default()])
                 }
                 (State::First(first), Some(s)) if s.serial == first.serial => {
@@ -700,6 +706,144 @@ mod tests {
             crate::xfr::parse_request(&q).map(|r| r.client_serial),
             Some(Some(1234))
         );
+    }
+
+    /// A record in wire form: owner (absolute), type, TTL, RDATA.
+    fn rr(owner: &str, rtype: u16, rdata: &[u8]) -> Vec<u8> {
+        let mut r = wire_name(owner);
+        r.extend_from_slice(&rtype.to_be_bytes());
+        r.extend_from_slice(&[0, 1, 0, 0, 0x0e, 0x10]);
+        r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        r.extend_from_slice(rdata);
+        r
+    }
+
+    fn soa_rr(serial: u32) -> Vec<u8> {
+        let mut d = wire_name("ns.bl.test");
+        d.extend_from_slice(&wire_name("hm.bl.test"));
+        for v in [serial, 2, 1, 86400, 60] {
+            d.extend_from_slice(&v.to_be_bytes());
+        }
+        rr("bl.test", TYPE_SOA, &d)
+    }
+
+    fn txt_rr(owner: &str, text: &str) -> Vec<u8> {
+        let mut d = vec![text.len() as u8];
+        d.extend_from_slice(text.as_bytes());
+        rr(owner, TYPE_TXT, &d)
+    }
+
+    /// Serves one TCP connection: reads the query and answers with
+    /// `records`, split into messages of `per` records, echoing the ID.
+    async fn primary_once(records: Vec<Vec<u8>>, per: usize) -> SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len).await.unwrap();
+            let mut q = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            s.read_exact(&mut q).await.unwrap();
+            for chunk in records.chunks(per.max(1)) {
+                let mut m = vec![q[0], q[1], 0x84, 0, 0, 0];
+                m.extend_from_slice(&(chunk.len() as u16).to_be_bytes());
+                m.extend_from_slice(&[0, 0, 0, 0]);
+                for r in chunk {
+                    m.extend_from_slice(r);
+                }
+                s.write_all(&(m.len() as u16).to_be_bytes()).await.unwrap();
+                s.write_all(&m).await.unwrap();
+            }
+            // Keep the connection open, as a server with more to say would.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        });
+        addr
+    }
+
+    fn primary(addr: SocketAddr) -> Primary {
+        Primary {
+            addr,
+            key: None,
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    #[tokio::test]
+    async fn axfr_ixfr_and_their_failures() {
+        let a = |last: u8| rr("4.3.2.1.bl.test", TYPE_A, &[127, 0, 0, last]);
+        // AXFR over three messages: the whole zone.
+        let addr = primary_once(
+            vec![
+                soa_rr(10),
+                a(2),
+                txt_rr("4.3.2.1.bl.test", "Listed 1.2.3.4"),
+                soa_rr(10),
+            ],
+            1,
+        )
+        .await;
+        match pull(&primary(addr), "bl.test", None).await.unwrap() {
+            Pulled::Full(c) => {
+                assert_eq!(c.soa.as_ref().map(|s| s.serial), Some(10));
+                assert_eq!(c.names(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        // IXFR 10 -> 12 in two steps, condensed per step.
+        let addr = primary_once(
+            vec![
+                soa_rr(12),
+                soa_rr(10),
+                a(2),
+                soa_rr(11),
+                a(3),
+                soa_rr(11),
+                soa_rr(12),
+                a(4),
+                soa_rr(12),
+            ],
+            4,
+        )
+        .await;
+        match pull(&primary(addr), "bl.test", Some(10)).await.unwrap() {
+            Pulled::Incremental { soa, diffs } => {
+                assert_eq!(soa.serial, 12);
+                assert_eq!(diffs.len(), 2);
+                assert_eq!((diffs[0].deleted.len(), diffs[0].added.len()), (1, 1));
+                assert_eq!((diffs[1].deleted.len(), diffs[1].added.len()), (0, 1));
+            }
+            other => panic!("{other:?}"),
+        }
+        // Up to date: one SOA.
+        let addr = primary_once(vec![soa_rr(10)], 1).await;
+        assert!(matches!(
+            pull(&primary(addr), "bl.test", Some(10)).await.unwrap(),
+            Pulled::UpToDate(10)
+        ));
+        // Diffs from a version we do not hold: refused (the follower then
+        // transfers the whole zone).
+        let addr = primary_once(
+            vec![soa_rr(12), soa_rr(9), a(2), soa_rr(12), a(3), soa_rr(12)],
+            9,
+        )
+        .await;
+        assert!(matches!(
+            pull(&primary(addr), "bl.test", Some(10)).await,
+            Err(PullError::Malformed(_))
+        ));
+        // A transfer that does not start with the SOA.
+        let addr = primary_once(vec![a(2), soa_rr(10)], 9).await;
+        assert!(matches!(
+            pull(&primary(addr), "bl.test", None).await,
+            Err(PullError::Malformed(_))
+        ));
+        // A stream that stops before its closing SOA: a timeout, never a
+        // half zone.
+        let addr = primary_once(vec![soa_rr(10), a(2)], 9).await;
+        assert!(matches!(
+            pull(&primary(addr), "bl.test", None).await,
+            Err(PullError::Io(_))
+        ));
     }
 
     #[test]

@@ -209,6 +209,8 @@ pub async fn follow_loop(
     info!(zone, primary = %primary.addr, signed = primary.key.is_some(), "following zone");
     board.update(&zone, |s| s.primary = primary.addr.to_string());
     let mut copy: Option<Copy> = None;
+    // The SOA of the data DNS serves, while it serves some.
+    let mut served: Option<SoaRecord> = None;
     // The last successful check or transfer.
     let mut last_ok: Option<Instant> = None;
     let mut saver = Saver {
@@ -231,6 +233,7 @@ pub async fn follow_loop(
                     });
                     last_ok = Instant::now().checked_sub(age);
                     saver.last = Some(Instant::now());
+                    served = Some(soa.clone());
                     copy = Some(Copy { content, soa });
                 }
                 _ => {
@@ -310,11 +313,16 @@ pub async fn follow_loop(
                 });
             }
         }
-        wait = match &copy {
+        // What DNS serves (the copy, or, after an IXFR that did not
+        // apply and a failed AXFR, still the last good data).
+        if let Some(c) = &copy {
+            served = Some(c.soa.clone());
+        }
+        wait = match &served {
             None => Duration::from_secs(1u64 << failures.min(6)).min(MAX_FIRST_RETRY),
-            Some(c) if failures == 0 => secs(c.soa.refresh),
-            Some(c) => {
-                let expire = secs(c.soa.expire);
+            Some(s) if failures == 0 => secs(s.refresh),
+            Some(s) => {
+                let expire = secs(s.expire);
                 let since = last_ok.map_or(expire, |t| t.elapsed());
                 if since >= expire {
                     error!(
@@ -324,6 +332,7 @@ pub async fn follow_loop(
                         "zone expired: no successful check within the SOA expire time; no longer served"
                     );
                     copy = None;
+                    served = None;
                     listings.set_followed(&zone, None);
                     board.update(&zone, |s| {
                         s.serving = false;
@@ -331,7 +340,7 @@ pub async fn follow_loop(
                     });
                     Duration::from_secs(1)
                 } else {
-                    secs(c.soa.retry).min(expire - since)
+                    secs(s.retry).min(expire - since)
                 }
             }
         };
@@ -368,7 +377,20 @@ async fn check(
         return Ok(None);
     }
     let started = Instant::now();
-    let pulled = follow::pull(primary, zone, Some(have)).await?;
+    let pulled = match follow::pull(primary, zone, Some(have)).await {
+        // An IXFR answer we cannot use (diffs that do not start at our
+        // serial, a malformed stream): the whole zone instead, now.
+        Err(PullError::Malformed(why)) => {
+            warn!(
+                zone,
+                "unusable IXFR answer ({why}); transferring the whole zone"
+            );
+            *copy = None;
+            let pulled = follow::pull(primary, zone, None).await?;
+            return install(listings, zone, copy, saver, pulled, None, Instant::now()).await;
+        }
+        other => other?,
+    };
     match install(listings, zone, copy, saver, pulled, Some(have), started).await {
         // The copy was given up (it is still served meanwhile): the
         // whole zone, now.
