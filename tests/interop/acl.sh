@@ -37,31 +37,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-passes=0
-fails=0
-pass() { printf 'PASS  %s\n' "$*"; passes=$((passes + 1)); }
-fail() { printf 'FAIL  %s\n' "$*"; fails=$((fails + 1)); }
-# A port below the ephemeral range (see free_port in tests/lib.sh: a port
-# from that range can be dig's own source port).
-free_port() {
-    python3 -c '
-import random, socket
-lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-for _ in range(500):
-    p = random.randint(10000, max(10001, lo - 1))
-    try:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            s = socket.socket(socket.AF_INET, kind)
-            s.bind(("127.0.0.1", p))
-            s.close()
-    except OSError:
-        continue
-    print(p)
-    break
-else:
-    raise SystemExit("no free port below the ephemeral range")
-'
-}
+# The tally and free_port (ports below the ephemeral range).
+# shellcheck source=../lib.sh
+source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/lib.sh"
 
 # ---------------------------------------------------------------- data
 DATA=$WORK/data

@@ -37,6 +37,7 @@ use crate::data::{
 };
 use crate::dataset::Dataset;
 use crate::dataset::dnset;
+pub use crate::snapshot::Soa;
 
 /// The records of one name (types other than A and TXT are counted).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -106,32 +107,11 @@ pub enum RData {
     /// A TXT record: its character-strings joined.
     Txt(String),
     /// The zone's SOA.
-    Soa(SoaRecord),
+    Soa(Soa),
     /// An NS record at the apex: the name server.
     Ns(String),
     /// Any other type (its type number): it only makes the name exist.
     Other(u16),
-}
-
-/// The fields of an SOA record.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SoaRecord {
-    /// TTL of the record.
-    pub ttl: u32,
-    /// Primary name server, no trailing dot.
-    pub mname: String,
-    /// Responsible mailbox, DNS form, no trailing dot.
-    pub rname: String,
-    /// Serial.
-    pub serial: u32,
-    /// Refresh, seconds.
-    pub refresh: u32,
-    /// Retry, seconds.
-    pub retry: u32,
-    /// Expire, seconds.
-    pub expire: u32,
-    /// Minimum (negative-caching TTL), seconds.
-    pub minimum: u32,
 }
 
 /// Why a diff does not apply (the caller then transfers the whole zone).
@@ -154,7 +134,7 @@ pub struct ZoneContent {
     names: BTreeMap<Box<[u8]>, u32>,
     sets: Sets,
     /// The SOA, once received.
-    pub soa: Option<SoaRecord>,
+    pub soa: Option<Soa>,
     /// The apex NS names, in the order received.
     pub ns: Vec<String>,
     /// TTL of the NS records.
@@ -835,7 +815,7 @@ impl ZoneContent {
             *v = get_u32(r)?;
         }
         let mut c = ZoneContent::new();
-        c.soa = Some(SoaRecord {
+        c.soa = Some(Soa {
             ttl: f[0],
             serial: f[1],
             refresh: f[2],
@@ -1025,7 +1005,7 @@ mod tests {
             rec("9.9.2.1", RData::Other(13)),
             rec("spam.example", a(2)),
         ]);
-        c.soa = Some(SoaRecord {
+        c.soa = Some(Soa {
             ttl: 60,
             mname: "ns.bl.test".into(),
             rname: "hm.bl.test".into(),

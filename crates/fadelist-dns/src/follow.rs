@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fadelist_core::zone_import::{ApplyError, RData, SoaRecord, ZoneContent, txt_from_rdata};
+use fadelist_core::zone_import::{ApplyError, RData, Soa, ZoneContent, txt_from_rdata};
 use fadelist_core::zone_records::{TYPE_A, TYPE_NS, TYPE_SOA, TYPE_TXT, wire_name};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -106,7 +106,7 @@ pub enum Pulled {
     /// Diffs from our serial to `soa`'s, to apply in order.
     Incremental {
         /// The new SOA.
-        soa: SoaRecord,
+        soa: Soa,
         /// The steps.
         diffs: Vec<Diff>,
     },
@@ -211,11 +211,10 @@ fn dotted(labels: &[Vec<u8>]) -> String {
         .join(".")
 }
 
-/// A record of the answer section: owner labels (absolute), type, TTL,
-/// data.
+/// A record of the answer section: owner labels (absolute), TTL, data
+/// (which carries the type).
 struct RawRecord {
     owner: Vec<Vec<u8>>,
-    rtype: u16,
     ttl: u32,
     data: RData,
 }
@@ -263,7 +262,7 @@ fn answers(msg: &[u8], id: u16) -> Result<Vec<RawRecord>, PullError> {
                 let (rname, p2) = read_name(msg, p1).ok_or(bad("SOA rname"))?;
                 let f = msg.get(p2..p2 + 20).ok_or(bad("SOA fields"))?;
                 let n = |i: usize| u32::from_be_bytes([f[i], f[i + 1], f[i + 2], f[i + 3]]);
-                RData::Soa(SoaRecord {
+                RData::Soa(Soa {
                     ttl,
                     mname: dotted(&mname),
                     rname: dotted(&rname),
@@ -276,12 +275,7 @@ fn answers(msg: &[u8], id: u16) -> Result<Vec<RawRecord>, PullError> {
             }
             t => RData::Other(t),
         };
-        out.push(RawRecord {
-            owner,
-            rtype,
-            ttl,
-            data,
-        });
+        out.push(RawRecord { owner, ttl, data });
         pos = start + rdlen;
     }
     Ok(out)
@@ -350,7 +344,7 @@ async fn exchange(
 }
 
 /// The primary's SOA for `zone`.
-pub async fn soa(primary: &Primary, zone: &str) -> Result<SoaRecord, PullError> {
+pub async fn soa(primary: &Primary, zone: &str) -> Result<Soa, PullError> {
     let id = IdSource::new().next();
     let zone_labels = zone_labels(zone);
     let mut found = None;
@@ -381,13 +375,13 @@ enum State {
     /// Before the first record.
     Start,
     /// The first SOA read; the second record tells AXFR from IXFR.
-    First(SoaRecord),
+    First(Soa),
     /// A whole zone, until the closing SOA.
-    Full(SoaRecord, Box<ZoneContent>),
+    Full(Soa, Box<ZoneContent>),
     /// An IXFR's deletions (after an old SOA) or additions (after a new
     /// one).
-    Deleting(SoaRecord, Vec<Diff>),
-    Adding(SoaRecord, Vec<Diff>),
+    Deleting(Soa, Vec<Diff>),
+    Adding(Soa, Vec<Diff>),
     /// Complete.
     Done(Pulled),
 }
@@ -499,7 +493,6 @@ pub async fn pull(primary: &Primary, zone: &str, have: Option<u32>) -> Result<Pu
                     return Err(PullError::Malformed("records after the closing SOA"));
                 }
             };
-            let _ = r.rtype;
         }
         Ok(matches!(state, State::Done(_)))
     })

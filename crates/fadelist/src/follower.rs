@@ -20,8 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fadelist_core::snapshot::Soa;
-use fadelist_core::zone_import::{SoaRecord, ZoneContent};
+use fadelist_core::zone_import::{Soa, ZoneContent};
 use fadelist_dns::follow::{self, Primary, PullError, Pulled};
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -165,20 +164,11 @@ fn load_saved(
 fn followed_of(
     dataset: fadelist_core::dataset::Dataset,
     content: &ZoneContent,
-    soa: &SoaRecord,
+    soa: &Soa,
 ) -> Followed {
     Followed {
         dataset: Arc::new(dataset),
-        soa: Soa {
-            mname: soa.mname.clone(),
-            rname: soa.rname.clone(),
-            serial: soa.serial,
-            refresh: soa.refresh,
-            retry: soa.retry,
-            expire: soa.expire,
-            minimum: soa.minimum,
-            ttl: soa.ttl,
-        },
+        soa: soa.clone(),
         ns: content.ns.clone(),
         ns_ttl: content.ns_ttl,
     }
@@ -187,7 +177,7 @@ fn followed_of(
 /// The copy of one followed zone.
 struct Copy {
     content: ZoneContent,
-    soa: SoaRecord,
+    soa: Soa,
 }
 
 fn secs(n: u32) -> Duration {
@@ -210,7 +200,7 @@ pub async fn follow_loop(
     board.update(&zone, |s| s.primary = primary.addr.to_string());
     let mut copy: Option<Copy> = None;
     // The SOA of the data DNS serves, while it serves some.
-    let mut served: Option<SoaRecord> = None;
+    let mut served: Option<Soa> = None;
     // The last successful check or transfer.
     let mut last_ok: Option<Instant> = None;
     let mut saver = Saver {

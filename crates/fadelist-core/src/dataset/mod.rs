@@ -125,6 +125,30 @@ impl Ip6Set {
     }
 }
 
+/// Sorts domain entries into the keys of the exact and the subdomain
+/// tables (a `.name` entry goes to both), with `val` of their values.
+fn split_domains(
+    domains: &[crate::data::DomainEntry],
+    val: impl Fn(EntryValue) -> u32,
+    exact: &mut Vec<(Vec<u8>, u32)>,
+    wild: &mut Vec<(Vec<u8>, u32)>,
+) {
+    for d in domains {
+        let Some(key) = dnset::key_of_name(&d.name) else {
+            continue;
+        };
+        let v = val(d.value);
+        match d.matching {
+            DomainMatch::Exact => exact.push((key, v)),
+            DomainMatch::Subdomains => wild.push((key, v)),
+            DomainMatch::Both => {
+                exact.push((key.clone(), v));
+                wild.push((key, v));
+            }
+        }
+    }
+}
+
 /// A frozen dataset.
 #[derive(Clone, Debug, Default)]
 pub struct Dataset {
@@ -225,20 +249,7 @@ impl Dataset {
             };
             v4.extend(part.ip4.iter().map(|e| ((e.net, e.len), val(e.value))));
             v6.extend(part.ip6.iter().map(|e| ((e.net, e.len), val(e.value))));
-            for d in &part.domains {
-                let Some(key) = dnset::key_of_name(&d.name) else {
-                    continue;
-                };
-                let v = val(d.value);
-                match d.matching {
-                    DomainMatch::Exact => exact.push((key, v)),
-                    DomainMatch::Subdomains => wild.push((key, v)),
-                    DomainMatch::Both => {
-                        exact.push((key.clone(), v));
-                        wild.push((key, v));
-                    }
-                }
-            }
+            split_domains(&part.domains, val, &mut exact, &mut wild);
         }
         let v4 = int.dedup(v4);
         let v6 = int.dedup(v6);
@@ -320,20 +331,7 @@ impl Dataset {
         };
         let mut exact = Vec::new();
         let mut wild = Vec::new();
-        for d in &data.domains {
-            let Some(key) = dnset::key_of_name(&d.name) else {
-                continue;
-            };
-            let v = val(d.value);
-            match d.matching {
-                DomainMatch::Exact => exact.push((key, v)),
-                DomainMatch::Subdomains => wild.push((key, v)),
-                DomainMatch::Both => {
-                    exact.push((key.clone(), v));
-                    wild.push((key, v));
-                }
-            }
-        }
+        split_domains(&data.domains, val, &mut exact, &mut wild);
         let sorted = |mut v: Vec<(Vec<u8>, u32)>| {
             v.sort_by(|a, b| a.0.cmp(&b.0));
             v.dedup_by(|a, b| a.0 == b.0);
